@@ -15,6 +15,7 @@ F-1.01 biodata elements, and the KK columns 1-17 (blangko per Permendagri 118/20
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +30,8 @@ __all__ = [
     "Member",
     "Override",
     "Application",
+    "FIELD_LABELS",
+    "field_label",
 ]
 
 define_messages(
@@ -163,29 +166,29 @@ class Application:
     def from_dict(cls, data: Mapping[str, Any]) -> Application:
         """Parse the wire form; raise :class:`ValidationError` listing every shape problem."""
         r = _Reader()
-        app_id = r.text(data, "id", "ID permohonan", required=True)
-        service = r.nested(data, "service", "Jenis permohonan", _service)
-        applicant = r.nested(data, "applicant", "Data pemohon", _applicant)
-        address = r.nested(data, "address", "Alamat", _address)
-        members_raw = r.value(data, "members", "Anggota keluarga", list, "daftar", required=True)
+        app_id = r.text(data, "id", required=True)
+        service = r.nested(data, "service", _service)
+        applicant = r.nested(data, "applicant", _applicant)
+        address = r.nested(data, "address", _address)
+        members_raw = r.value(data, "members", list, "daftar", required=True)
         members: list[Member] = []
         for i, item in enumerate(members_raw or []):
-            m = r.nested_value(item, f"members[{i}]", f"Anggota ke-{i + 1}", _member)
+            m = r.nested_value(item, f"members[{i}]", _member)
             if m is not None:
                 members.append(m)
-        docs_raw = r.value(data, "attached_documents", "Dokumen", list, "daftar") or []
+        docs_raw = r.value(data, "attached_documents", list, "daftar") or []
         docs: set[str] = set()
         for i, code in enumerate(docs_raw):
             if isinstance(code, str) and code:
                 docs.add(code)
             else:
-                r.add("field.invalid_type", f"attached_documents[{i}]", "Kode dokumen", "teks")
+                r.add("field.invalid_type", f"attached_documents[{i}]", expected="teks")
         overrides: list[Override] = []
-        for i, item in enumerate(r.value(data, "overrides", "Pengecualian", list, "daftar") or []):
-            o = r.nested_value(item, f"overrides[{i}]", "Pengecualian", _override)
+        for i, item in enumerate(r.value(data, "overrides", list, "daftar") or []):
+            o = r.nested_value(item, f"overrides[{i}]", _override)
             if o is not None:
                 overrides.append(o)
-        kk_number = r.text(data, "kk_number", "Nomor KK")
+        kk_number = r.text(data, "kk_number")
         r.raise_if_any()
         assert service and applicant and address and app_id  # guaranteed by raise_if_any
         return cls(
@@ -198,6 +201,77 @@ class Application:
             attached_documents=frozenset(docs),
             overrides=tuple(overrides),
         )
+
+
+# -- field labels ------------------------------------------------------------------------
+
+FIELD_LABELS: Mapping[str, str] = {
+    "id": "ID permohonan",
+    "service": "Jenis permohonan",
+    "service.service_type": "Jenis permohonan",
+    "service.sub_type": "Sub jenis permohonan",
+    "service.peristiwa": "Peristiwa penting",
+    "applicant": "Data pemohon",
+    "applicant.nama": "Nama pemohon",
+    "applicant.nik": "NIK pemohon",
+    "applicant.whatsapp": "Nomor WhatsApp",
+    "applicant.kk_number": "Nomor KK pemohon",
+    "kk_number": "Nomor KK keluarga",
+    "address": "Alamat",
+    "address.alamat": "Alamat",
+    "address.rt": "RT",
+    "address.rw": "RW",
+    "address.desa_code": "Desa/Kelurahan",
+    "address.kode_pos": "Kode pos",
+    "members": "Anggota keluarga",
+    "members[]": "Anggota keluarga",
+    "members[].nama": "Nama lengkap",
+    "members[].nik": "NIK",
+    "members[].jenis_kelamin": "Jenis kelamin",
+    "members[].tempat_lahir": "Tempat lahir",
+    "members[].tanggal_lahir": "Tanggal lahir",
+    "members[].agama": "Agama",
+    "members[].pendidikan": "Pendidikan",
+    "members[].pekerjaan": "Jenis pekerjaan",
+    "members[].golongan_darah": "Golongan darah",
+    "members[].status_perkawinan": "Status perkawinan",
+    "members[].tanggal_perkawinan": "Tanggal perkawinan",
+    "members[].shdk": "Status hubungan dalam keluarga",
+    "members[].kewarganegaraan": "Kewarganegaraan",
+    "members[].no_paspor": "Nomor paspor",
+    "members[].no_kitap": "Nomor KITAP",
+    "members[].nama_ayah": "Nama ayah",
+    "members[].nama_ibu": "Nama ibu",
+    "members[].nik_ayah": "NIK ayah",
+    "members[].nik_ibu": "NIK ibu",
+    "members[].disabilitas": "Disabilitas",
+    "attached_documents": "Dokumen",
+    "attached_documents[]": "Kode dokumen",
+    "overrides": "Pengecualian",
+    "overrides[]": "Pengecualian",
+    "overrides[].code": "Kode peringatan",
+    "overrides[].field": "Kolom",
+    "overrides[].reason": "Alasan pengecualian",
+    "overrides[].operator_id": "Operator",
+}
+"""Indonesian names of the fields an Issue can point at (indexes written as ``[]``)."""
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _label(path: str) -> str:
+    return FIELD_LABELS.get(_INDEX.sub("[]", path), path)
+
+
+def field_label(path: str) -> str:
+    """Where an issue points, in words an operator reads: ``members[2].nik`` -> ``Anggota
+    ke-3, NIK``."""
+    label = _label(path)
+    found = _INDEX.search(path)
+    if found and path.startswith("members[") and path != found.group(0):
+        ordinal = f"Anggota ke-{int(found.group(1)) + 1}"
+        return ordinal if path.endswith("]") else f"{ordinal}, {label}"
+    return label
 
 
 # -- parsing helpers ---------------------------------------------------------------------
@@ -215,16 +289,14 @@ class _Reader:
     def path(self, key: str) -> str:
         return f"{self.prefix}.{key}" if self.prefix else key
 
-    def add(self, code: str, key: str, label: str, expected: str = "", **params: Any) -> None:
-        self.issues.append(
-            issue(code, field=self.path(key), label=label, expected=expected, **params)
-        )
+    def add(self, code: str, key: str, **params: Any) -> None:
+        path = self.path(key)
+        self.issues.append(issue(code, field=path, label=_label(path), **params))
 
     def value(
         self,
         data: Mapping[str, Any],
         key: str,
-        label: str,
         kind: type | tuple[type, ...],
         expected: str,
         *,
@@ -233,64 +305,54 @@ class _Reader:
         raw = data.get(key)
         if raw is None or raw == "":
             if required:
-                self.add("field.required", key, label)
+                self.add("field.required", key)
             return None
         # bool is an int in Python; a true/false where a code is expected is a type error.
         if not isinstance(raw, kind) or (isinstance(raw, bool) and kind is not bool):
-            self.add("field.invalid_type", key, label, expected)
+            self.add("field.invalid_type", key, expected=expected)
             return None
         return raw
 
-    def text(self, data: Mapping[str, Any], key: str, label: str, *, required: bool = False) -> str:
-        raw = self.value(data, key, label, str, "teks", required=required)
+    def text(self, data: Mapping[str, Any], key: str, *, required: bool = False) -> str:
+        raw = self.value(data, key, str, "teks", required=required)
         if raw is None:
             return ""
         raw = raw.strip()
         if len(raw) > _MAX_TEXT:
-            self.add("field.too_long", key, label, max=_MAX_TEXT)
+            self.add("field.too_long", key, max=_MAX_TEXT)
             return ""
         return raw
 
-    def code(self, data: Mapping[str, Any], key: str, label: str, *, required: bool = True) -> int:
-        raw = self.value(data, key, label, int, "kode angka", required=required)
+    def code(self, data: Mapping[str, Any], key: str, *, required: bool = True) -> int:
+        raw = self.value(data, key, int, "kode angka", required=required)
         return 0 if raw is None else raw
 
-    def date(
-        self, data: Mapping[str, Any], key: str, label: str, *, required: bool = False
-    ) -> date | None:
-        raw = self.value(data, key, label, str, "tanggal", required=required)
+    def date(self, data: Mapping[str, Any], key: str, *, required: bool = False) -> date | None:
+        raw = self.value(data, key, str, "tanggal", required=required)
         if raw is None:
             return None
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            self.add("field.invalid_date", key, label, value=raw)
+            self.add("field.invalid_date", key, value=raw)
             return None
 
     def nested(
         self,
         data: Mapping[str, Any],
         key: str,
-        label: str,
         parse: Callable[[_Reader, Mapping[str, Any]], _T],
     ) -> _T | None:
-        return self.nested_value(data.get(key), key, label, parse, required=True)
+        return self.nested_value(data.get(key), key, parse)
 
     def nested_value(
-        self,
-        raw: Any,
-        key: str,
-        label: str,
-        parse: Callable[[_Reader, Mapping[str, Any]], _T],
-        *,
-        required: bool = True,
+        self, raw: Any, key: str, parse: Callable[[_Reader, Mapping[str, Any]], _T]
     ) -> _T | None:
         if raw is None:
-            if required:
-                self.add("field.required", key, label)
+            self.add("field.required", key)
             return None
         if not isinstance(raw, Mapping):
-            self.add("field.invalid_type", key, label, "objek")
+            self.add("field.invalid_type", key, expected="objek")
             return None
         sub = _Reader(self.path(key))
         result = parse(sub, raw)
@@ -303,9 +365,9 @@ class _Reader:
 
 
 def _service(r: _Reader, d: Mapping[str, Any]) -> ServiceRequest | None:
-    service_type = r.text(d, "service_type", "Jenis permohonan", required=True)
-    number = r.code(d, "sub_type", "Sub jenis permohonan")
-    peristiwa = r.text(d, "peristiwa", "Peristiwa penting")
+    service_type = r.text(d, "service_type", required=True)
+    number = r.code(d, "sub_type")
+    peristiwa = r.text(d, "peristiwa")
     if r.issues:
         return None
     try:
@@ -321,56 +383,56 @@ def _service(r: _Reader, d: Mapping[str, Any]) -> ServiceRequest | None:
 
 def _applicant(r: _Reader, d: Mapping[str, Any]) -> Applicant:
     return Applicant(
-        nama=r.text(d, "nama", "Nama pemohon", required=True),
-        nik=r.text(d, "nik", "NIK pemohon", required=True),
-        whatsapp=r.text(d, "whatsapp", "Nomor WhatsApp", required=True),
-        kk_number=r.text(d, "kk_number", "Nomor KK pemohon"),
+        nama=r.text(d, "nama", required=True),
+        nik=r.text(d, "nik", required=True),
+        whatsapp=r.text(d, "whatsapp", required=True),
+        kk_number=r.text(d, "kk_number"),
     )
 
 
 def _address(r: _Reader, d: Mapping[str, Any]) -> Address:
     return Address(
-        alamat=r.text(d, "alamat", "Alamat", required=True),
-        rt=r.text(d, "rt", "RT", required=True),
-        rw=r.text(d, "rw", "RW", required=True),
-        desa_code=r.text(d, "desa_code", "Desa/Kelurahan", required=True),
-        kode_pos=r.text(d, "kode_pos", "Kode pos"),
+        alamat=r.text(d, "alamat", required=True),
+        rt=r.text(d, "rt", required=True),
+        rw=r.text(d, "rw", required=True),
+        desa_code=r.text(d, "desa_code", required=True),
+        kode_pos=r.text(d, "kode_pos"),
     )
 
 
 def _member(r: _Reader, d: Mapping[str, Any]) -> Member:
-    birth = r.date(d, "tanggal_lahir", "Tanggal lahir", required=True)
-    disabilitas = r.value(d, "disabilitas", "Disabilitas", int, "kode angka")
+    birth = r.date(d, "tanggal_lahir", required=True)
+    disabilitas = r.value(d, "disabilitas", int, "kode angka")
     return Member(
-        nama=r.text(d, "nama", "Nama lengkap", required=True),
-        nik=r.text(d, "nik", "NIK"),
-        jenis_kelamin=r.code(d, "jenis_kelamin", "Jenis kelamin"),
-        tempat_lahir=r.text(d, "tempat_lahir", "Tempat lahir", required=True),
+        nama=r.text(d, "nama", required=True),
+        nik=r.text(d, "nik"),
+        jenis_kelamin=r.code(d, "jenis_kelamin"),
+        tempat_lahir=r.text(d, "tempat_lahir", required=True),
         tanggal_lahir=birth or date.min,
-        agama=r.code(d, "agama", "Agama"),
-        pendidikan=r.code(d, "pendidikan", "Pendidikan"),
-        pekerjaan=r.code(d, "pekerjaan", "Jenis pekerjaan"),
-        golongan_darah=r.code(d, "golongan_darah", "Golongan darah"),
-        status_perkawinan=r.code(d, "status_perkawinan", "Status perkawinan"),
-        shdk=r.code(d, "shdk", "Status hubungan dalam keluarga"),
-        kewarganegaraan=r.code(d, "kewarganegaraan", "Kewarganegaraan"),
-        nama_ayah=r.text(d, "nama_ayah", "Nama ayah"),
-        nama_ibu=r.text(d, "nama_ibu", "Nama ibu"),
-        tanggal_perkawinan=r.date(d, "tanggal_perkawinan", "Tanggal perkawinan"),
-        no_paspor=r.text(d, "no_paspor", "Nomor paspor"),
-        no_kitap=r.text(d, "no_kitap", "Nomor KITAP"),
-        nik_ayah=r.text(d, "nik_ayah", "NIK ayah"),
-        nik_ibu=r.text(d, "nik_ibu", "NIK ibu"),
+        agama=r.code(d, "agama"),
+        pendidikan=r.code(d, "pendidikan"),
+        pekerjaan=r.code(d, "pekerjaan"),
+        golongan_darah=r.code(d, "golongan_darah"),
+        status_perkawinan=r.code(d, "status_perkawinan"),
+        shdk=r.code(d, "shdk"),
+        kewarganegaraan=r.code(d, "kewarganegaraan"),
+        nama_ayah=r.text(d, "nama_ayah"),
+        nama_ibu=r.text(d, "nama_ibu"),
+        tanggal_perkawinan=r.date(d, "tanggal_perkawinan"),
+        no_paspor=r.text(d, "no_paspor"),
+        no_kitap=r.text(d, "no_kitap"),
+        nik_ayah=r.text(d, "nik_ayah"),
+        nik_ibu=r.text(d, "nik_ibu"),
         disabilitas=disabilitas,
     )
 
 
 def _override(r: _Reader, d: Mapping[str, Any]) -> Override:
     return Override(
-        code=r.text(d, "code", "Kode peringatan", required=True),
-        field=r.text(d, "field", "Kolom"),
-        reason=r.text(d, "reason", "Alasan", required=True),
-        operator_id=r.text(d, "operator_id", "Operator"),
+        code=r.text(d, "code", required=True),
+        field=r.text(d, "field"),
+        reason=r.text(d, "reason", required=True),
+        operator_id=r.text(d, "operator_id"),
     )
 
 

@@ -14,7 +14,7 @@ __all__ = ["normalize_whatsapp"]
 
 define_messages(
     {
-        "phone.invalid": "Nomor WhatsApp \"{value}\" tidak valid. Tulis nomor HP Indonesia, "
+        "phone.invalid": 'Nomor WhatsApp "{value}" tidak valid. Tulis nomor HP Indonesia, '
         "misalnya 0812 3456 7890 atau +62 812 3456 7890.",
     }
 )

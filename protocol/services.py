@@ -28,12 +28,12 @@ __all__ = [
 
 define_messages(
     {
-        "service.unknown_type": "Jenis permohonan \"{value}\" tidak dikenal. Pilih BARU, "
+        "service.unknown_type": 'Jenis permohonan "{value}" tidak dikenal. Pilih BARU, '
         "PERUBAHAN DATA, atau HILANG/RUSAK.",
         "service.unknown_sub_type": "Sub jenis permohonan {value} tidak ada untuk {service}.",
         "service.peristiwa_required": "Untuk perubahan data karena Peristiwa Penting, "
         "pilih peristiwa yang terjadi.",
-        "service.peristiwa_unknown": "Peristiwa penting \"{value}\" tidak dikenal.",
+        "service.peristiwa_unknown": 'Peristiwa penting "{value}" tidak dikenal.',
         "service.peristiwa_not_applicable": "Peristiwa penting hanya diisi untuk perubahan "
         "data karena Peristiwa Penting.",
     }
@@ -54,9 +54,11 @@ class ServiceType(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"BARU": "BARU", "PERUBAHAN_DATA": "PERUBAHAN DATA", "HILANG_RUSAK": "HILANG / RUSAK"}[
-            self.value
-        ]
+        return {
+            "BARU": "BARU",
+            "PERUBAHAN_DATA": "PERUBAHAN DATA",
+            "HILANG_RUSAK": "HILANG / RUSAK",
+        }[self.value]
 
 
 @dataclass(frozen=True, slots=True)

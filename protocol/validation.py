@@ -24,7 +24,7 @@ from protocol.errors import Issue, Severity, ValidationError, define_messages, i
 from protocol.identity import ParsedNik, nik_mismatches, parse_kk_number, parse_nik
 from protocol.phone import normalize_whatsapp
 from protocol.requirements import Checklist, ChecklistFacts, checklist_for
-from protocol.services import ServiceType
+from protocol.services import PeristiwaPenting, ServiceType
 
 __all__ = [
     "ValidationOptions",
@@ -128,8 +128,10 @@ def validate(
     found += _applicant_issues(app, today)
     found += _address_issues(app)
     parsed: dict[int, ParsedNik] = {}
+    # A birth registration adds a child who has no NIK yet: that is the point, not a doubt.
+    births = app.service.peristiwa is PeristiwaPenting.KELAHIRAN
     for index, member in enumerate(app.members):
-        found += _member_issues(index, member, today, options, parsed)
+        found += _member_issues(index, member, today, options, parsed, births)
     found += _family_issues(app, today, options, parsed)
     return _apply_overrides(app, found, options)
 
@@ -248,6 +250,7 @@ def _member_issues(
     today: date,
     options: ValidationOptions,
     parsed: dict[int, ParsedNik],
+    births: bool,
 ) -> list[Issue]:
     p = f"members[{index}]"
     out: list[Issue] = []
@@ -285,7 +288,7 @@ def _member_issues(
             out += nik_mismatches(
                 nik, birth_date=m.tanggal_lahir, sex=m.jenis_kelamin, field=f"{p}.nik"
             )
-    else:
+    elif not (births and _years_between(m.tanggal_lahir, today) < 18):
         out.append(issue("member.nik_missing", field=f"{p}.nik", severity=Severity.WARNING))
     for key, label in (("nik_ayah", "ayah"), ("nik_ibu", "ibu")):
         value = getattr(m, key)

@@ -69,7 +69,9 @@ def test_issue_wire_form_is_json_safe():
     define_messages({"test.c": "C {when}."})
     from datetime import date
 
-    found = issue("test.c", field="members[0].nik", severity=Severity.WARNING, when=date(2020, 1, 2))
+    found = issue(
+        "test.c", field="members[0].nik", severity=Severity.WARNING, when=date(2020, 1, 2)
+    )
     assert found.to_dict() == {
         "code": "test.c",
         "message": "C 2020-01-02.",

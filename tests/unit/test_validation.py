@@ -247,3 +247,13 @@ def test_sample_niks_parse(nik):
     from protocol.identity import parse_nik
 
     assert parse_nik(nik, today=TODAY).district_code == "160601"
+
+
+def test_a_newborn_in_a_birth_registration_needs_no_nik_warning():
+    birth = {"service_type": "PERUBAHAN_DATA", "sub_type": 2, "peristiwa": "kelahiran"}
+    baby = member_dict(2, nik="", nama="SITI NUR AISYAH", tanggal_lahir="2026-11-02")
+    adult = member_dict(1, nik="")
+    app = _app(service=birth, kk_number="1606011502100007", members=[member_dict(0), adult, baby])
+    found = _codes(app)
+    assert ("member.nik_missing", "members[2].nik") not in found
+    assert ("member.nik_missing", "members[1].nik") in found
