@@ -8,10 +8,13 @@ Exception tree::
 
     KKError                      base of everything the domain raises
     ├── ValidationError          input breaks one or more rules; carries the Issues
-    └── WorkflowError            an SOP transition is not allowed
-        ├── IllegalTransition    the action does not exist from the current state
-        ├── RoleNotPermitted     the actor's role may not take this action
-        └── ReasonRequired       returns/rejections/withdrawals need reasons
+    ├── WorkflowError            an SOP transition is not allowed
+    │   ├── IllegalTransition    the action does not exist from the current state
+    │   ├── RoleNotPermitted     the actor's role may not take this action
+    │   └── ReasonRequired       returns/rejections/withdrawals need reasons
+    └── ProtocolError            a change log or request breaks the sync protocol
+        ├── ChainError           sequence gap, broken hash chain or forked history
+        └── SignatureInvalid     a signature does not verify against the expected key
 
 Messages live in one catalogue, filled by each rule module with :func:`define_messages`
 so every code has exactly one Indonesian text, checked by the test suite.
@@ -33,6 +36,9 @@ __all__ = [
     "IllegalTransition",
     "RoleNotPermitted",
     "ReasonRequired",
+    "ProtocolError",
+    "ChainError",
+    "SignatureInvalid",
     "Issue",
     "Severity",
     "define_messages",
@@ -172,3 +178,19 @@ class RoleNotPermitted(WorkflowError):
 
 class ReasonRequired(WorkflowError):
     code = "workflow.reason_required"
+
+
+class ProtocolError(KKError):
+    """A change log, event or signed request breaks the sync protocol; nothing was applied."""
+
+    code = "protocol.error"
+
+
+class ChainError(ProtocolError):
+    """Sequence gap (``event.seq_gap``), broken chain (``event.chain_broken``) or fork."""
+
+    code = "event.chain_broken"
+
+
+class SignatureInvalid(ProtocolError):
+    code = "signature.invalid"

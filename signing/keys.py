@@ -1,0 +1,130 @@
+"""Ed25519 keys of devices and of the server.
+
+A counter's device key signs its change log and its requests. Background sync must use it
+while no operator is logged in, so it cannot sit behind an operator's password: it is
+protected by file permissions (0600, owner only) and by revocation on the server
+(docs/security.md explains the trade-off). Loading refuses a key file others can read.
+
+Public keys travel as standard base64 of the 32 raw bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from protocol.errors import KKError, ValidationError, define_messages, message_for
+
+__all__ = [
+    "KeyFileError",
+    "generate_key",
+    "save_private_key",
+    "load_private_key",
+    "public_key_b64",
+    "load_public_key_b64",
+    "fingerprint",
+]
+
+define_messages(
+    {
+        "key.invalid": "Kunci publik tidak sah: harus 32 byte Ed25519 dalam base64.",
+        "key.file_missing": "Berkas kunci {path} tidak ada.",
+        "key.file_unreadable": "Berkas kunci {path} rusak atau bukan kunci Ed25519.",
+        "key.insecure_permissions": "Berkas kunci {path} dapat dibaca pengguna lain "
+        "(izin {mode}); batasi dengan chmod 600.",
+        "key.exists": "Berkas kunci {path} sudah ada; tidak ditimpa.",
+    }
+)
+
+
+class KeyFileError(KKError):
+    """A key file is missing, unreadable, exposed or would be overwritten."""
+
+    code = "key.file_unreadable"
+
+
+def generate_key() -> Ed25519PrivateKey:
+    """A fresh Ed25519 private key."""
+    return Ed25519PrivateKey.generate()
+
+
+def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
+    """Write ``key`` as unencrypted PKCS#8 PEM readable by the owner only.
+
+    Never overwrites: a device's identity is its key, and replacing it silently would orphan
+    its enrollment. The file is created with mode 0600 from the start (no window in which
+    it is world-readable) and fsynced before it is renamed into place.
+    """
+    path = Path(path)
+    if path.exists():
+        raise KeyFileError(message_for("key.exists", path=path), code="key.exists")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, pem)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load a key written by :func:`save_private_key`; refuse it if others can read it."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(
+            message_for("key.file_missing", path=path), code="key.file_missing"
+        ) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            message_for("key.insecure_permissions", path=path, mode=oct(mode & 0o777)),
+            code="key.insecure_permissions",
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(message_for("key.file_unreadable", path=path))
+    return key
+
+
+def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """Standard base64 of the 32 raw public-key bytes."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def load_public_key_b64(text: str) -> Ed25519PublicKey:
+    """Parse :func:`public_key_b64` output; raise :class:`ValidationError` (``key.invalid``)."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValidationError.single("key.invalid")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """Short, human-comparable identity of a public key (first 16 hex of its SHA-256),
+    shown at enrollment so an admin can compare what the device and the server see."""
+    raw = base64.b64decode(public_key_b64(key))
+    return hashlib.sha256(raw).hexdigest()[:16]
