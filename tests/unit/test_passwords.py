@@ -25,10 +25,10 @@ def test_unreadable_or_dangerous_hashes_never_verify(encoded):
 
 
 def test_request_signing_bytes_bind_every_field():
-    fields = dict(
-        method="post", path="/api/v1/sync/push?x=1", body_sha256="ab" * 32,
-        timestamp="2026-11-25T08:30:00.000Z", nonce="n" * 16, device_id="dev-1",
-    )  # fmt: skip
+    fields = {
+        "method": "post", "path": "/api/v1/sync/push?x=1", "body_sha256": "ab" * 32,
+        "timestamp": "2026-11-25T08:30:00.000Z", "nonce": "n" * 16, "device_id": "dev-1",
+    }  # fmt: skip
     signed = request_signing_bytes(**fields)
     assert signed.split(b"\n")[:3] == [b"KK-REQUEST-V1", b"POST", b"/api/v1/sync/push?x=1"]
     for key in fields:
