@@ -8,8 +8,7 @@ import pytest
 from protocol.application import Application
 from protocol.errors import ValidationError
 from protocol.services import ServiceType
-
-from .factories import HEAD_NIK, application_dict, member_dict
+from tests.factories import HEAD_NIK, application_dict, member_dict
 
 
 def test_wire_form_round_trips_through_json():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .factories import application_dict
+from tests.factories import application_dict
 
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -34,8 +34,7 @@ from signing.keys import (
     public_key_b64,
     save_private_key,
 )
-
-from .factories import application_dict
+from tests.factories import application_dict
 
 AT = datetime(2026, 11, 25, 8, 30, 0, 120000, tzinfo=UTC)
 APP_ID = application_dict()["id"]

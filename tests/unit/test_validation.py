@@ -8,8 +8,7 @@ from protocol import codes
 from protocol.application import Application
 from protocol.errors import Severity, ValidationError
 from protocol.validation import checklist_facts, missing_documents, readiness, validate
-
-from .factories import CHILD_NIK, HEAD_NIK, WIFE_NIK, application_dict, member_dict
+from tests.factories import CHILD_NIK, HEAD_NIK, WIFE_NIK, application_dict, member_dict
 
 TODAY = date(2026, 11, 25)
 
