@@ -44,6 +44,7 @@ __all__ = [
     "check_successor",
     "format_timestamp",
     "parse_timestamp",
+    "is_uuid",
     "application_from_body",
     "reasons_from_body",
 ]
@@ -186,7 +187,7 @@ class ChangeEvent:
                 "event.unknown_kind", field="kind", value=data.get("kind")
             ) from None
         app_id = data.get("application_id")
-        if not (isinstance(app_id, str) and _is_uuid(app_id)):
+        if not (isinstance(app_id, str) and is_uuid(app_id)):
             raise _malformed("application_id harus UUID", "application_id")
         body = data.get("body")
         if not isinstance(body, Mapping):
@@ -299,7 +300,8 @@ def parse_timestamp(text: str) -> datetime | None:
         return None
 
 
-def _is_uuid(text: str) -> bool:
+def is_uuid(text: str) -> bool:
+    """True for a UUID in its canonical lower-case text form (the only form ids take)."""
     try:
         return str(uuid.UUID(text)) == text
     except ValueError:

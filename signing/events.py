@@ -6,39 +6,60 @@ import base64
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from protocol.errors import SignatureInvalid, define_messages, message_for
 from protocol.events import ChangeEvent, EventKind, format_timestamp
+from protocol.server_events import ServerEvent
 
-__all__ = ["sign_event", "verify_event", "build_event"]
+__all__ = ["sign_event", "verify_event", "verify_server_event", "build_event"]
 
 define_messages(
     {
         "signature.invalid": "Tanda tangan catatan nomor {seq} dari perangkat {device} "
         "tidak cocok dengan kunci perangkat itu.",
+        "signature.server_invalid": "Kiriman server posisi {cursor} tidak ditandatangani "
+        "oleh server yang terdaftar; kiriman diabaikan.",
     }
 )
 
 
-def sign_event(event: ChangeEvent, key: Ed25519PrivateKey) -> ChangeEvent:
-    """Return ``event`` with ``sig`` set to the signature over its canonical bytes."""
+_Signed = TypeVar("_Signed", ChangeEvent, ServerEvent)
+
+
+def sign_event(event: _Signed, key: Ed25519PrivateKey) -> _Signed:
+    """Return ``event`` (a counter's or the server's) with ``sig`` over its canonical bytes."""
     sig = key.sign(event.signed_bytes())
     return replace(event, sig=base64.b64encode(sig).decode("ascii"))
 
 
 def verify_event(event: ChangeEvent, public_key: Ed25519PublicKey) -> None:
-    """Raise :class:`SignatureInvalid` unless ``event.sig`` verifies under ``public_key``."""
-    try:
-        public_key.verify(base64.b64decode(event.sig, validate=True), event.signed_bytes())
-    except (InvalidSignature, ValueError):
+    """Raise :class:`SignatureInvalid` unless ``event.sig`` verifies under the device key."""
+    if not _verifies(event.sig, event.signed_bytes(), public_key):
         raise SignatureInvalid(
             message_for("signature.invalid", seq=event.seq, device=event.device_id),
             code="signature.invalid",
-        ) from None
+        )
+
+
+def verify_server_event(event: ServerEvent, server_key: Ed25519PublicKey) -> None:
+    """Raise :class:`SignatureInvalid` unless ``event`` was signed by the pinned server key."""
+    if not _verifies(event.sig, event.signed_bytes(), server_key):
+        raise SignatureInvalid(
+            message_for("signature.server_invalid", cursor=event.cursor),
+            code="signature.server_invalid",
+        )
+
+
+def _verifies(sig: str, data: bytes, public_key: Ed25519PublicKey) -> bool:
+    try:
+        public_key.verify(base64.b64decode(sig, validate=True), data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def build_event(

@@ -1,0 +1,179 @@
+"""What the server sends back to counters on pull: signed :class:`ServerEvent` records.
+
+The counter applies nothing it cannot verify against the server key it pinned at enrollment
+(:mod:`signing.events`), so a compromised network path cannot forge a decision, an operator
+account or a "KK ready" notice. Wire form::
+
+    {"v": 1, "cursor": 42, "audience": "dev-7f3a...", "kind": "application.decided",
+     "application_id": <uuid or null>, "body": {...}, "created_at": "...Z", "sig": <base64>}
+
+* ``cursor`` is the server's feed position: strictly increasing within one device's feed;
+  the counter asks for events after the last cursor it applied.
+* ``audience`` names the one device the event is for (operator accounts go to every device
+  of the kecamatan, as one event per device), so an event captured for one counter is
+  refused by another.
+* the signature covers every field except ``sig`` (canonical JSON, :mod:`protocol.canonical`).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
+
+from protocol.canonical import canonical_json
+from protocol.errors import ValidationError, define_messages
+from protocol.events import is_uuid, parse_timestamp
+from protocol.workflow import Action, Role, State
+
+__all__ = ["ServerEventKind", "ServerEvent", "SERVER_EVENT_VERSION"]
+
+SERVER_EVENT_VERSION = 1
+
+define_messages(
+    {
+        "server_event.malformed": "Kiriman server rusak: {detail}.",
+        "server_event.unknown_kind": 'Jenis kiriman server "{value}" tidak dikenal; '
+        "perbarui aplikasi loket.",
+        "server_event.wrong_audience": "Kiriman server ini ditujukan untuk perangkat lain.",
+        "server_event.cursor_not_increasing": "Urutan kiriman server mundur (posisi {cursor} "
+        "setelah {previous}).",
+    }
+)
+
+_B64_SIG = re.compile(r"^[A-Za-z0-9+/]{86}==$")
+
+
+class ServerEventKind(enum.StrEnum):
+    """What the centre tells a counter."""
+
+    OPERATOR_UPSERT = "operator.upsert"
+    """An operator account of the device's kecamatan, created or changed (incl. disabled)."""
+    APPLICATION_DECIDED = "application.decided"
+    """A central step moved an application: verify, approve, return, sign, reject_tte."""
+    APPLICATION_TRANSFERRED = "application.transferred"
+    """Ownership of a counter-side application moved to another device of the kecamatan."""
+    KK_READY = "application.kk_ready"
+    """The signed KK PDF exists; body names its blob so the counter can download it."""
+    MESSAGE_STATUS = "message.status"
+    """A WhatsApp message to the applicant changed status (sent, delivered, read, failed)."""
+
+
+_REQUIRED_BODY: Mapping[ServerEventKind, frozenset[str]] = {
+    ServerEventKind.OPERATOR_UPSERT: frozenset(
+        {"operator_id", "username", "full_name", "kecamatan", "password_hash", "active"}
+    ),
+    ServerEventKind.APPLICATION_DECIDED: frozenset(
+        {"action", "from_state", "to_state", "role", "actor_id", "actor_name", "reasons", "at"}
+    ),
+    ServerEventKind.APPLICATION_TRANSFERRED: frozenset({"to_device_id"}),
+    ServerEventKind.KK_READY: frozenset({"kk_number", "document"}),
+    ServerEventKind.MESSAGE_STATUS: frozenset({"message_id", "status", "at"}),
+}
+_NEEDS_APPLICATION = {
+    ServerEventKind.APPLICATION_DECIDED,
+    ServerEventKind.APPLICATION_TRANSFERRED,
+    ServerEventKind.KK_READY,
+    ServerEventKind.MESSAGE_STATUS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEvent:
+    """One signed entry of a device's pull feed."""
+
+    cursor: int
+    audience: str
+    kind: ServerEventKind
+    application_id: str | None
+    created_at: str
+    body: Mapping[str, Any] = dataclass_field(default_factory=dict)
+    sig: str = ""
+    v: int = SERVER_EVENT_VERSION
+
+    def unsigned_dict(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "cursor": self.cursor,
+            "audience": self.audience,
+            "kind": self.kind.value,
+            "application_id": self.application_id,
+            "created_at": self.created_at,
+            "body": self.body,
+        }
+
+    def to_wire(self) -> dict[str, Any]:
+        return {**self.unsigned_dict(), "sig": self.sig}
+
+    def signed_bytes(self) -> bytes:
+        return canonical_json(self.unsigned_dict())
+
+    @classmethod
+    def from_wire(cls, data: Any, *, audience: str, after_cursor: int) -> ServerEvent:
+        """Parse one pulled event meant for ``audience`` that must come after ``after_cursor``.
+
+        The signature is checked separately (:func:`signing.events.verify_server_event`).
+        """
+        if not isinstance(data, Mapping) or set(data) != {*_FIELDS, "sig"}:
+            raise _malformed("kolom tidak lengkap atau tidak dikenal")
+        if data["v"] != SERVER_EVENT_VERSION:
+            raise _malformed(f"versi {data['v']!r}")
+        cursor = data["cursor"]
+        if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor < 1:
+            raise _malformed("cursor harus bilangan bulat positif")
+        if cursor <= after_cursor:
+            raise ValidationError.single(
+                "server_event.cursor_not_increasing", cursor=cursor, previous=after_cursor
+            )
+        if data["audience"] != audience:
+            raise ValidationError.single("server_event.wrong_audience")
+        try:
+            kind = ServerEventKind(data["kind"])
+        except ValueError:
+            raise ValidationError.single("server_event.unknown_kind", value=data["kind"]) from None
+        app_id = data["application_id"]
+        if kind in _NEEDS_APPLICATION:
+            if not (isinstance(app_id, str) and is_uuid(app_id)):
+                raise _malformed("application_id harus UUID")
+        elif app_id is not None:
+            raise _malformed("application_id harus kosong")
+        if not (isinstance(data["created_at"], str) and parse_timestamp(data["created_at"])):
+            raise _malformed("created_at tidak sah")
+        body = data["body"]
+        if not isinstance(body, Mapping) or not _REQUIRED_BODY[kind] <= set(body):
+            raise _malformed(f"isi {kind.value} tidak lengkap")
+        if kind is ServerEventKind.APPLICATION_DECIDED:
+            _check_decision(body)
+        if not (isinstance(data["sig"], str) and _B64_SIG.match(data["sig"])):
+            raise _malformed("tanda tangan tidak sah")
+        return cls(
+            cursor=cursor,
+            audience=audience,
+            kind=kind,
+            application_id=app_id,
+            created_at=data["created_at"],
+            body=dict(body),
+            sig=data["sig"],
+        )
+
+
+_FIELDS = ("v", "cursor", "audience", "kind", "application_id", "created_at", "body")
+
+
+def _check_decision(body: Mapping[str, Any]) -> None:
+    try:
+        Action(body["action"])
+        State(body["to_state"])
+        State(body["from_state"])
+        Role(body["role"])
+    except ValueError as exc:
+        raise _malformed(f"keputusan tidak dikenal ({exc})") from None
+    if not isinstance(body["reasons"], Mapping | None):
+        raise _malformed("alasan harus objek")
+
+
+def _malformed(detail: str) -> ValidationError:
+    return ValidationError.single("server_event.malformed", detail=detail)
