@@ -23,7 +23,13 @@ from protocol.application import Application, Member
 from protocol.errors import Issue, Severity, ValidationError, define_messages, issue
 from protocol.identity import ParsedNik, nik_mismatches, parse_kk_number, parse_nik
 from protocol.phone import normalize_whatsapp
-from protocol.requirements import Checklist, ChecklistFacts, checklist_for
+from protocol.requirements import (
+    DEFAULT_POLICY,
+    Checklist,
+    ChecklistFacts,
+    RequirementPolicy,
+    checklist_for,
+)
 from protocol.services import PeristiwaPenting, ServiceType
 
 __all__ = [
@@ -88,6 +94,8 @@ class ValidationOptions:
     """A KK has room for 10 rows per page; larger families continue on the next page, but a
     family this large is far more likely a data-entry error (two KKs merged)."""
     min_override_reason: int = 10
+    requirement_policy: RequirementPolicy = DEFAULT_POLICY
+    """The office's choices on uncertain document requirements."""
 
 
 DEFAULT_OPTIONS = ValidationOptions()
@@ -125,7 +133,7 @@ def validate(
 ) -> ValidationReport:
     """Apply every content rule to ``app`` as of ``today``."""
     found: list[Issue] = []
-    found += _applicant_issues(app, today)
+    found += _applicant_issues(app, today, options)
     found += _address_issues(app)
     parsed: dict[int, ParsedNik] = {}
     # A birth registration adds a child who has no NIK yet: that is the point, not a doubt.
@@ -168,30 +176,40 @@ def checklist_facts(app: Application, *, today: date) -> ChecklistFacts:
     )
 
 
-def checklist_of(app: Application, *, today: date) -> Checklist:
+def checklist_of(
+    app: Application, *, today: date, options: ValidationOptions = DEFAULT_OPTIONS
+) -> Checklist:
     """The requirement checklist for this application's service and family."""
-    return checklist_for(app.service, checklist_facts(app, today=today))
+    return checklist_for(app.service, checklist_facts(app, today=today), options.requirement_policy)
 
 
-def missing_documents(app: Application, *, today: date) -> list[Issue]:
+def missing_documents(
+    app: Application, *, today: date, options: ValidationOptions = DEFAULT_OPTIONS
+) -> list[Issue]:
     """What is still missing for this application: one issue per unmet requirement."""
-    return checklist_of(app, today=today).missing_issues(app.attached_documents)
+    return checklist_of(app, today=today, options=options).missing_issues(app.attached_documents)
 
 
 def readiness(
     app: Application, *, today: date, options: ValidationOptions = DEFAULT_OPTIONS
 ) -> tuple[ValidationReport, list[Issue]]:
     """Both answers a submit needs: content problems and missing documents."""
-    return validate(app, today=today, options=options), missing_documents(app, today=today)
+    return (
+        validate(app, today=today, options=options),
+        missing_documents(app, today=today, options=options),
+    )
 
 
 # -- rule groups ------------------------------------------------------------------------
 
 
-def _applicant_issues(app: Application, today: date) -> list[Issue]:
+def _applicant_issues(app: Application, today: date, options: ValidationOptions) -> list[Issue]:
     out: list[Issue] = []
     _, name_issues = names.check_name(
-        app.applicant.nama, field="applicant.nama", new_registration=False
+        app.applicant.nama,
+        field="applicant.nama",
+        rules=options.name_rules,
+        new_registration=False,
     )
     out += name_issues
     out += _catch(lambda: parse_nik(app.applicant.nik, today=today, field="applicant.nik"))
@@ -274,7 +292,10 @@ def _member_issues(
     for key in ("nama_ayah", "nama_ibu"):
         if getattr(m, key):
             _, parent_name_issues = names.check_name(
-                getattr(m, key), field=f"{p}.{key}", new_registration=False
+                getattr(m, key),
+                field=f"{p}.{key}",
+                rules=options.name_rules,
+                new_registration=False,
             )
             out += parent_name_issues
 
