@@ -1,0 +1,192 @@
+"""A bad 2G/3G link between a counter and the server, in user space.
+
+This kernel has no ``netem``, so delay, loss and cuts are made by a TCP proxy on loopback
+(it runs without root, in CI too). Per connection it can refuse to connect (network down),
+and per chunk forwarded it can delay, throttle to a byte rate, or cut both sides abruptly
+(RST), in either direction: a request cut mid-body, or a response lost after the server
+already applied the request, which makes the client retry (a duplicate).
+
+The proxy runs its own event loop in a thread so synchronous tests, a uvicorn server in
+another thread and async clients can all use it. Randomness comes from one seeded RNG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+__all__ = ["LinkProfile", "FaultyLink"]
+
+_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class LinkProfile:
+    """How bad the link is. The default is a perfect link."""
+
+    offline: bool = False
+    """Every new connection is closed at once, as when the network is down."""
+    rate_bytes_per_s: float | None = None
+    """Throughput cap per direction (e.g. 8_000 for a 64 kbit/s 2G link)."""
+    latency_s: float = 0.0
+    """Delay added before forwarding each chunk."""
+    cut_probability: float = 0.0
+    """Chance that a chunk is not forwarded and the connection is cut instead."""
+    refuse_probability: float = 0.0
+    """Chance that a new connection is closed at once."""
+    cut_after_request_probability: float = 0.0
+    """Chance that the server's response is dropped (connection cut) after the request
+    reached the server: the request is applied, the client never hears of it."""
+
+
+@dataclass
+class LinkStats:
+    connections: int = 0
+    refused: int = 0
+    cuts: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+
+
+@dataclass
+class FaultyLink:
+    """A proxy from ``127.0.0.1:<port>`` to ``upstream_host:upstream_port``."""
+
+    upstream_host: str
+    upstream_port: int
+    profile: LinkProfile = field(default_factory=LinkProfile)
+    seed: int = 0
+    port: int = 0
+    stats: LinkStats = field(default_factory=LinkStats)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def set_profile(self, profile: LinkProfile | None = None, **changes: object) -> None:
+        """Change the link while it runs (e.g. ``offline=True``)."""
+        self.profile = replace(profile or self.profile, **changes)  # type: ignore[arg-type]
+
+    def start(self) -> FaultyLink:
+        ready = threading.Event()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            self._server = loop.run_until_complete(asyncio.start_server(self._handle, sock=sock))
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="faulty-link", daemon=True)
+        self._thread.start()
+        ready.wait(5)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+
+        async def shutdown() -> None:
+            assert self._server is not None
+            self._server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        assert self._thread is not None
+        self._thread.join(5)
+        self._loop = None
+
+    def __enter__(self) -> FaultyLink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- proxying ------------------------------------------------------------------------
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
+        profile = self.profile
+        if profile.offline or self._rng.random() < profile.refuse_probability:
+            self.stats.refused += 1
+            client_w.transport.abort()
+            return
+        try:
+            server_r, server_w = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port
+            )
+        except OSError:
+            client_w.transport.abort()
+            return
+        self._writers |= {client_w, server_w}
+        drop_response = self._rng.random() < profile.cut_after_request_probability
+        up = asyncio.create_task(self._pump(client_r, server_w, "up", client_w))
+        down = asyncio.create_task(
+            self._pump(server_r, client_w, "down", server_w, drop=drop_response)
+        )
+        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+        # Give the other direction a moment to flush a half-closed exchange, then end both.
+        await asyncio.wait({up, down}, timeout=30)
+        for task in (up, down):
+            task.cancel()
+        for writer in (client_w, server_w):
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        direction: str,
+        other: asyncio.StreamWriter,
+        *,
+        drop: bool = False,
+    ) -> None:
+        started = time.monotonic()
+        sent = 0
+        while True:
+            chunk = await reader.read(_CHUNK)
+            if not chunk:
+                if writer.can_write_eof():
+                    writer.write_eof()
+                return
+            profile = self.profile
+            if drop or profile.offline or self._rng.random() < profile.cut_probability:
+                self.stats.cuts += 1
+                writer.transport.abort()
+                other.transport.abort()
+                return
+            if profile.latency_s:
+                await asyncio.sleep(profile.latency_s)
+            if profile.rate_bytes_per_s:
+                sent += len(chunk)
+                due = started + sent / profile.rate_bytes_per_s
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            writer.write(chunk)
+            await writer.drain()
+            if direction == "up":
+                self.stats.bytes_up += len(chunk)
+            else:
+                self.stats.bytes_down += len(chunk)
