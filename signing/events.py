@@ -92,5 +92,6 @@ def build_event(
         application_id=application_id,
         body=dict(body),
     )
-    event.check_body()
-    return sign_event(event, key)
+    # Parse the signed result exactly as the server will, so nothing malformed is ever signed
+    # into a device's log (ids, timestamps and body are all checked there).
+    return ChangeEvent.from_wire(sign_event(event, key).to_wire())

@@ -60,25 +60,39 @@ def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
 
     Never overwrites: a device's identity is its key, and replacing it silently would orphan
     its enrollment. The file is created with mode 0600 from the start (no window in which
-    it is world-readable) and fsynced before it is renamed into place.
+    it is world-readable), fsynced, and linked into place only if no key exists yet.
     """
     path = Path(path)
-    if path.exists():
-        raise KeyFileError(message_for("key.exists", path=path), code="key.exists")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # a leftover would keep its old permissions
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, pem)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    try:
+        # link() fails if the key exists, so two concurrent saves cannot overwrite each other.
+        os.link(tmp, path)
+    except FileExistsError:
+        raise KeyFileError(message_for("key.exists", path=path), code="key.exists") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)  # the new name survives a power cut, not just the bytes
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

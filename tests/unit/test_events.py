@@ -235,3 +235,24 @@ def test_public_keys_travel_as_base64():
         with pytest.raises(ValidationError) as err:
             load_public_key_b64(bad)
         assert err.value.code == "key.invalid"
+
+
+def test_nothing_malformed_is_ever_signed():
+    for changes in ({"device_id": "dev 1!"}, {"application_id": "not-a-uuid"}):
+        kwargs = {
+            "key": KEY, "device_id": "dev-1", "operator_id": "op-1", "previous_seq": 0,
+            "previous_hash": GENESIS_HASH, "kind": EventKind.SUBMITTED,
+            "application_id": APP_ID, "body": {}, "at": AT, **changes,
+        }  # fmt: skip
+        with pytest.raises(ValidationError):
+            build_event(**kwargs)
+
+
+def test_a_leftover_temp_file_does_not_leak_into_the_key(tmp_path):
+    path = tmp_path / "device.pem"
+    leftover = tmp_path / f".device.pem.{os.getpid()}.tmp"
+    leftover.write_text("old")
+    os.chmod(leftover, 0o644)
+    save_private_key(generate_key(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not leftover.exists()
