@@ -1,0 +1,282 @@
+"""What an operator does at the counter, each action one SQLite transaction.
+
+:class:`Counter` turns an operator's action into a workflow transition plus one signed event
+of the device's change log (:mod:`protocol.events`). Every action, inside one
+``BEGIN IMMEDIATE`` transaction of the :class:`~field_client.store.Store`:
+
+1. checks the device is enrolled (with this key), the operator account is active and of
+   this kecamatan, and a created or edited application's address is in this kecamatan
+   (the server refuses both otherwise; catching them here tells the operator at once,
+   not days later after a sync);
+2. reads the application's current state and judges the move with
+   :func:`protocol.workflow.transition` as :attr:`Role.OPERATOR` (so data can only be edited
+   in the states :func:`~protocol.workflow.counter_may_edit` allows, and reasons are
+   checked);
+3. for ``submit``/``resubmit``, requires :func:`protocol.validation.readiness` to be clean:
+   no errors, no warning left without an override, no missing document;
+4. builds and signs the event on the chain head read in the same transaction;
+5. writes the state change and the outbox row, and commits.
+
+Any failure raises the domain's typed error and writes nothing. The server is the authority
+on transitions: it judges every event again when it arrives, and a refusal comes back on the
+push answer (:meth:`Store.record_push_result`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from field_client.errors import (
+    ApplicationExists,
+    ApplicationNotFound,
+    ApplicationOutsideKecamatan,
+    DeviceKeyMismatch,
+    DeviceNotEnrolled,
+    OperatorNotPermitted,
+)
+from field_client.store import Device, Store, Transaction
+from protocol.application import Application
+from protocol.errors import ValidationError
+from protocol.events import EVENT_ACTIONS, ChangeEvent, EventKind, format_timestamp
+from protocol.validation import readiness
+from protocol.workflow import Action, Reasons, Role, State, transition
+from signing.events import build_event
+from signing.keys import public_key_b64
+
+__all__ = ["Counter", "OFFICE_TIMEZONE", "utc_now"]
+
+OFFICE_TIMEZONE = timezone(timedelta(hours=7), "WIB")
+"""Musi Banyuasin keeps Western Indonesian Time, UTC+7 without daylight saving. "Today" for
+validation (a birth date in the future, an age) is the office's date, not UTC's: between
+00:00 and 07:00 WIB the two differ."""
+
+
+def utc_now() -> datetime:
+    """The device clock, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Counter:
+    """The operator actions of one counter device.
+
+    Args:
+        store: the counter's open store.
+        key: the device's Ed25519 private key (the one it enrolled with).
+        now: the clock; returns an aware datetime. Injected so tests control time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        key: Ed25519PrivateKey,
+        *,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._public_key = public_key_b64(key)
+        self._now = now
+
+    # -- actions -----------------------------------------------------------------------
+
+    def create_application(self, app: Application, *, operator_id: str) -> ChangeEvent:
+        """Record a new application in ``draft``. Refuses an id already stored."""
+        return _recorded(
+            self._act(
+                app.id,
+                EventKind.APPLICATION_CREATED,
+                operator_id=operator_id,
+                body={"application": app.to_dict()},
+                new_data=app,
+            )
+        )
+
+    def edit_application(self, app: Application, *, operator_id: str) -> ChangeEvent | None:
+        """Replace the application's data while the counter owns it.
+
+        Returns ``None`` and writes nothing when the data is unchanged: saving the same form
+        twice is not an event worth sending or auditing.
+        """
+        return self._act(
+            app.id,
+            EventKind.APPLICATION_EDITED,
+            operator_id=operator_id,
+            body={"application": app.to_dict()},
+            new_data=app,
+        )
+
+    def mark_incomplete(
+        self, application_id: str, reasons: Reasons, *, operator_id: str
+    ) -> ChangeEvent:
+        """``draft`` -> ``incomplete`` with the missing checklist items. The server sends the
+        applicant the WhatsApp notice when the event arrives."""
+        return _recorded(
+            self._act(
+                application_id,
+                EventKind.MARKED_INCOMPLETE,
+                operator_id=operator_id,
+                body={"reasons": reasons.to_dict()},
+                reasons=reasons,
+            )
+        )
+
+    def submit(self, application_id: str, *, operator_id: str) -> ChangeEvent:
+        """``draft``/``incomplete`` -> ``submitted``; the application must be ready."""
+        return _recorded(self._act(application_id, EventKind.SUBMITTED, operator_id=operator_id))
+
+    def resubmit(self, application_id: str, *, operator_id: str) -> ChangeEvent:
+        """``returned``/``tte_rejected`` -> ``submitted``; the application must be ready."""
+        return _recorded(self._act(application_id, EventKind.RESUBMITTED, operator_id=operator_id))
+
+    def withdraw(self, application_id: str, reasons: Reasons, *, operator_id: str) -> ChangeEvent:
+        """The applicant cancels while the counter owns the application."""
+        return _recorded(
+            self._act(
+                application_id,
+                EventKind.WITHDRAWN,
+                operator_id=operator_id,
+                body={"reasons": reasons.to_dict()},
+                reasons=reasons,
+            )
+        )
+
+    def issue(self, application_id: str, *, operator_id: str) -> ChangeEvent:
+        """``signed`` -> ``issued``: ask the server to send the signed KK to the applicant."""
+        return _recorded(self._act(application_id, EventKind.ISSUED, operator_id=operator_id))
+
+    def archive(self, application_id: str, *, operator_id: str) -> ChangeEvent:
+        """``issued`` -> ``archived``: step 6 of the SOP is done."""
+        return _recorded(self._act(application_id, EventKind.ARCHIVED, operator_id=operator_id))
+
+    # -- changes that come from the server ---------------------------------------------
+
+    def apply_server_state(self, application_id: str, state: State) -> None:
+        """Mirror a state the centre decided (verified, returned, signed ...).
+
+        The seam for the sync engine's pull: it calls this only after it has verified the
+        signed server event (:func:`signing.events.verify_server_event`). No outbox event is
+        written, because the change is the server's, not this device's; the server is the
+        authority, so its state is taken as it is rather than judged here.
+        """
+        at = self._timestamp()
+        with self._store.transaction() as tx:
+            if tx.application_state(application_id) is None:
+                raise ApplicationNotFound.of("application.not_found", application_id=application_id)
+            tx.update_application(application_id, state=State(state), at=at, last_seq=None)
+
+    # -- the one code path every action takes ------------------------------------------
+
+    def _act(
+        self,
+        application_id: str,
+        kind: EventKind,
+        *,
+        operator_id: str,
+        body: Mapping[str, Any] | None = None,
+        reasons: Reasons | None = None,
+        new_data: Application | None = None,
+    ) -> ChangeEvent | None:
+        moment = self._now()
+        if moment.tzinfo is None:
+            raise ValueError("the clock must return timezone-aware datetimes")
+        with self._store.transaction() as tx:
+            device = self._enrolled_device(tx)
+            self._check_operator(tx, operator_id, device)
+            record = tx.application_record(application_id)
+            state, stored = (None, None) if record is None else record
+            if kind is EventKind.APPLICATION_CREATED and stored is not None:
+                raise ApplicationExists.of("application.exists", application_id=application_id)
+            if kind is not EventKind.APPLICATION_CREATED and stored is None:
+                raise ApplicationNotFound.of("application.not_found", application_id=application_id)
+            action = EVENT_ACTIONS[kind]
+            new_state = transition(state, action, Role.OPERATOR, reasons)
+            if new_data is not None and new_data.address.kecamatan_code != device.kecamatan:
+                raise ApplicationOutsideKecamatan.of(
+                    "application.outside_kecamatan",
+                    address_kecamatan=new_data.address.kecamatan_code,
+                    kecamatan=device.kecamatan,
+                )
+            if action in (Action.SUBMIT, Action.RESUBMIT):
+                assert stored is not None  # checked above: only create has no stored row
+                _require_ready(Application.from_dict(stored), today=_office_date(moment))
+            if kind is EventKind.APPLICATION_EDITED and new_data is not None:
+                if new_data.to_dict() == stored:
+                    return None
+            head = tx.chain_head()
+            event = build_event(
+                key=self._key,
+                device_id=device.device_id,
+                operator_id=operator_id,
+                previous_seq=head.seq,
+                previous_hash=head.hash,
+                kind=kind,
+                application_id=application_id,
+                body=body or {},
+                at=moment,
+            )
+            # build_event checks the body only; parsing the wire form checks every field
+            # (ids, sizes) exactly as the server will, so this device never signs and
+            # stores an event the server must refuse as malformed.
+            ChangeEvent.from_wire(event.to_wire())
+            if kind is EventKind.APPLICATION_CREATED:
+                assert new_data is not None
+                tx.insert_application(
+                    new_data, state=new_state, at=event.created_at, last_seq=event.seq
+                )
+            else:
+                tx.update_application(
+                    application_id,
+                    state=new_state,
+                    at=event.created_at,
+                    last_seq=event.seq,
+                    app=new_data,
+                )
+            tx.append_event(event)
+        return event
+
+    def _enrolled_device(self, tx: Transaction) -> Device:
+        device = tx.device()
+        if device is None:
+            raise DeviceNotEnrolled.of("device.not_enrolled")
+        if device.public_key != self._public_key:
+            # Signing with another key would make every event fail at the server.
+            raise DeviceKeyMismatch.of("device.key_mismatch", device_id=device.device_id)
+        return device
+
+    def _check_operator(self, tx: Transaction, operator_id: str, device: Device) -> None:
+        operator = tx.operator(operator_id)
+        if operator is None:
+            raise OperatorNotPermitted.of("operator.unknown", operator_id=operator_id)
+        if not operator.active:
+            raise OperatorNotPermitted.of("operator.inactive", username=operator.username)
+        if operator.kecamatan != device.kecamatan:
+            raise OperatorNotPermitted.of(
+                "operator.other_kecamatan",
+                username=operator.username,
+                operator_kecamatan=operator.kecamatan,
+                kecamatan=device.kecamatan,
+            )
+
+    def _timestamp(self) -> str:
+        return format_timestamp(self._now())
+
+
+def _recorded(event: ChangeEvent | None) -> ChangeEvent:
+    # Only an unchanged edit writes nothing; every other action records an event or raises.
+    assert event is not None
+    return event
+
+
+def _office_date(moment: datetime) -> date:
+    return moment.astimezone(OFFICE_TIMEZONE).date()
+
+
+def _require_ready(app: Application, *, today: date) -> None:
+    """Raise :class:`ValidationError` with every blocking issue and every missing document."""
+    report, missing = readiness(app, today=today)
+    if not report.ok or missing:
+        raise ValidationError([*report.issues, *missing])

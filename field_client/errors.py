@@ -1,0 +1,125 @@
+"""Errors the counter store and its operator actions raise, on top of the domain's own.
+
+Every one is a :class:`~protocol.errors.KKError` with a stable code and an Indonesian message,
+so the counter's screens handle them exactly like workflow and validation errors::
+
+    KKError (protocol.errors)
+    ├── ValidationError, WorkflowError ...   the domain's own (submit when incomplete, an
+    │                                        illegal transition, a missing reason)
+    ├── ProtocolError
+    │   └── PushResultError                  a push answer from the server contradicts the
+    │                                        outbox (unknown seq, changed outcome, bad status)
+    └── CounterError                         this counter cannot do what was asked
+        ├── DeviceNotEnrolled                no device row yet: enrollment needs the network
+        ├── DeviceAlreadyEnrolled            a second enrollment would fork the change log
+        ├── DeviceKeyMismatch                the key file is not the enrolled device's key
+        ├── OperatorNotPermitted             unknown or disabled operator account, or one of
+        │                                    another kecamatan
+        ├── ApplicationOutsideKecamatan      the family's address is in another kecamatan
+        ├── ApplicationExists                create with an id that is already stored
+        ├── ApplicationNotFound              an action on an id that is not stored
+        └── StoreError                       the database file cannot be used safely
+"""
+
+from __future__ import annotations
+
+from protocol.errors import KKError, ProtocolError, define_messages, message_for
+
+__all__ = [
+    "CounterError",
+    "DeviceNotEnrolled",
+    "DeviceAlreadyEnrolled",
+    "DeviceKeyMismatch",
+    "OperatorNotPermitted",
+    "ApplicationOutsideKecamatan",
+    "ApplicationExists",
+    "ApplicationNotFound",
+    "StoreError",
+    "PushResultError",
+]
+
+define_messages(
+    {
+        "device.not_enrolled": "Perangkat loket ini belum didaftarkan ke server pusat. "
+        "Pendaftaran perangkat memerlukan jaringan satu kali; setelah itu loket dapat "
+        "bekerja tanpa jaringan.",
+        "device.already_enrolled": "Perangkat loket ini sudah terdaftar sebagai {device_id}; "
+        "pendaftaran ulang tidak diizinkan karena akan memutus catatan perubahan.",
+        "device.key_mismatch": "Kunci perangkat tidak cocok dengan perangkat yang terdaftar "
+        "({device_id}). Catatan tidak dibuat; hubungi admin.",
+        "operator.unknown": "Akun operator {operator_id} tidak dikenal di loket ini. "
+        "Masuk ulang atau sinkronkan daftar operator.",
+        "operator.inactive": "Akun operator {username} sudah dinonaktifkan; tindakan tidak "
+        "dicatat.",
+        "operator.other_kecamatan": "Akun operator {username} terdaftar untuk kecamatan "
+        "{operator_kecamatan}, bukan kecamatan loket ini ({kecamatan}).",
+        "application.outside_kecamatan": "Alamat permohonan ada di kecamatan "
+        "{address_kecamatan}, bukan kecamatan loket ini ({kecamatan}). Permohonan dilayani "
+        "di loket kecamatan tempat alamat keluarga.",
+        "application.exists": "Permohonan {application_id} sudah ada di loket ini; "
+        "tidak dibuat dua kali.",
+        "application.not_found": "Permohonan {application_id} tidak ditemukan di loket ini.",
+        "store.schema_too_new": "Basis data loket dibuat oleh versi aplikasi yang lebih baru "
+        "(skema {found}, aplikasi ini mengenal sampai {known}). Perbarui aplikasi loket.",
+        "store.wal_unavailable": "Basis data loket di {path} tidak dapat memakai mode WAL "
+        "(mode sekarang: {mode}); simpan di disk lokal, bukan folder jaringan.",
+        "outbox.unknown_seq": "Jawaban server menyebut catatan nomor {seq}, yang tidak ada "
+        "di loket ini.",
+        "outbox.result_conflict": "Jawaban server untuk catatan nomor {seq} berubah dari "
+        '"{before}" menjadi "{after}"; jawaban tidak disimpan.',
+        "outbox.bad_result": "Jawaban server untuk catatan nomor {seq} tidak sah: {detail}.",
+    }
+)
+
+
+class CounterError(KKError):
+    """The counter cannot do what was asked; nothing was written."""
+
+    code = "counter.error"
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> CounterError:
+        """Build the error with the catalogue's message for ``code``."""
+        return cls(message_for(code, **params), code=code)
+
+
+class DeviceNotEnrolled(CounterError):
+    code = "device.not_enrolled"
+
+
+class DeviceAlreadyEnrolled(CounterError):
+    code = "device.already_enrolled"
+
+
+class DeviceKeyMismatch(CounterError):
+    code = "device.key_mismatch"
+
+
+class OperatorNotPermitted(CounterError):
+    code = "operator.unknown"
+
+
+class ApplicationOutsideKecamatan(CounterError):
+    code = "application.outside_kecamatan"
+
+
+class ApplicationExists(CounterError):
+    code = "application.exists"
+
+
+class ApplicationNotFound(CounterError):
+    code = "application.not_found"
+
+
+class StoreError(CounterError):
+    code = "store.error"
+
+
+class PushResultError(ProtocolError):
+    """A push answer contradicts the outbox; none of that answer was recorded."""
+
+    code = "outbox.bad_result"
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> PushResultError:
+        return cls(message_for(code, **params), code=code)

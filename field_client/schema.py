@@ -1,0 +1,159 @@
+"""The counter's SQLite schema (version 1) and how a database file is brought up to it.
+
+Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
+
+    meta          key TEXT PK, value TEXT
+                  "schema_version" = "1"; "server_acked_seq" = highest seq the server holds
+    device        single row (id = 1): device_id, kecamatan, server_url,
+                  server_public_key (b64, pinned at enrollment), public_key (b64, this
+                  device's own Ed25519 key, to catch a wrong key file), enrolled_at
+    operators     id PK, username UNIQUE, full_name, kecamatan, password_hash (scrypt,
+                  signing.passwords), active 0|1, updated_at; filled from the server's pull
+    applications  id PK (UUID), state (a protocol.workflow.State), data (JSON of
+                  Application.to_dict()), kk_number, applicant_name, search_text (case-folded
+                  names, NIKs and KK numbers, one per line, for LIKE search), created_at,
+                  updated_at, last_seq (seq of the application's latest outbox event)
+    outbox        seq PK (1, 2, 3 ... per device), hash (of this event, UNIQUE), prev_hash,
+                  kind, application_id -> applications.id, operator_id, created_at,
+                  wire (canonical JSON of ChangeEvent.to_wire()), status
+                  pending|applied|refused, result_code, result_message (the server's answer)
+
+Guards inside SQLite itself, so no code path (today's or a later one) can break the log:
+
+* ``outbox_follows_chain``: an insert must carry seq = last seq + 1 and prev_hash = the last
+  event's hash (the genesis hash for seq 1). A fork or a gap cannot be written.
+* ``outbox_signed_columns_frozen``: the signed columns of a written event never change; only
+  the sync status and the server's answer do.
+* ``outbox_keep_unsynced``: a pending event and the chain head are never deleted. Synced
+  events may be purged later (retention, design.md §4); the head stays so the chain goes on.
+
+Timestamps are the protocol's form (``2026-11-25T08:49:33.120Z``), which sorts as text.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from field_client.errors import StoreError
+from protocol.events import GENESIS_HASH
+from protocol.workflow import State
+
+__all__ = ["SCHEMA_VERSION", "ensure_schema"]
+
+SCHEMA_VERSION = 1
+
+_STATES = ", ".join(f"'{s.value}'" for s in State)
+
+_SCHEMA_V1: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE device (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        device_id TEXT NOT NULL,
+        kecamatan TEXT NOT NULL,
+        server_url TEXT NOT NULL,
+        server_public_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        enrolled_at TEXT NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE operators (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        full_name TEXT NOT NULL,
+        kecamatan TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        updated_at TEXT NOT NULL
+    ) STRICT
+    """,
+    f"""
+    CREATE TABLE applications (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ({_STATES})),
+        data TEXT NOT NULL,
+        kk_number TEXT NOT NULL,
+        applicant_name TEXT NOT NULL,
+        search_text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_seq INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX applications_by_state ON applications (state, updated_at)",
+    "CREATE INDEX applications_by_update ON applications (updated_at)",
+    """
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+        hash TEXT NOT NULL UNIQUE,
+        prev_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        application_id TEXT NOT NULL REFERENCES applications (id),
+        operator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        wire TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'applied', 'refused')),
+        result_code TEXT NOT NULL DEFAULT '',
+        result_message TEXT NOT NULL DEFAULT ''
+    ) STRICT
+    """,
+    "CREATE INDEX outbox_pending ON outbox (seq) WHERE status = 'pending'",
+    "CREATE INDEX outbox_by_application ON outbox (application_id, seq)",
+    f"""
+    CREATE TRIGGER outbox_follows_chain BEFORE INSERT ON outbox
+    WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM outbox), 0) + 1
+      OR NEW.prev_hash IS NOT COALESCE(
+            (SELECT hash FROM outbox ORDER BY seq DESC LIMIT 1), '{GENESIS_HASH}')
+    BEGIN
+        SELECT RAISE(ABORT, 'outbox: event does not follow the chain head');
+    END
+    """,
+    """
+    CREATE TRIGGER outbox_signed_columns_frozen
+    BEFORE UPDATE OF seq, hash, prev_hash, kind, application_id, operator_id, created_at, wire
+    ON outbox
+    BEGIN
+        SELECT RAISE(ABORT, 'outbox: signed columns never change');
+    END
+    """,
+    """
+    CREATE TRIGGER outbox_keep_unsynced BEFORE DELETE ON outbox
+    WHEN OLD.status = 'pending' OR OLD.seq = (SELECT MAX(seq) FROM outbox)
+    BEGIN
+        SELECT RAISE(ABORT, 'outbox: pending events and the chain head are kept');
+    END
+    """,
+)
+
+
+def ensure_schema(db: Database) -> None:
+    """Create the schema in an empty file, accept a current one, refuse a newer one.
+
+    Runs in its own ``BEGIN IMMEDIATE`` transaction so two processes opening a new file at
+    the same moment cannot both create it.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if "meta" not in db.table_names():
+            for statement in _SCHEMA_V1:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+        else:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise StoreError.of("store.schema_too_new", found=found, known=SCHEMA_VERSION)
+            # found < SCHEMA_VERSION: migrations go here when version 2 exists.
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
