@@ -1,0 +1,1 @@
+"""The HTTP API (``/api/v1``): routers per resource, dependencies and error mapping."""

@@ -1,0 +1,102 @@
+"""Dependencies of the routes, as ``Annotated`` aliases so signatures read like sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from sync_server.clock import utc_now
+from sync_server.context import ServerContext
+from sync_server.errors import Refusal
+from sync_server.services import request_auth
+from sync_server.storage.devices import Device
+
+__all__ = [
+    "SignedRequest",
+    "get_context",
+    "client_ip",
+    "read_body",
+    "authenticated_request",
+    "ContextDep",
+    "ClientIpDep",
+    "SignedRequestDep",
+]
+
+
+def get_context(request: Request) -> ServerContext:
+    return request.app.state.context
+
+
+def client_ip(request: Request) -> str:
+    """The client's address (uvicorn applies X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+ContextDep = Annotated[ServerContext, Depends(get_context)]
+ClientIpDep = Annotated[str, Depends(client_ip)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body as sent, refused with 413 ``request.too_large`` past ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading anything; a body
+    without one (chunked) is counted while it streams and dropped as soon as it passes.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal("request.too_large", status=413, extra={"max_bytes": limit}, max=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A request whose device signature, clock and nonce were checked."""
+
+    device: Device
+    body: bytes
+    """The body exactly as received (still compressed when Content-Encoding says so)."""
+    content_encoding: str | None
+
+
+def _request_target(request: Request) -> str:
+    """Path plus query exactly as the client sent them (what the device signed)."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    query = request.scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+async def authenticated_request(request: Request, context: ContextDep) -> SignedRequest:
+    """Check the ``X-KK-*`` signature headers (:mod:`sync_server.services.request_auth`)."""
+    credentials = request_auth.read_credentials(request.headers)
+    request.state.claimed_device = credentials.device_id
+    device = await run_in_threadpool(request_auth.lookup_device, context.db, credentials.device_id)
+    body = await read_body(request, context.config.max_body_bytes)
+    await run_in_threadpool(
+        request_auth.check_signed_request,
+        context.db,
+        device,
+        credentials,
+        method=request.method,
+        path=_request_target(request),
+        body=body,
+        now=utc_now(),
+    )
+    return SignedRequest(device, body, request.headers.get("content-encoding"))
+
+
+SignedRequestDep = Annotated[SignedRequest, Depends(authenticated_request)]

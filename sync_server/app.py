@@ -1,0 +1,55 @@
+"""The central server's FastAPI application: ``create_app(config)``.
+
+HTTP contract (all JSON; errors are ``{"error": {"code", "message", ...}}``,
+:mod:`sync_server.api.errors`):
+
+=======  ==========================  ==========================================  ===========
+method   path                        what                                        auth
+=======  ==========================  ==========================================  ===========
+GET      /api/v1/health              liveness and server time                    none
+POST     /api/v1/devices/enroll      enroll a counter with a one-time code       the code
+POST     /api/v1/sync/push           store a batch of the device's change log    signed
+=======  ==========================  ==========================================  ===========
+
+Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests in
+:mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`.
+The lifespan opens the data directory (:func:`sync_server.context.open_context`), so an
+uninitialised one fails at start-up, not on the first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from sync_server.api.errors import install_error_handlers
+from sync_server.api.routes import devices, health, sync
+from sync_server.config import ServerConfig
+from sync_server.context import open_context
+
+__all__ = ["create_app"]
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """A new application serving the data directory of ``config`` (default: from env)."""
+    config = config if config is not None else ServerConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.context = await run_in_threadpool(open_context, config)
+        yield
+
+    app = FastAPI(
+        title="KK Online: server pusat",
+        summary="Sinkronisasi loket kecamatan Disdukcapil Kabupaten Musi Banyuasin",
+        version="1",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(devices.router)
+    app.include_router(sync.router)
+    return app

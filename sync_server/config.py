@@ -1,0 +1,70 @@
+"""Settings of the central server, from ``KK_SERVER_*`` environment variables or arguments.
+
+Every field documents itself (the docstring under it). The CLI's ``--data-dir`` wins over
+``KK_SERVER_DATA_DIR``. State lives in the data directory:
+
+* ``server.db``: SQLite in WAL mode, ``synchronous=FULL`` (:mod:`sync_server.storage.db`);
+* ``server_key.pem``: the server's Ed25519 key, mode 0600, made by ``kk-server init``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE"]
+
+DB_FILE = "server.db"
+KEY_FILE = "server_key.pem"
+
+
+class ServerConfig(BaseSettings):
+    """Where the server keeps its state, where it listens, and the limits it enforces."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KK_SERVER_", use_attribute_docstrings=True, frozen=True, extra="forbid"
+    )
+
+    data_dir: Path = Path("var/server")
+    """Directory holding server.db and server_key.pem (created by ``kk-server init``)."""
+
+    host: str = "127.0.0.1"
+    """Address ``kk-server serve`` listens on; loopback unless a reverse proxy is absent."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    """TCP port ``kk-server serve`` listens on."""
+
+    trusted_proxies: list[str] = []
+    """Addresses of reverse proxies whose X-Forwarded-For is believed (client IPs feed the
+    enrollment throttle). Empty: the TCP peer is the client."""
+
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest request body accepted as sent on the wire (after compression): 413 above."""
+
+    max_decompressed_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """Largest body after gzip decompression, enforced while decompressing: 413 above."""
+
+    max_events_per_batch: int = Field(default=500, ge=1)
+    """Most events one push may carry: 413 ``push.too_many_events`` above."""
+
+    enroll_max_failures: int = Field(default=10, ge=1)
+    """Failed enrollment attempts one client IP may make within the window before 429."""
+
+    enroll_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    """Sliding window, in seconds, over which failed enrollment attempts are counted."""
+
+    enroll_code_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    """Default lifetime of a one-time enrollment code."""
+
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    """How long a connection waits for another writer (e.g. the CLI) before failing."""
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILE
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / KEY_FILE

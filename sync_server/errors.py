@@ -1,0 +1,152 @@
+"""Refusals of the central server: every code it answers with, and its Indonesian text.
+
+The server adds one exception to the domain's tree (:mod:`protocol.errors`)::
+
+    KKError (protocol.errors)
+    ├── ValidationError, WorkflowError ...  the domain's own; an event that breaks them is
+    │                                       stored as "refused" with their code (ingest)
+    ├── ProtocolError
+    │   ├── ChainError                      event.seq_gap / event.chain_broken / event.forked
+    │   └── SignatureInvalid                signature.invalid (events)
+    └── Refusal                             the server refuses a request or an admin command;
+                                            carries the HTTP status and extra JSON fields
+
+The API turns every :class:`Refusal` into ``{"error": {"code", "message", **extra}}`` with its
+``status`` (:mod:`sync_server.api.errors`); the CLI prints its message and exits 1.
+
+Codes, grouped by where they arise (HTTP status in brackets):
+
+* enrollment: ``enroll.code_unknown`` [400], ``enroll.code_expired`` [410],
+  ``enroll.code_used`` [409], ``enroll.throttled`` [429], ``enroll.key_in_use`` [409],
+  ``key.invalid`` [400] (:mod:`signing.keys`)
+* signed requests: ``request.unsigned`` [401], ``device.unknown`` [401],
+  ``device.revoked`` [403], ``request.bad_signature`` [401], ``request.clock_skew`` [401],
+  ``request.replayed`` [401]
+* request bodies: ``request.too_large`` [413], ``request.unsupported_encoding`` [415],
+  ``request.bad_gzip`` [400], ``request.malformed_json`` [400], ``request.invalid_body``
+  [400], ``push.malformed`` [400], ``push.too_many_events`` [413], ``push.unordered`` [400]
+* events of a push (the whole batch is refused): ``event.*`` from
+  :meth:`protocol.events.ChangeEvent.from_wire` [400], ``event.wrong_device`` [403],
+  ``signature.invalid`` [400], ``event.seq_gap`` / ``event.chain_broken`` /
+  ``event.forked`` [409]
+* refusals of one event, stored and acknowledged (HTTP 200, status ``refused``):
+  ``operator.not_registered``, ``operator.wrong_role``, ``operator.disabled``,
+  ``operator.wrong_kecamatan``, ``application.duplicate``, ``application.wrong_kecamatan``,
+  ``application.unknown``, ``application.not_owner``, ``application.not_ready`` and the
+  workflow's own codes (``workflow.*``)
+* admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
+  ``server.not_initialized``
+* anything else: ``http.not_found`` [404], ``http.method_not_allowed`` [405], ``http.error``,
+  ``server.internal`` [500]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import signing.requests  # noqa: F401  (defines request.bad_signature)
+from protocol.errors import KKError, define_messages, message_for
+
+__all__ = ["Refusal"]
+
+define_messages(
+    {
+        # enrollment
+        "enroll.code_unknown": "Kode pendaftaran perangkat tidak dikenal. Periksa kembali "
+        "kode dari admin Dinas.",
+        "enroll.code_expired": "Kode pendaftaran perangkat sudah kedaluwarsa; minta kode "
+        "baru kepada admin Dinas.",
+        "enroll.code_used": "Kode pendaftaran perangkat sudah dipakai; satu kode hanya untuk "
+        "satu perangkat.",
+        "enroll.throttled": "Terlalu banyak percobaan pendaftaran yang gagal dari alamat ini. "
+        "Coba lagi dalam {retry_after} detik.",
+        "enroll.key_in_use": "Kunci publik ini sudah dipakai perangkat lain; buat kunci baru.",
+        # signed requests
+        "request.unsigned": "Permintaan tidak bertanda tangan perangkat yang sah: header "
+        "{header} tidak ada atau salah bentuk.",
+        "device.unknown": "Perangkat {device_id} tidak terdaftar di server pusat.",
+        "device.revoked": "Perangkat {device_id} sudah dicabut oleh admin Dinas; daftarkan "
+        "ulang perangkat dengan kode baru.",
+        "request.clock_skew": "Jam perangkat berbeda lebih dari {window_minutes} menit dari jam "
+        "server ({server_time}); sesuaikan jam lalu kirim ulang.",
+        "request.replayed": "Permintaan ini sudah pernah diterima (nonce terpakai); "
+        "permintaan ulang ditolak.",
+        # request bodies
+        "request.too_large": "Isi permintaan terlalu besar (paling banyak {max} byte).",
+        "request.unsupported_encoding": 'Pengodean isi "{encoding}" tidak didukung; '
+        "gunakan gzip atau tanpa pengodean.",
+        "request.bad_gzip": "Isi permintaan bukan data gzip yang utuh.",
+        "request.malformed_json": "Isi permintaan bukan JSON yang sah.",
+        "request.invalid_body": "Isi permintaan tidak sesuai format: {detail}.",
+        "push.malformed": 'Isi kiriman harus berupa {{"events": [...]}}.',
+        "push.too_many_events": "Terlalu banyak catatan dalam satu kiriman ({count}, paling "
+        "banyak {max}).",
+        "push.unordered": "Catatan dalam satu kiriman harus urut naik menurut nomor; nomor "
+        "{seq} datang setelah {previous}.",
+        # events of a push
+        "event.wrong_device": "Catatan nomor {seq} milik perangkat {event_device}, bukan "
+        "perangkat pengirim {device_id}.",
+        # refusals of one event (stored, acknowledged, shown to the operator on pull)
+        "operator.not_registered": "Akun operator {operator_id} tidak terdaftar di server "
+        "pusat; tindakan ditolak.",
+        "operator.wrong_role": "Akun {operator_id} bukan akun operator loket; tindakan ditolak.",
+        "operator.disabled": "Akun operator {operator_id} sudah dinonaktifkan di server pusat; "
+        "tindakan ditolak.",
+        "operator.wrong_kecamatan": "Akun operator {operator_id} terdaftar untuk kecamatan "
+        "lain ({operator_kecamatan}), bukan kecamatan perangkat ini ({kecamatan}).",
+        "application.duplicate": "Permohonan {application_id} sudah tercatat di server pusat; "
+        "tidak dibuat dua kali.",
+        "application.wrong_kecamatan": "Alamat permohonan ada di kecamatan {address_kecamatan}, "
+        "bukan kecamatan perangkat ini ({kecamatan}).",
+        "application.unknown": "Permohonan {application_id} tidak tercatat di server pusat.",
+        "application.not_owner": "Permohonan {application_id} dipegang perangkat lain; "
+        "perangkat ini tidak boleh mengubahnya.",
+        "application.not_ready": "Permohonan belum siap diajukan: {count} masalah ({codes}).",
+        # admin commands
+        "kecamatan.not_muba": 'Kecamatan "{value}" bukan kecamatan di Kabupaten Musi Banyuasin.',
+        "user.invalid_role": 'Peran "{value}" tidak dikenal; pilih salah satu: {choices}.',
+        "user.kecamatan_required": "Akun operator wajib terikat pada satu kecamatan (--kecamatan).",
+        "user.kecamatan_not_allowed": "Hanya akun operator yang terikat pada kecamatan; "
+        "peran {role} bekerja di Dinas (pusat).",
+        "user.invalid_username": 'Nama pengguna "{value}" tidak sah: 3-32 karakter huruf kecil, '
+        "angka, titik, garis bawah atau tanda hubung, diawali huruf atau angka.",
+        "user.invalid_name": "Nama lengkap wajib diisi (paling banyak {max} karakter).",
+        "user.password_too_short": "Kata sandi minimal {min} karakter.",
+        "user.password_mismatch": "Kedua kata sandi tidak sama.",
+        "user.exists": 'Nama pengguna "{username}" sudah dipakai.',
+        "user.not_found": 'Pengguna "{username}" tidak ditemukan.',
+        "device.not_found": 'Perangkat "{device_id}" tidak ditemukan.',
+        "server.not_initialized": "Server belum disiapkan di {path}: jalankan "
+        '"kk-server init" terlebih dahulu.',
+        # anything else
+        "http.not_found": "Alamat tidak ditemukan.",
+        "http.method_not_allowed": "Metode HTTP ini tidak didukung untuk alamat ini.",
+        "http.error": "Permintaan tidak dapat dilayani (HTTP {status}).",
+        "server.internal": "Terjadi kesalahan di server pusat; coba lagi nanti.",
+    }
+)
+
+
+class Refusal(KKError):
+    """The server refuses a request or an admin command; nothing was changed.
+
+    ``status`` is the HTTP status the API answers with; ``extra`` holds the additional JSON
+    fields of the error body (``seq``, ``expected_seq``, ``server_time``...). ``params`` fill
+    the catalogue message; ``message`` overrides it (for errors relayed from the domain).
+    """
+
+    code = "server.refusal"
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        status: int = 400,
+        message: str | None = None,
+        extra: dict[str, Any] | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(message if message is not None else message_for(code, **params), code=code)
+        self.status = status
+        self.params = params
+        self.extra: dict[str, Any] = dict(extra or {})

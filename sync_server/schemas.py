@@ -1,0 +1,81 @@
+"""JSON shapes of the HTTP API (pydantic models; they also feed the OpenAPI description)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EnrollRequest",
+    "EnrollResponse",
+    "EventResultOut",
+    "PushResponse",
+    "HealthResponse",
+    "ErrorDetail",
+    "ErrorResponse",
+]
+
+
+class EnrollRequest(BaseModel):
+    """What a counter sends once to enroll."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: str = Field(min_length=1, max_length=64)
+    """The one-time code as the admin gave it (``XXXX-XXXX-XXXX``; dashes and case ignored)."""
+    public_key: str = Field(min_length=1, max_length=100)
+    """The device's Ed25519 public key: standard base64 of its 32 raw bytes."""
+    label: str = Field(default="", max_length=100)
+    """A name for the terminal (e.g. "Loket 1 Sekayu"); the code's label when empty."""
+
+
+class EnrollResponse(BaseModel):
+    device_id: str
+    """The device's id: ``X-KK-Device`` of its requests and ``device_id`` of its events."""
+    kecamatan: str
+    """The kecamatan code the device serves (from the code)."""
+    server_public_key: str
+    """The server's Ed25519 public key (base64 of 32 raw bytes): pin it."""
+    server_time: str
+    """The server clock (UTC), so the counter can correct its own before signing."""
+
+
+class EventResultOut(BaseModel):
+    seq: int
+    status: Literal["applied", "refused"]
+    code: str | None
+    """Stable machine code of a refusal; ``null`` when applied."""
+    message: str | None
+    """Indonesian text for the operator; ``null`` when applied."""
+    params: dict[str, Any]
+    """Details of a refusal (e.g. ``codes`` and ``issues`` of ``application.not_ready``)."""
+
+
+class PushResponse(BaseModel):
+    acked_seq: int
+    """Highest seq the server stores for this device (0 for none): everything up to it is
+    safely stored and need not be sent again."""
+    results: list[EventResultOut]
+    """One per event of the request, in request order (duplicates with their stored
+    outcome)."""
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    server_time: str
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    """Stable machine code; clients branch on it, never on the message."""
+    message: str
+    """Indonesian text for people."""
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer: ``{"error": {"code", "message", ...extra fields}}``."""
+
+    error: ErrorDetail

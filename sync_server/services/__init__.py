@@ -1,0 +1,1 @@
+"""What the server does: enrollment, accounts, signed-request checks and change-log ingest."""

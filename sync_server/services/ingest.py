@@ -1,0 +1,571 @@
+"""Receiving a counter's change log: ``POST /api/v1/sync/push`` (design.md §2).
+
+Body (after the signed-request check, :mod:`sync_server.services.request_auth`)::
+
+    {"events": [<wire event>, ...]}      ascending seq, at most 500; may be empty
+
+sent as JSON, optionally with ``Content-Encoding: gzip`` (counters always compress). The
+raw body is at most 4 MiB (413 ``request.too_large``); decompressed it is at most 32 MiB,
+enforced while decompressing, so a gzip bomb costs at most that much memory and time (413
+``request.too_large``). Another encoding is 415 ``request.unsupported_encoding``; a broken
+gzip stream 400 ``request.bad_gzip``; bad JSON 400 ``request.malformed_json``; another shape
+400 ``push.malformed``; too many events 413 ``push.too_many_events``.
+
+Batch checks. Any failure refuses the WHOLE batch, stores none of it, and answers with
+``{"error": {"code", "message", "seq", "acked_seq", ...}}``:
+
+1. each event parses (:meth:`ChangeEvent.from_wire`): 400 with its ``event.*`` code (or the
+   application's own codes for a created/edited body), ``seq`` (when readable), ``index``
+   and ``issues``;
+2. each event's ``device_id`` is the authenticated device: 403 ``event.wrong_device``;
+3. seqs strictly ascend within the batch: 400 ``push.unordered``;
+4. each signature verifies with the device's enrolled key: 400 ``signature.invalid``;
+5. against the device's stored log: an event with ``seq`` at or below the stored maximum is
+   a duplicate if its hash equals the stored event's (skipped: re-sending is idempotent),
+   else a fork: 409 ``event.forked``, and the conflicting event is kept in ``forks`` for an
+   admin; the first new event must follow the stored head and each next one its
+   predecessor (:func:`protocol.events.check_successor`): 409 ``event.seq_gap`` with
+   ``expected_seq``, or 409 ``event.chain_broken``.
+
+Checks 5 and the application of the new events run in ONE write transaction: all of the
+batch is stored or none of it.
+
+Applying (the server is the authority, design.md §1). Every new event is stored and advances
+the chain, but its outcome is ``applied`` or ``refused`` with a code and an Indonesian
+message the operator sees on the next pull. Refusals, in the order checked:
+
+* the operator: ``operator.not_registered`` (no such account), ``operator.wrong_role`` (not
+  an operator account), ``operator.disabled``, ``operator.wrong_kecamatan`` (bound to
+  another kecamatan than the device);
+* ``application.created``: ``application.duplicate`` (the id exists), then
+  ``application.wrong_kecamatan`` (the address is outside the device's kecamatan). Applied:
+  the application is stored in ``draft``, owned by the device, with the snapshot;
+* any other kind: ``application.unknown``, ``application.not_owner`` (another device holds
+  it), then :func:`protocol.workflow.transition` with ``Role.OPERATOR`` and the event's
+  reasons (the workflow's code: ``workflow.illegal_transition``,
+  ``workflow.reason_required``, ``workflow.unknown_reason_item``...). ``edited`` replaces the
+  snapshot (its address must stay in the device's kecamatan:
+  ``application.wrong_kecamatan``); ``submitted`` and ``resubmitted`` require
+  :func:`protocol.validation.readiness` on the stored snapshot, as of the office's date, to
+  report nothing: else ``application.not_ready`` with ``params.codes`` and
+  ``params.issues``.
+
+Each applied move appends to ``application_events``: actor, role, device, seq, action,
+from/to state, reasons, device time and server time.
+
+Answer (200)::
+
+    {"acked_seq": <highest seq stored for this device, 0 if none>,
+     "results": [{"seq", "status": "applied"|"refused", "code", "message", "params"}, ...]}
+
+with one result per event of the request, in request order; a duplicate answers with its
+stored outcome, so re-sending a batch returns exactly the first acknowledgement.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from protocol.application import Application
+from protocol.canonical import canonical_json
+from protocol.errors import ChainError, KKError, SignatureInvalid, ValidationError, message_for
+from protocol.events import (
+    EVENT_ACTIONS,
+    ChangeEvent,
+    EventKind,
+    application_from_body,
+    check_successor,
+    reasons_from_body,
+)
+from protocol.validation import readiness
+from protocol.workflow import Reasons, Role, State, transition
+from signing.events import verify_event
+from sync_server.clock import office_date, stamp
+from sync_server.errors import Refusal
+from sync_server.storage import accounts as account_store
+from sync_server.storage import audit
+from sync_server.storage import changelog as log_store
+from sync_server.storage.changelog import StoredEvent, TrailEntry
+from sync_server.storage.db import Database
+from sync_server.storage.devices import Device
+
+__all__ = [
+    "PushLimits",
+    "EventResult",
+    "PushOutcome",
+    "decode_body",
+    "parse_batch",
+    "check_batch",
+    "store_batch",
+    "receive_push",
+]
+
+log = logging.getLogger("sync_server.ingest")
+
+APPLIED = "applied"
+REFUSED = "refused"
+_DECOMPRESS_CHUNK = 1024 * 1024
+_WITH_REASONS = {EventKind.MARKED_INCOMPLETE, EventKind.WITHDRAWN}
+_NEEDS_READINESS = {EventKind.SUBMITTED, EventKind.RESUBMITTED}
+
+
+@dataclass(frozen=True, slots=True)
+class PushLimits:
+    max_decompressed_bytes: int = 32 * 1024 * 1024
+    max_events: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """The outcome of one event, as the counter receives it."""
+
+    seq: int
+    status: str
+    code: str | None = None
+    message: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "params": dict(self.params),
+        }
+
+    @classmethod
+    def of_stored(cls, stored: StoredEvent) -> EventResult:
+        return cls(stored.seq, stored.status, stored.code, stored.message, stored.params_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    acked_seq: int
+    results: tuple[EventResult, ...]
+
+
+# -- body ---------------------------------------------------------------------------------
+
+
+def decode_body(raw: bytes, content_encoding: str | None, *, max_decompressed: int) -> bytes:
+    """The body's bytes before compression: identity, or gzip inflated with a hard limit."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise Refusal(
+            "request.unsupported_encoding", status=415, encoding=(content_encoding or "")[:40]
+        )
+    return _gunzip(raw, max_decompressed)
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    """Inflate every gzip member of ``raw``, never holding more than ``limit`` + 1 MiB."""
+    out = bytearray()
+    pending = raw
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            while True:
+                room = limit + 1 - len(out)
+                before = len(pending)
+                piece = inflater.decompress(pending, min(room, _DECOMPRESS_CHUNK))
+                out += piece
+                if len(out) > limit:
+                    raise _too_large(limit)
+                pending = inflater.unconsumed_tail
+                if inflater.eof or (not piece and (not pending or len(pending) == before)):
+                    break
+            if not inflater.eof:
+                raise Refusal("request.bad_gzip", status=400)
+            pending = inflater.unused_data
+            if not pending:
+                return bytes(out)
+    except zlib.error:
+        raise Refusal("request.bad_gzip", status=400) from None
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal("request.too_large", status=413, extra={"max_bytes": limit}, max=limit)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_batch(data: bytes, *, max_events: int) -> list[Any]:
+    """The wire events of a push body: ``{"events": [...]}``."""
+    try:
+        body = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Refusal("request.malformed_json", status=400) from None
+    if (
+        not isinstance(body, dict)
+        or set(body) != {"events"}
+        or not isinstance(body["events"], list)
+    ):
+        raise Refusal("push.malformed", status=400)
+    events = body["events"]
+    if len(events) > max_events:
+        raise Refusal(
+            "push.too_many_events",
+            status=413,
+            extra={"max_events": max_events},
+            count=len(events),
+            max=max_events,
+        )
+    return events
+
+
+# -- batch checks that need no storage ----------------------------------------------------
+
+
+def check_batch(device: Device, wire_events: Sequence[Any]) -> list[ChangeEvent]:
+    """Checks 1-4: parse, owner device, order and signatures. Raises :class:`Refusal`."""
+    key = device.verifying_key()
+    events: list[ChangeEvent] = []
+    for index, wire in enumerate(wire_events):
+        try:
+            event = ChangeEvent.from_wire(wire)
+        except ValidationError as exc:
+            seq = wire.get("seq") if isinstance(wire, dict) else None
+            extra = {
+                "seq": seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+                "index": index,
+                "issues": [issue.to_dict() for issue in exc.issues],
+            }
+            raise Refusal(exc.code, status=400, message=exc.message, extra=extra) from None
+        if event.device_id != device.device_id:
+            raise Refusal(
+                "event.wrong_device",
+                status=403,
+                extra={"seq": event.seq},
+                seq=event.seq,
+                event_device=event.device_id,
+                device_id=device.device_id,
+            )
+        if events and event.seq <= events[-1].seq:
+            raise Refusal(
+                "push.unordered",
+                status=400,
+                extra={"seq": event.seq},
+                seq=event.seq,
+                previous=events[-1].seq,
+            )
+        try:
+            verify_event(event, key)
+        except SignatureInvalid as exc:
+            raise Refusal(
+                exc.code, status=400, message=exc.message, extra={"seq": event.seq}
+            ) from None
+        events.append(event)
+    return events
+
+
+# -- storing ------------------------------------------------------------------------------
+
+
+class _Fork(Exception):
+    """A received event conflicts with the stored one of the same seq."""
+
+    def __init__(self, seq: int, stored_hash: str, received: ChangeEvent) -> None:
+        super().__init__(seq)
+        self.seq = seq
+        self.stored_hash = stored_hash
+        self.received = received
+
+
+def store_batch(
+    db: Database, device: Device, events: Sequence[ChangeEvent], *, now: datetime
+) -> PushOutcome:
+    """Check 5 and apply, in one transaction. Raises :class:`Refusal` for a refused batch."""
+    try:
+        with db.write() as conn:
+            return _store(conn, device, events, now)
+    except _Fork as fork:
+        with db.write() as conn:
+            audit.record_fork(
+                conn,
+                detected_at=stamp(now),
+                device_id=device.device_id,
+                seq=fork.seq,
+                stored_hash=fork.stored_hash,
+                received_hash=fork.received.hash(),
+                received_event=canonical_json(fork.received.to_wire()).decode("utf-8"),
+            )
+            head = log_store.last_event(conn, device.device_id)
+        raise Refusal(
+            "event.forked",
+            status=409,
+            extra={"seq": fork.seq, "acked_seq": head.seq if head else 0},
+            seq=fork.seq,
+        ) from None
+
+
+def _store(conn: Any, device: Device, events: Sequence[ChangeEvent], now: datetime) -> PushOutcome:
+    head = log_store.last_event(conn, device.device_id)
+    acked = head.seq if head else 0
+    old = [e for e in events if e.seq <= acked]
+    new = [e for e in events if e.seq > acked]
+    stored = (
+        log_store.events_between(conn, device.device_id, old[0].seq, old[-1].seq) if old else {}
+    )
+    for event in old:
+        if stored[event.seq].hash != event.hash():
+            raise _Fork(event.seq, stored[event.seq].hash, event)
+
+    previous = _as_event(head) if head else None
+    for event in new:
+        try:
+            check_successor(previous, event)
+        except ChainError as exc:
+            extra: dict[str, Any] = {"seq": event.seq, "acked_seq": acked}
+            if exc.code == "event.seq_gap":
+                extra["expected_seq"] = previous.seq + 1 if previous else 1
+            raise Refusal(exc.code, status=409, message=exc.message, extra=extra) from None
+        previous = event
+
+    judge = _Judge(conn, device, now)
+    outcomes: dict[int, EventResult] = {}
+    for event in new:
+        result = judge.apply(event)
+        log_store.insert_event(conn, _stored(event, result, now))
+        outcomes[event.seq] = result
+    results = tuple(
+        EventResult.of_stored(stored[e.seq]) if e.seq <= acked else outcomes[e.seq] for e in events
+    )
+    acked_seq = new[-1].seq if new else acked
+    refused = sum(1 for e in new if outcomes[e.seq].status == REFUSED)
+    log.info(
+        "push device=%s events=%d new=%d refused=%d acked_seq=%d",
+        device.device_id,
+        len(events),
+        len(new),
+        refused,
+        acked_seq,
+    )
+    return PushOutcome(acked_seq, results)
+
+
+def _as_event(stored: StoredEvent) -> ChangeEvent:
+    """The stored head as a :class:`ChangeEvent`, rebuilt without re-validating it: it was
+    valid when accepted, and tighter rules later must not wedge a device's log."""
+    wire = json.loads(stored.wire)
+    return ChangeEvent(
+        device_id=wire["device_id"],
+        operator_id=wire["operator_id"],
+        seq=wire["seq"],
+        prev_hash=wire["prev_hash"],
+        created_at=wire["created_at"],
+        kind=EventKind(wire["kind"]),
+        application_id=wire["application_id"],
+        body=wire["body"],
+        sig=wire["sig"],
+        v=wire["v"],
+    )
+
+
+def _stored(event: ChangeEvent, result: EventResult, now: datetime) -> StoredEvent:
+    return StoredEvent(
+        device_id=event.device_id,
+        seq=event.seq,
+        hash=event.hash(),
+        prev_hash=event.prev_hash,
+        kind=event.kind.value,
+        application_id=event.application_id,
+        operator_id=event.operator_id,
+        device_time=event.created_at,
+        received_at=stamp(now),
+        wire=canonical_json(event.to_wire()).decode("utf-8"),
+        status=result.status,
+        code=result.code,
+        message=result.message,
+        params=json.dumps(dict(result.params), ensure_ascii=False, sort_keys=True),
+    )
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.params = dict(params or {})
+
+    @classmethod
+    def of(cls, code: str, **params: Any) -> _Refused:
+        return cls(code, message_for(code, **params), params)
+
+
+class _Judge:
+    """Applies new events of one device, in order, inside the push's transaction."""
+
+    def __init__(self, conn: Any, device: Device, now: datetime) -> None:
+        self.conn = conn
+        self.device = device
+        self.now = now
+        self.today = office_date(now)
+
+    def apply(self, event: ChangeEvent) -> EventResult:
+        try:
+            self._check_operator(event.operator_id)
+            if event.kind is EventKind.APPLICATION_CREATED:
+                self._create(event)
+            else:
+                self._move(event)
+        except _Refused as refused:
+            log.info(
+                "event refused device=%s seq=%d code=%s",
+                self.device.device_id,
+                event.seq,
+                refused.code,
+            )
+            return EventResult(event.seq, REFUSED, refused.code, refused.message, refused.params)
+        return EventResult(event.seq, APPLIED)
+
+    def _check_operator(self, operator_id: str) -> None:
+        user = account_store.get_user(self.conn, operator_id)
+        if user is None:
+            raise _Refused.of("operator.not_registered", operator_id=operator_id)
+        if user.role is not Role.OPERATOR:
+            raise _Refused.of("operator.wrong_role", operator_id=operator_id)
+        if not user.is_active:
+            raise _Refused.of("operator.disabled", operator_id=operator_id)
+        if user.kecamatan != self.device.kecamatan:
+            raise _Refused.of(
+                "operator.wrong_kecamatan",
+                operator_id=operator_id,
+                operator_kecamatan=user.kecamatan,
+                kecamatan=self.device.kecamatan,
+            )
+
+    def _check_address(self, app: Application) -> None:
+        if app.address.kecamatan_code != self.device.kecamatan:
+            raise _Refused.of(
+                "application.wrong_kecamatan",
+                address_kecamatan=app.address.kecamatan_code,
+                kecamatan=self.device.kecamatan,
+            )
+
+    def _create(self, event: ChangeEvent) -> None:
+        if log_store.get_application(self.conn, event.application_id) is not None:
+            raise _Refused.of("application.duplicate", application_id=event.application_id)
+        app = application_from_body(event.body)
+        self._check_address(app)
+        to_state = self._transition(None, event, None)
+        at = stamp(self.now)
+        log_store.insert_application(
+            self.conn,
+            log_store.ApplicationRecord(
+                application_id=event.application_id,
+                owner_device_id=self.device.device_id,
+                kecamatan=self.device.kecamatan,
+                state=to_state.value,
+                snapshot=_snapshot(event),
+                created_at=at,
+                updated_at=at,
+            ),
+        )
+        self._trail(event, None, to_state, None)
+
+    def _move(self, event: ChangeEvent) -> None:
+        record = log_store.get_application(self.conn, event.application_id)
+        if record is None:
+            raise _Refused.of("application.unknown", application_id=event.application_id)
+        if record.owner_device_id != self.device.device_id:
+            raise _Refused.of("application.not_owner", application_id=event.application_id)
+        reasons = reasons_from_body(event.body) if event.kind in _WITH_REASONS else None
+        from_state = State(record.state)
+        to_state = self._transition(from_state, event, reasons)
+        snapshot = record.snapshot
+        if event.kind is EventKind.APPLICATION_EDITED:
+            self._check_address(application_from_body(event.body))
+            snapshot = _snapshot(event)
+        if event.kind in _NEEDS_READINESS:
+            self._check_ready(snapshot)
+        log_store.update_application(
+            self.conn,
+            event.application_id,
+            state=to_state.value,
+            snapshot=snapshot,
+            at=stamp(self.now),
+        )
+        self._trail(event, from_state, to_state, reasons)
+
+    def _transition(
+        self, state: State | None, event: ChangeEvent, reasons: Reasons | None
+    ) -> State:
+        try:
+            return transition(state, EVENT_ACTIONS[event.kind], Role.OPERATOR, reasons)
+        except KKError as exc:  # WorkflowError, or ValidationError for unknown reason items
+            params: dict[str, Any] = {}
+            if isinstance(exc, ValidationError):
+                params["issues"] = [issue.to_dict() for issue in exc.issues]
+            raise _Refused(exc.code, exc.message, params) from None
+
+    def _check_ready(self, snapshot: str) -> None:
+        try:
+            report, missing = readiness(
+                Application.from_dict(json.loads(snapshot)), today=self.today
+            )
+            found = [*report.issues, *missing]
+        except ValidationError as exc:  # a snapshot that today's model no longer reads
+            found = list(exc.issues)
+        if found:
+            codes = sorted({issue.code for issue in found})
+            raise _Refused(
+                "application.not_ready",
+                message_for("application.not_ready", count=len(found), codes=", ".join(codes)),
+                {
+                    "count": len(found),
+                    "codes": codes,
+                    "issues": [issue.to_dict() for issue in found],
+                },
+            )
+
+    def _trail(
+        self, event: ChangeEvent, from_state: State | None, to_state: State, reasons: Reasons | None
+    ) -> None:
+        log_store.append_trail(
+            self.conn,
+            TrailEntry(
+                application_id=event.application_id,
+                device_id=event.device_id,
+                seq=event.seq,
+                actor_id=event.operator_id,
+                role=Role.OPERATOR.value,
+                action=EVENT_ACTIONS[event.kind].value,
+                from_state=from_state.value if from_state else None,
+                to_state=to_state.value,
+                reasons=json.dumps(reasons.to_dict(), ensure_ascii=False) if reasons else None,
+                device_time=event.created_at,
+                server_time=stamp(self.now),
+            ),
+        )
+
+
+def _snapshot(event: ChangeEvent) -> str:
+    """The application exactly as the device signed it, in canonical JSON."""
+    return canonical_json(event.body["application"]).decode("utf-8")
+
+
+def receive_push(
+    db: Database,
+    device: Device,
+    raw_body: bytes,
+    content_encoding: str | None,
+    *,
+    limits: PushLimits,
+    now: datetime,
+) -> PushOutcome:
+    """The whole push after authentication: decode, check, store. Blocking: run in a thread."""
+    data = decode_body(raw_body, content_encoding, max_decompressed=limits.max_decompressed_bytes)
+    wire_events = parse_batch(data, max_events=limits.max_events)
+    events = check_batch(device, wire_events)
+    return store_batch(db, device, events, now=now)

@@ -1,0 +1,228 @@
+"""The server's SQLite database: schema, migrations and connection handling.
+
+One file, ``server.db``, in WAL mode (readers never block the writer) with
+``synchronous=FULL`` (a committed push survives a power cut: the counter may delete what the
+server acknowledged) and a busy timeout (the CLI and the server write the same file).
+
+Writes go through :meth:`Database.write`: a process-wide lock plus ``BEGIN IMMEDIATE``, so
+one writer at a time within the server and against other processes, and a transaction that
+either commits whole or leaves nothing. Every connection is opened for one unit of work and
+closed after it; callers run that work in a worker thread, never on the event loop.
+
+Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
+sorts chronologically. Schema (version 1)::
+
+    enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
+    devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
+    users               operator and staff accounts (scrypt hashes), disabled_at
+    request_nonces      nonces of accepted signed requests until they leave the clock window
+    events              every accepted change-log event per (device_id, seq) with its hash,
+                        wire JSON and outcome (applied / refused + code, message, params)
+    applications        current state, owner device and snapshot of each application
+    application_events  audit trail of applied moves: who, device and server time, reasons
+    forks               conflicting events seen for an already-stored (device_id, seq)
+    refusals            every refused request or batch (code, status, device, ip), for admins
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["Database", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = (
+    """
+    CREATE TABLE enroll_codes (
+        code_hash   TEXT PRIMARY KEY,
+        kecamatan   TEXT NOT NULL,
+        label       TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        used_at     TEXT,
+        device_id   TEXT
+    )
+    """,
+    """
+    CREATE TABLE devices (
+        device_id    TEXT PRIMARY KEY,
+        kecamatan    TEXT NOT NULL,
+        label        TEXT NOT NULL DEFAULT '',
+        public_key   TEXT NOT NULL UNIQUE,
+        enrolled_at  TEXT NOT NULL,
+        enrolled_ip  TEXT NOT NULL DEFAULT '',
+        revoked_at   TEXT
+    )
+    """,
+    """
+    CREATE TABLE users (
+        user_id        TEXT PRIMARY KEY,
+        username       TEXT NOT NULL UNIQUE,
+        full_name      TEXT NOT NULL,
+        role           TEXT NOT NULL,
+        kecamatan      TEXT,
+        password_hash  TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        disabled_at    TEXT,
+        CHECK ((role = 'operator') = (kecamatan IS NOT NULL))
+    )
+    """,
+    """
+    CREATE TABLE request_nonces (
+        device_id   TEXT NOT NULL,
+        nonce       TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        PRIMARY KEY (device_id, nonce)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX request_nonces_expiry ON request_nonces (expires_at)",
+    """
+    CREATE TABLE events (
+        device_id       TEXT NOT NULL REFERENCES devices (device_id),
+        seq             INTEGER NOT NULL CHECK (seq >= 1),
+        hash            TEXT NOT NULL,
+        prev_hash       TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        application_id  TEXT NOT NULL,
+        operator_id     TEXT NOT NULL,
+        device_time     TEXT NOT NULL,
+        received_at     TEXT NOT NULL,
+        wire            TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('applied', 'refused')),
+        code            TEXT,
+        message         TEXT,
+        params          TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (device_id, seq)
+    )
+    """,
+    "CREATE INDEX events_application ON events (application_id)",
+    """
+    CREATE TABLE applications (
+        application_id   TEXT PRIMARY KEY,
+        owner_device_id  TEXT NOT NULL REFERENCES devices (device_id),
+        kecamatan        TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        snapshot         TEXT NOT NULL,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE application_events (
+        id              INTEGER PRIMARY KEY,
+        application_id  TEXT NOT NULL REFERENCES applications (application_id),
+        device_id       TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        actor_id        TEXT NOT NULL,
+        role            TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        from_state      TEXT,
+        to_state        TEXT NOT NULL,
+        reasons         TEXT,
+        device_time     TEXT NOT NULL,
+        server_time     TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX application_events_app ON application_events (application_id, id)",
+    """
+    CREATE TABLE forks (
+        id              INTEGER PRIMARY KEY,
+        detected_at     TEXT NOT NULL,
+        device_id       TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        stored_hash     TEXT NOT NULL,
+        received_hash   TEXT NOT NULL,
+        received_event  TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE refusals (
+        id          INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        client_ip   TEXT NOT NULL,
+        device_id   TEXT,
+        method      TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        code        TEXT NOT NULL,
+        seq         INTEGER
+    )
+    """,
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1,)
+"""Statements that bring the schema from version i to i + 1."""
+
+
+class Database:
+    """The server database file; cheap to construct, opens connections on demand."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._write_lock = threading.Lock()
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection in autocommit mode (transactions are explicit) with our pragmas."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads; each statement sees a consistent snapshot."""
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._write_lock:
+            conn = self.connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema (idempotent); returns the schema version."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self.connect()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"SQLite WAL mode unavailable for {self.path} ({mode})")
+        finally:
+            conn.close()
+        with self.write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema {version}; this server knows up to {SCHEMA_VERSION}"
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
