@@ -25,7 +25,7 @@ push answer (:meth:`Store.record_push_result`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -42,17 +42,13 @@ from field_client.store import Device, Store, Transaction
 from protocol.application import Application
 from protocol.errors import ValidationError
 from protocol.events import EVENT_ACTIONS, ChangeEvent, EventKind, format_timestamp
+from protocol.jurisdiction import address_refusal, office_date, operator_refusal
 from protocol.validation import readiness
 from protocol.workflow import Action, Reasons, Role, State, transition
 from signing.events import build_event
 from signing.keys import public_key_b64
 
-__all__ = ["Counter", "OFFICE_TIMEZONE", "utc_now"]
-
-OFFICE_TIMEZONE = timezone(timedelta(hours=7), "WIB")
-"""Musi Banyuasin keeps Western Indonesian Time, UTC+7 without daylight saving. "Today" for
-validation (a birth date in the future, an age) is the office's date, not UTC's: between
-00:00 and 07:00 WIB the two differ."""
+__all__ = ["Counter", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -165,7 +161,7 @@ class Counter:
         at = self._timestamp()
         with self._store.transaction() as tx:
             if tx.application_state(application_id) is None:
-                raise ApplicationNotFound.of("application.not_found", application_id=application_id)
+                raise ApplicationNotFound.of("application.unknown", application_id=application_id)
             tx.update_application(application_id, state=State(state), at=at, last_seq=None)
 
     # -- the one code path every action takes ------------------------------------------
@@ -189,20 +185,17 @@ class Counter:
             record = tx.application_record(application_id)
             state, stored = (None, None) if record is None else record
             if kind is EventKind.APPLICATION_CREATED and stored is not None:
-                raise ApplicationExists.of("application.exists", application_id=application_id)
+                raise ApplicationExists.of("application.duplicate", application_id=application_id)
             if kind is not EventKind.APPLICATION_CREATED and stored is None:
-                raise ApplicationNotFound.of("application.not_found", application_id=application_id)
+                raise ApplicationNotFound.of("application.unknown", application_id=application_id)
             action = EVENT_ACTIONS[kind]
             new_state = transition(state, action, Role.OPERATOR, reasons)
-            if new_data is not None and new_data.address.kecamatan_code != device.kecamatan:
-                raise ApplicationOutsideKecamatan.of(
-                    "application.outside_kecamatan",
-                    address_kecamatan=new_data.address.kecamatan_code,
-                    kecamatan=device.kecamatan,
-                )
+            refusal = new_data and address_refusal(new_data, device.kecamatan)
+            if refusal:
+                raise ApplicationOutsideKecamatan.from_issue(refusal)
             if action in (Action.SUBMIT, Action.RESUBMIT):
                 assert stored is not None  # checked above: only create has no stored row
-                _require_ready(Application.from_dict(stored), today=_office_date(moment))
+                _require_ready(Application.from_dict(stored), today=office_date(moment))
             if kind is EventKind.APPLICATION_EDITED and new_data is not None:
                 if new_data.to_dict() == stored:
                     return None
@@ -218,10 +211,6 @@ class Counter:
                 body=body or {},
                 at=moment,
             )
-            # build_event checks the body only; parsing the wire form checks every field
-            # (ids, sizes) exactly as the server will, so this device never signs and
-            # stores an event the server must refuse as malformed.
-            ChangeEvent.from_wire(event.to_wire())
             if kind is EventKind.APPLICATION_CREATED:
                 assert new_data is not None
                 tx.insert_application(
@@ -249,17 +238,16 @@ class Counter:
 
     def _check_operator(self, tx: Transaction, operator_id: str, device: Device) -> None:
         operator = tx.operator(operator_id)
-        if operator is None:
-            raise OperatorNotPermitted.of("operator.unknown", operator_id=operator_id)
-        if not operator.active:
-            raise OperatorNotPermitted.of("operator.inactive", username=operator.username)
-        if operator.kecamatan != device.kecamatan:
-            raise OperatorNotPermitted.of(
-                "operator.other_kecamatan",
-                username=operator.username,
-                operator_kecamatan=operator.kecamatan,
-                kecamatan=device.kecamatan,
-            )
+        # Accounts pulled to a counter are operator accounts only (the server sends no other).
+        refusal = operator_refusal(
+            operator_id=operator_id,
+            role=Role.OPERATOR if operator else None,
+            active=bool(operator and operator.active),
+            operator_kecamatan=operator.kecamatan if operator else None,
+            kecamatan=device.kecamatan,
+        )
+        if refusal:
+            raise OperatorNotPermitted.from_issue(refusal)
 
     def _timestamp(self) -> str:
         return format_timestamp(self._now())
@@ -269,10 +257,6 @@ def _recorded(event: ChangeEvent | None) -> ChangeEvent:
     # Only an unchanged edit writes nothing; every other action records an event or raises.
     assert event is not None
     return event
-
-
-def _office_date(moment: datetime) -> date:
-    return moment.astimezone(OFFICE_TIMEZONE).date()
 
 
 def _require_ready(app: Application, *, today: date) -> None:

@@ -23,7 +23,7 @@ so the counter's screens handle them exactly like workflow and validation errors
 
 from __future__ import annotations
 
-from protocol.errors import KKError, ProtocolError, define_messages, message_for
+from protocol.errors import Issue, KKError, ProtocolError, define_messages, message_for
 
 __all__ = [
     "CounterError",
@@ -47,18 +47,6 @@ define_messages(
         "pendaftaran ulang tidak diizinkan karena akan memutus catatan perubahan.",
         "device.key_mismatch": "Kunci perangkat tidak cocok dengan perangkat yang terdaftar "
         "({device_id}). Catatan tidak dibuat; hubungi admin.",
-        "operator.unknown": "Akun operator {operator_id} tidak dikenal di loket ini. "
-        "Masuk ulang atau sinkronkan daftar operator.",
-        "operator.inactive": "Akun operator {username} sudah dinonaktifkan; tindakan tidak "
-        "dicatat.",
-        "operator.other_kecamatan": "Akun operator {username} terdaftar untuk kecamatan "
-        "{operator_kecamatan}, bukan kecamatan loket ini ({kecamatan}).",
-        "application.outside_kecamatan": "Alamat permohonan ada di kecamatan "
-        "{address_kecamatan}, bukan kecamatan loket ini ({kecamatan}). Permohonan dilayani "
-        "di loket kecamatan tempat alamat keluarga.",
-        "application.exists": "Permohonan {application_id} sudah ada di loket ini; "
-        "tidak dibuat dua kali.",
-        "application.not_found": "Permohonan {application_id} tidak ditemukan di loket ini.",
         "store.schema_too_new": "Basis data loket dibuat oleh versi aplikasi yang lebih baru "
         "(skema {found}, aplikasi ini mengenal sampai {known}). Perbarui aplikasi loket.",
         "store.wal_unavailable": "Basis data loket di {path} tidak dapat memakai mode WAL "
@@ -82,6 +70,11 @@ class CounterError(KKError):
         """Build the error with the catalogue's message for ``code``."""
         return cls(message_for(code, **params), code=code)
 
+    @classmethod
+    def from_issue(cls, found: Issue) -> CounterError:
+        """Raise a shared rule's refusal (:mod:`protocol.jurisdiction`) as this error."""
+        return cls(found.message, code=found.code)
+
 
 class DeviceNotEnrolled(CounterError):
     code = "device.not_enrolled"
@@ -96,19 +89,19 @@ class DeviceKeyMismatch(CounterError):
 
 
 class OperatorNotPermitted(CounterError):
-    code = "operator.unknown"
+    code = "operator.not_registered"
 
 
 class ApplicationOutsideKecamatan(CounterError):
-    code = "application.outside_kecamatan"
+    code = "application.wrong_kecamatan"
 
 
 class ApplicationExists(CounterError):
-    code = "application.exists"
+    code = "application.duplicate"
 
 
 class ApplicationNotFound(CounterError):
-    code = "application.not_found"
+    code = "application.unknown"
 
 
 class StoreError(CounterError):

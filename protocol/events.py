@@ -266,18 +266,18 @@ def reasons_from_body(body: Mapping[str, Any]) -> Reasons:
     return Reasons(items=tuple(items), text=text)
 
 
-def check_successor(previous: ChangeEvent | None, event: ChangeEvent) -> None:
-    """Raise :class:`ChainError` unless ``event`` directly follows ``previous`` in one log.
+def check_successor(previous_seq: int, previous_hash: str, event: ChangeEvent) -> None:
+    """Raise :class:`ChainError` unless ``event`` directly follows the log's head.
 
-    ``previous`` is ``None`` for a device's first event.
+    The head is given by its ``seq`` and :meth:`ChangeEvent.hash`; for a device's first event
+    they are ``0`` and :data:`GENESIS_HASH`.
     """
-    expected_seq = 1 if previous is None else previous.seq + 1
-    expected_hash = GENESIS_HASH if previous is None else previous.hash()
-    if event.seq != expected_seq:
+    if event.seq != previous_seq + 1:
         raise ChainError(
-            message_for("event.seq_gap", expected=expected_seq, got=event.seq), code="event.seq_gap"
+            message_for("event.seq_gap", expected=previous_seq + 1, got=event.seq),
+            code="event.seq_gap",
         )
-    if event.prev_hash != expected_hash:
+    if event.prev_hash != previous_hash:
         raise ChainError(
             message_for("event.chain_broken", seq=event.seq), code="event.chain_broken"
         )

@@ -30,11 +30,13 @@ __all__ = [
     "public_key_b64",
     "load_public_key_b64",
     "fingerprint",
+    "is_weak_public_key",
 ]
 
 define_messages(
     {
-        "key.invalid": "Kunci publik tidak sah: harus 32 byte Ed25519 dalam base64.",
+        "key.invalid": "Kunci publik tidak sah: harus kunci Ed25519 (32 byte, base64) yang "
+        "dibuat perangkat itu sendiri.",
         "key.file_missing": "Berkas kunci {path} tidak ada.",
         "key.file_unreadable": "Berkas kunci {path} rusak atau bukan kunci Ed25519.",
         "key.insecure_permissions": "Berkas kunci {path} dapat dibaca pengguna lain "
@@ -132,9 +134,47 @@ def load_public_key_b64(text: str) -> Ed25519PublicKey:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError, TypeError):
         raw = b""
-    if len(raw) != 32:
+    if len(raw) != 32 or is_weak_public_key(raw):
         raise ValidationError.single("key.invalid")
     return Ed25519PublicKey.from_public_bytes(raw)
+
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def is_weak_public_key(raw: bytes) -> bool:
+    """True for an Ed25519 public key no honest device has: a non-canonical encoding, a point
+    off the curve, or a point of small order (8A = identity).
+
+    With such a key, signatures can be forged without the private key (for the identity
+    point, the signature R = identity, S = 0 verifies for every message under OpenSSL), so a
+    device enrolled with one could later deny its own change log. RFC 8032 decoding; runs
+    once per enrollment.
+    """
+    if len(raw) != 32:
+        return True
+    y = int.from_bytes(raw, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    if y >= _P:
+        return True
+    x2 = (y * y - 1) * pow(_D * y * y + 1, -1, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P or (x == 0 and sign):
+        return True
+    if x & 1 != sign:
+        x = _P - x
+    for _ in range(3):  # multiply by the cofactor 8
+        xy = x * y % _P
+        dxy2 = _D * xy * xy % _P
+        x, y = (
+            2 * xy * pow(1 + dxy2, -1, _P) % _P,
+            (y * y + x * x) * pow(1 - dxy2, -1, _P) % _P,
+        )
+    return x == 0 and y == 1
 
 
 def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -7,22 +7,16 @@ Western Indonesia Time (WIB, UTC+7, no daylight saving), where Musi Banyuasin li
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from protocol.events import format_timestamp
+from protocol.jurisdiction import WIB
 
-__all__ = ["WIB", "utc_now", "office_date", "stamp"]
-
-WIB = timezone(timedelta(hours=7), "WIB")
+__all__ = ["WIB", "utc_now", "stamp"]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def office_date(moment: datetime) -> date:
-    """The calendar date in Musi Banyuasin at ``moment``."""
-    return moment.astimezone(WIB).date()
 
 
 def stamp(moment: datetime) -> str:

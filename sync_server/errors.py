@@ -87,18 +87,6 @@ define_messages(
         "event.wrong_device": "Catatan nomor {seq} milik perangkat {event_device}, bukan "
         "perangkat pengirim {device_id}.",
         # refusals of one event (stored, acknowledged, shown to the operator on pull)
-        "operator.not_registered": "Akun operator {operator_id} tidak terdaftar di server "
-        "pusat; tindakan ditolak.",
-        "operator.wrong_role": "Akun {operator_id} bukan akun operator loket; tindakan ditolak.",
-        "operator.disabled": "Akun operator {operator_id} sudah dinonaktifkan di server pusat; "
-        "tindakan ditolak.",
-        "operator.wrong_kecamatan": "Akun operator {operator_id} terdaftar untuk kecamatan "
-        "lain ({operator_kecamatan}), bukan kecamatan perangkat ini ({kecamatan}).",
-        "application.duplicate": "Permohonan {application_id} sudah tercatat di server pusat; "
-        "tidak dibuat dua kali.",
-        "application.wrong_kecamatan": "Alamat permohonan ada di kecamatan {address_kecamatan}, "
-        "bukan kecamatan perangkat ini ({kecamatan}).",
-        "application.unknown": "Permohonan {application_id} tidak tercatat di server pusat.",
         "application.not_owner": "Permohonan {application_id} dipegang perangkat lain; "
         "perangkat ini tidak boleh mengubahnya.",
         "application.not_ready": "Permohonan belum siap diajukan: {count} masalah ({codes}).",

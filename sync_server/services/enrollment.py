@@ -23,7 +23,6 @@ A revoked device is refused on every signed request (``device.revoked``); its hi
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 import threading
@@ -47,7 +46,6 @@ __all__ = [
     "IssuedCode",
     "EnrollmentThrottle",
     "new_code",
-    "is_weak_public_key",
     "format_code",
     "normalize_code",
     "code_hash",
@@ -192,10 +190,8 @@ def enroll(
         throttle.check(client_ip)
     try:
         key_b64 = public_key_b64(load_public_key_b64(public_key))
-    except (ValidationError, ValueError):  # key.invalid, or bytes cryptography refuses
+    except ValidationError:  # key.invalid: malformed, off the curve or of small order
         raise Refusal("key.invalid", status=400) from None
-    if is_weak_public_key(base64.b64decode(key_b64)):
-        raise Refusal("key.invalid", status=400)
     label = _label(label)
     try:
         return _consume(db, code, key_b64, label, client_ip, now)
@@ -235,44 +231,6 @@ def _consume(
             raise Refusal("enroll.code_used", status=409)
         store.insert_device(conn, device)
     return device
-
-
-_P = 2**255 - 19
-_D = -121665 * pow(121666, -1, _P) % _P
-_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
-
-
-def is_weak_public_key(raw: bytes) -> bool:
-    """True for an Ed25519 public key no honest device has: a non-canonical encoding, a point
-    off the curve, or a point of small order (8A = identity).
-
-    With such a key, signatures can be forged without the private key (for the identity
-    point, the signature R = identity, S = 0 verifies for every message under OpenSSL), so a
-    device enrolled with one could later deny its own change log. RFC 8032 decoding; runs
-    once per enrollment.
-    """
-    if len(raw) != 32:
-        return True
-    y = int.from_bytes(raw, "little")
-    sign, y = y >> 255, y & ((1 << 255) - 1)
-    if y >= _P:
-        return True
-    x2 = (y * y - 1) * pow(_D * y * y + 1, -1, _P) % _P
-    x = pow(x2, (_P + 3) // 8, _P)
-    if (x * x - x2) % _P:
-        x = x * _SQRT_M1 % _P
-    if (x * x - x2) % _P or (x == 0 and sign):
-        return True
-    if x & 1 != sign:
-        x = _P - x
-    for _ in range(3):  # multiply by the cofactor 8
-        xy = x * y % _P
-        dxy2 = _D * xy * xy % _P
-        x, y = (
-            2 * xy * pow(1 + dxy2, -1, _P) % _P,
-            (y * y + x * x) * pow(1 - dxy2, -1, _P) % _P,
-        )
-    return x == 0 and y == 1
 
 
 def list_devices(db: Database) -> list[Device]:

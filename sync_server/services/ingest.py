@@ -74,19 +74,28 @@ from typing import Any
 
 from protocol.application import Application
 from protocol.canonical import canonical_json
-from protocol.errors import ChainError, KKError, SignatureInvalid, ValidationError, message_for
+from protocol.errors import (
+    ChainError,
+    Issue,
+    KKError,
+    SignatureInvalid,
+    ValidationError,
+    message_for,
+)
 from protocol.events import (
     EVENT_ACTIONS,
+    GENESIS_HASH,
     ChangeEvent,
     EventKind,
     application_from_body,
     check_successor,
     reasons_from_body,
 )
+from protocol.jurisdiction import address_refusal, office_date, operator_refusal
 from protocol.validation import readiness
 from protocol.workflow import Reasons, Role, State, transition
 from signing.events import verify_event
-from sync_server.clock import office_date, stamp
+from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.storage import accounts as account_store
 from sync_server.storage import audit
@@ -321,16 +330,16 @@ def _store(conn: Any, device: Device, events: Sequence[ChangeEvent], now: dateti
         if stored[event.seq].hash != event.hash():
             raise _Fork(event.seq, stored[event.seq].hash, event)
 
-    previous = _as_event(head) if head else None
+    previous_seq, previous_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     for event in new:
         try:
-            check_successor(previous, event)
+            check_successor(previous_seq, previous_hash, event)
         except ChainError as exc:
             extra: dict[str, Any] = {"seq": event.seq, "acked_seq": acked}
             if exc.code == "event.seq_gap":
-                extra["expected_seq"] = previous.seq + 1 if previous else 1
+                extra["expected_seq"] = previous_seq + 1
             raise Refusal(exc.code, status=409, message=exc.message, extra=extra) from None
-        previous = event
+        previous_seq, previous_hash = event.seq, event.hash()
 
     judge = _Judge(conn, device, now)
     outcomes: dict[int, EventResult] = {}
@@ -352,24 +361,6 @@ def _store(conn: Any, device: Device, events: Sequence[ChangeEvent], now: dateti
         acked_seq,
     )
     return PushOutcome(acked_seq, results)
-
-
-def _as_event(stored: StoredEvent) -> ChangeEvent:
-    """The stored head as a :class:`ChangeEvent`, rebuilt without re-validating it: it was
-    valid when accepted, and tighter rules later must not wedge a device's log."""
-    wire = json.loads(stored.wire)
-    return ChangeEvent(
-        device_id=wire["device_id"],
-        operator_id=wire["operator_id"],
-        seq=wire["seq"],
-        prev_hash=wire["prev_hash"],
-        created_at=wire["created_at"],
-        kind=EventKind(wire["kind"]),
-        application_id=wire["application_id"],
-        body=wire["body"],
-        sig=wire["sig"],
-        v=wire["v"],
-    )
 
 
 def _stored(event: ChangeEvent, result: EventResult, now: datetime) -> StoredEvent:
@@ -403,6 +394,11 @@ class _Refused(Exception):
         return cls(code, message_for(code, **params), params)
 
 
+def _refuse_if(found: Issue | None) -> None:
+    if found is not None:
+        raise _Refused(found.code, found.message, found.params)
+
+
 class _Judge:
     """Applies new events of one device, in order, inside the push's transaction."""
 
@@ -431,27 +427,18 @@ class _Judge:
 
     def _check_operator(self, operator_id: str) -> None:
         user = account_store.get_user(self.conn, operator_id)
-        if user is None:
-            raise _Refused.of("operator.not_registered", operator_id=operator_id)
-        if user.role is not Role.OPERATOR:
-            raise _Refused.of("operator.wrong_role", operator_id=operator_id)
-        if not user.is_active:
-            raise _Refused.of("operator.disabled", operator_id=operator_id)
-        if user.kecamatan != self.device.kecamatan:
-            raise _Refused.of(
-                "operator.wrong_kecamatan",
+        _refuse_if(
+            operator_refusal(
                 operator_id=operator_id,
-                operator_kecamatan=user.kecamatan,
+                role=user.role if user else None,
+                active=bool(user and user.is_active),
+                operator_kecamatan=user.kecamatan if user else None,
                 kecamatan=self.device.kecamatan,
             )
+        )
 
     def _check_address(self, app: Application) -> None:
-        if app.address.kecamatan_code != self.device.kecamatan:
-            raise _Refused.of(
-                "application.wrong_kecamatan",
-                address_kecamatan=app.address.kecamatan_code,
-                kecamatan=self.device.kecamatan,
-            )
+        _refuse_if(address_refusal(app, self.device.kecamatan))
 
     def _create(self, event: ChangeEvent) -> None:
         if log_store.get_application(self.conn, event.application_id) is not None:

@@ -158,11 +158,12 @@ def check_log(path: Path, public_key: Ed25519PublicKey) -> LogCheck:
         stored = {r[0] for r in conn.execute("SELECT id FROM applications")}
     finally:
         conn.close()
-    previous = None
+    previous_seq, previous_hash = 0, GENESIS_HASH
     by_app: dict[str, list[ChangeEvent]] = defaultdict(list)
     for seq, hash_, prev_hash, kind, app_id, op_id, created_at, wire in rows:
         event = ChangeEvent.from_wire(json.loads(wire))
-        check_successor(previous, event)
+        check_successor(previous_seq, previous_hash, event)
+        previous_seq, previous_hash = event.seq, event.hash()
         verify_event(event, public_key)
         assert wire == canonical_json(event.to_wire()).decode()
         assert (seq, hash_, prev_hash, kind, app_id, op_id, created_at) == (
@@ -175,7 +176,6 @@ def check_log(path: Path, public_key: Ed25519PublicKey) -> LogCheck:
             event.created_at,
         )
         by_app[app_id].append(event)
-        previous = event
     assert set(by_app) == stored, "an application without events, or events without one"
     for events in by_app.values():
         kinds = [e.kind for e in events]
@@ -425,13 +425,13 @@ REFUSALS = {
         _create,
         lambda env: env.counter.create_application(app(), **OP),
         ApplicationExists,
-        "application.exists",
+        "application.duplicate",
     ),
     "unknown_application": (
         _create,
         lambda env: env.counter.submit(OTHER_ID, **OP),
         ApplicationNotFound,
-        "application.not_found",
+        "application.unknown",
     ),
     "incomplete_without_items": (
         _create,
@@ -455,19 +455,19 @@ REFUSALS = {
         _create,
         lambda env: env.counter.submit(APP_ID, operator_id="op-nobody"),
         OperatorNotPermitted,
-        "operator.unknown",
+        "operator.not_registered",
     ),
     "disabled_operator": (
         lambda env: (_create(env), env.store.upsert_operators([operator(active=False)])),
         lambda env: env.counter.submit(APP_ID, **OP),
         OperatorNotPermitted,
-        "operator.inactive",
+        "operator.disabled",
     ),
     "operator_of_another_kecamatan": (
         lambda env: (_create(env), env.store.upsert_operators([operator(kecamatan="160602")])),
         lambda env: env.counter.submit(APP_ID, **OP),
         OperatorNotPermitted,
-        "operator.other_kecamatan",
+        "operator.wrong_kecamatan",
     ),
     "create_outside_the_kecamatan": (
         lambda env: None,
@@ -475,7 +475,7 @@ REFUSALS = {
             app(address={**application_dict()["address"], "desa_code": "1606021001"}), **OP
         ),
         ApplicationOutsideKecamatan,
-        "application.outside_kecamatan",
+        "application.wrong_kecamatan",
     ),
     "edit_to_outside_the_kecamatan": (
         _create,
@@ -483,7 +483,7 @@ REFUSALS = {
             app(address={**application_dict()["address"], "desa_code": "1606021001"}), **OP
         ),
         ApplicationOutsideKecamatan,
-        "application.outside_kecamatan",
+        "application.wrong_kecamatan",
     ),
     "another_devices_key": (
         _create,
@@ -578,8 +578,8 @@ def test_a_long_random_sequence_leaves_a_verifiable_chain(env):
         "workflow.illegal_transition",
         "workflow.reason_required",
         "workflow.unknown_reason_item",
-        "application.exists",
-        "application.not_found",
+        "application.duplicate",
+        "application.unknown",
     } <= set(refusals), refusals
     assert refusals["requirement.missing"] + refusals["name.abbreviated"] > 0, refusals
     assert any(s.outcome == "noop" for s in steps)

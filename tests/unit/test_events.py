@@ -77,8 +77,8 @@ def test_events_round_trip_through_json_and_verify():
         again = ChangeEvent.from_wire(wire)
         assert again == event
         verify_event(again, KEY.public_key())
-    check_successor(None, created)
-    check_successor(created, submitted)
+    check_successor(0, GENESIS_HASH, created)
+    check_successor(created.seq, created.hash(), submitted)
     assert submitted.prev_hash == created.hash()
     assert created.action is Action.CREATE and submitted.action is Action.SUBMIT
 
@@ -100,15 +100,15 @@ def test_chain_gaps_and_breaks_are_typed_errors():
     second = _event(previous=first)
     third = _event(previous=second)
     with pytest.raises(ChainError) as err:
-        check_successor(first, third)
+        check_successor(first.seq, first.hash(), third)
     assert err.value.code == "event.seq_gap"
     assert "diharapkan nomor 2, diterima 3" in err.value.message
     forged = sign_event(replace(second, prev_hash="a" * 64), KEY)
     with pytest.raises(ChainError) as err:
-        check_successor(first, forged)
+        check_successor(first.seq, first.hash(), forged)
     assert err.value.code == "event.chain_broken"
     with pytest.raises(ChainError):
-        check_successor(None, second)
+        check_successor(0, GENESIS_HASH, second)
 
 
 def _wire(**changes):
@@ -256,3 +256,17 @@ def test_a_leftover_temp_file_does_not_leak_into_the_key(tmp_path):
     save_private_key(generate_key(), path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not leftover.exists()
+
+
+def test_small_order_public_keys_are_refused():
+    # The identity point: with it, (R = identity, S = 0) verifies for every message.
+    identity = (1).to_bytes(32, "little")
+    # A point of order 2 (x = 0, y = -1), and a non-canonical y >= p.
+    order_two = (2**255 - 19 - 1).to_bytes(32, "little")
+    non_canonical = (2**255 - 19 + 1).to_bytes(32, "little")
+    for raw in (identity, order_two, non_canonical):
+        with pytest.raises(ValidationError) as err:
+            load_public_key_b64(base64.b64encode(raw).decode())
+        assert err.value.code == "key.invalid"
+    for _ in range(50):
+        load_public_key_b64(public_key_b64(generate_key()))
