@@ -8,7 +8,8 @@ of the device's change log (:mod:`protocol.events`). Every action, inside one
    this kecamatan, and a created or edited application's address is in this kecamatan
    (the server refuses both otherwise; catching them here tells the operator at once,
    not days later after a sync);
-2. reads the application's current state and judges the move with
+2. refuses an application the server moved to another device (``application.transferred_away``:
+   it is read-only here), then reads its current state and judges the move with
    :func:`protocol.workflow.transition` as :attr:`Role.OPERATOR` (so data can only be edited
    in the states :func:`~protocol.workflow.counter_may_edit` allows, and reasons are
    checked);
@@ -34,6 +35,7 @@ from field_client.errors import (
     ApplicationExists,
     ApplicationNotFound,
     ApplicationOutsideKecamatan,
+    ApplicationTransferred,
     DeviceKeyMismatch,
     DeviceNotEnrolled,
     OperatorNotPermitted,
@@ -153,16 +155,16 @@ class Counter:
     def apply_server_state(self, application_id: str, state: State) -> None:
         """Mirror a state the centre decided (verified, returned, signed ...).
 
-        The seam for the sync engine's pull: it calls this only after it has verified the
-        signed server event (:func:`signing.events.verify_server_event`). No outbox event is
-        written, because the change is the server's, not this device's; the server is the
-        authority, so its state is taken as it is rather than judged here.
+        Pulled events take this path inside :meth:`Store.apply_server_events`, through the
+        same seam (:meth:`Transaction.set_server_state`) in the pull's own transaction; call
+        this only with a state from a verified server event. No outbox event is written,
+        because the change is the server's, not this device's; the server is the authority,
+        so its state is taken as it is rather than judged here.
         """
         at = self._timestamp()
         with self._store.transaction() as tx:
-            if tx.application_state(application_id) is None:
+            if not tx.set_server_state(application_id, State(state), at=at):
                 raise ApplicationNotFound.of("application.unknown", application_id=application_id)
-            tx.update_application(application_id, state=State(state), at=at, last_seq=None)
 
     # -- the one code path every action takes ------------------------------------------
 
@@ -188,6 +190,15 @@ class Counter:
                 raise ApplicationExists.of("application.duplicate", application_id=application_id)
             if kind is not EventKind.APPLICATION_CREATED and stored is None:
                 raise ApplicationNotFound.of("application.unknown", application_id=application_id)
+            moved_to = tx.transferred_to(application_id)
+            if moved_to is not None:
+                # The server gave it to another device; an event from here would be refused
+                # (application.not_owner) days later, so refuse it now.
+                raise ApplicationTransferred.of(
+                    "application.transferred_away",
+                    application_id=application_id,
+                    device_id=moved_to,
+                )
             action = EVENT_ACTIONS[kind]
             new_state = transition(state, action, Role.OPERATOR, reasons)
             refusal = new_data and address_refusal(new_data, device.kecamatan)

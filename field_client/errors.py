@@ -18,6 +18,8 @@ so the counter's screens handle them exactly like workflow and validation errors
         ├── ApplicationOutsideKecamatan      the family's address is in another kecamatan
         ├── ApplicationExists                create with an id that is already stored
         ├── ApplicationNotFound              an action on an id that is not stored
+        ├── ApplicationTransferred           an action on an application the server moved
+        │                                    to another device (read-only here)
         └── StoreError                       the database file cannot be used safely
 """
 
@@ -34,6 +36,7 @@ __all__ = [
     "ApplicationOutsideKecamatan",
     "ApplicationExists",
     "ApplicationNotFound",
+    "ApplicationTransferred",
     "StoreError",
     "PushResultError",
 ]
@@ -49,6 +52,11 @@ define_messages(
         "({device_id}). Catatan tidak dibuat; hubungi admin.",
         "store.schema_too_new": "Basis data loket dibuat oleh versi aplikasi yang lebih baru "
         "(skema {found}, aplikasi ini mengenal sampai {known}). Perbarui aplikasi loket.",
+        "store.schema_unknown": "Basis data loket tidak dikenali (versi skema {found}); "
+        "berkas ini bukan buatan aplikasi loket atau rusak. Hubungi admin.",
+        "application.transferred_away": "Permohonan {application_id} sudah dialihkan oleh "
+        "admin Dinas ke perangkat {device_id}; di perangkat ini permohonan hanya dapat "
+        "dilihat, tidak dapat diubah.",
         "store.wal_unavailable": "Basis data loket di {path} tidak dapat memakai mode WAL "
         "(mode sekarang: {mode}); simpan di disk lokal, bukan folder jaringan.",
         "outbox.unknown_seq": "Jawaban server menyebut catatan nomor {seq}, yang tidak ada "
@@ -102,6 +110,10 @@ class ApplicationExists(CounterError):
 
 class ApplicationNotFound(CounterError):
     code = "application.unknown"
+
+
+class ApplicationTransferred(CounterError):
+    code = "application.transferred_away"
 
 
 class StoreError(CounterError):

@@ -1,9 +1,10 @@
-"""The counter's SQLite schema (version 1) and how a database file is brought up to it.
+"""The counter's SQLite schema (version 2) and how a database file is brought up to it.
 
 Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
 
     meta          key TEXT PK, value TEXT
-                  "schema_version" = "1"; "server_acked_seq" = highest seq the server holds
+                  "schema_version" = "2"; "server_acked_seq" = highest seq the server holds;
+                  "pull_cursor" = cursor of the last server event applied (0 before any)
     device        single row (id = 1): device_id, kecamatan, server_url,
                   server_public_key (b64, pinned at enrollment), public_key (b64, this
                   device's own Ed25519 key, to catch a wrong key file), enrolled_at
@@ -12,11 +13,31 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
     applications  id PK (UUID), state (a protocol.workflow.State), data (JSON of
                   Application.to_dict()), kk_number, applicant_name, search_text (case-folded
                   names, NIKs and KK numbers, one per line, for LIKE search), created_at,
-                  updated_at, last_seq (seq of the application's latest outbox event)
+                  updated_at, last_seq (seq of the application's latest outbox event; 0
+                  for one received by transfer and not yet touched here), transferred_to
+                  (NULL while this device holds it; the device it was moved to, after which
+                  it is read-only here), transferred_at
     outbox        seq PK (1, 2, 3 ... per device), hash (of this event, UNIQUE), prev_hash,
                   kind, application_id -> applications.id, operator_id, created_at,
                   wire (canonical JSON of ChangeEvent.to_wire()), status
                   pending|applied|refused, result_code, result_message (the server's answer)
+    decisions     id PK, cursor (of the server event that brought it), application_id,
+                  action, from_state, to_state, role, actor_id, actor_name, reasons (JSON
+                  {"items", "text"} or NULL), at: central decisions, for "returned by the
+                  verifier because ..."
+    kk_documents  application_id PK, kk_number, document (JSON blob reference), cursor,
+                  at (server time): the signed KK the server made
+    message_status  message_id PK, application_id, status, at, cursor: the WhatsApp
+                  messages to the applicant, latest status each
+
+The last three take no foreign key to ``applications``: the server is the authority, and a
+signed event about an application this file lacks (restored from an old backup) is kept
+rather than refused, because refusing it would stop every later event from being applied.
+
+Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
+columns and the three tables above. :func:`ensure_schema` migrates a version-1 file in place
+(``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
+outbox's triggers stay as they are).
 
 Guards inside SQLite itself, so no code path (today's or a later one) can break the log:
 
@@ -40,7 +61,7 @@ from protocol.workflow import State
 
 __all__ = ["SCHEMA_VERSION", "ensure_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _STATES = ", ".join(f"'{s.value}'" for s in State)
 
@@ -133,26 +154,79 @@ _SCHEMA_V1: tuple[str, ...] = (
 )
 
 
-def ensure_schema(db: Database) -> None:
-    """Create the schema in an empty file, accept a current one, refuse a newer one.
+_MIGRATION_V2: tuple[str, ...] = (
+    "ALTER TABLE applications ADD COLUMN transferred_to TEXT",
+    "ALTER TABLE applications ADD COLUMN transferred_at TEXT",
+    """
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        cursor INTEGER NOT NULL,
+        application_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        role TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        reasons TEXT,
+        at TEXT NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX decisions_by_application ON decisions (application_id, at, id)",
+    """
+    CREATE TABLE kk_documents (
+        application_id TEXT PRIMARY KEY,
+        kk_number TEXT NOT NULL,
+        document TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        at TEXT NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE message_status (
+        message_id TEXT PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        cursor INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX message_status_by_application ON message_status (application_id)",
+    "INSERT INTO meta (key, value) VALUES ('pull_cursor', '0')",
+)
 
-    Runs in its own ``BEGIN IMMEDIATE`` transaction so two processes opening a new file at
-    the same moment cannot both create it.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _MIGRATION_V2)
+"""``_MIGRATIONS[i]`` brings a file from version ``i`` to ``i + 1`` (0: an empty file)."""
+
+
+def ensure_schema(db: Database) -> None:
+    """Create the schema in an empty file, migrate an older one, refuse a newer one.
+
+    Runs in its own ``BEGIN IMMEDIATE`` transaction so two processes opening a file at the
+    same moment cannot both create or migrate it, and a migration interrupted by a crash
+    leaves the file at its old version, whole.
     """
     db.execute("BEGIN IMMEDIATE")
     try:
         if "meta" not in db.table_names():
-            for statement in _SCHEMA_V1:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-            )
+            found = 0
         else:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             found = int(row[0]) if row else 0
             if found > SCHEMA_VERSION:
                 raise StoreError.of("store.schema_too_new", found=found, known=SCHEMA_VERSION)
-            # found < SCHEMA_VERSION: migrations go here when version 2 exists.
+            if found < 1:
+                # meta exists but names no version: not a file this application made.
+                raise StoreError.of("store.schema_unknown", found=found)
+        for statements in _MIGRATIONS[found:]:
+            for statement in statements:
+                db.execute(statement)
+        if found < SCHEMA_VERSION:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [str(SCHEMA_VERSION)],
+            )
     except BaseException:
         db.execute("ROLLBACK")
         raise

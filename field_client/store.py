@@ -13,6 +13,11 @@ or an error). Operator actions that use it live in :mod:`field_client.actions`.
 
 The driver's implicit transactions are switched off (``isolation_level=None``): every
 transaction here is explicit, so none can silently widen or commit early.
+
+The server's side of the conversation arrives by pull: :meth:`Store.apply_server_events`
+checks and applies a page of signed server events in one transaction and moves the pull
+cursor (:meth:`Store.pull_cursor`) with them; what each kind does is in
+:mod:`field_client.server_feed`.
 """
 
 from __future__ import annotations
@@ -28,12 +33,20 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from field_client.errors import DeviceAlreadyEnrolled, PushResultError, StoreError
+from field_client.errors import (
+    DeviceAlreadyEnrolled,
+    DeviceNotEnrolled,
+    PushResultError,
+    StoreError,
+)
 from field_client.schema import ensure_schema
 from protocol.application import Application
 from protocol.canonical import canonical_json
 from protocol.events import GENESIS_HASH, ChangeEvent
-from protocol.workflow import State
+from protocol.server_events import ServerEvent
+from protocol.workflow import Action, Reasons, Role, State
+from signing.events import verify_server_event
+from signing.keys import load_public_key_b64
 from signing.passwords import verify_password
 
 __all__ = [
@@ -45,6 +58,9 @@ __all__ = [
     "StoredApplication",
     "ApplicationSummary",
     "OutboxEntry",
+    "Decision",
+    "KKDocument",
+    "MessageStatus",
     "SyncStatus",
     "ChainHead",
     "search_text",
@@ -116,7 +132,15 @@ class StoredApplication:
     created_at: str
     updated_at: str
     last_seq: int
-    """Seq of the latest outbox event about this application."""
+    """Seq of the latest outbox event about this application (0: none yet, e.g. received
+    by transfer)."""
+    transferred_to: str | None = None
+    """The device the server moved this application to; set, it is read-only here."""
+
+    @property
+    def read_only(self) -> bool:
+        """True once the server moved the application to another device."""
+        return self.transferred_to is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +162,48 @@ class OutboxEntry:
     status: SyncStatus
     result_code: str
     result_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A central decision about an application, as the server reported it on pull."""
+
+    cursor: int
+    """The server event that brought it (a transfer brings several at once)."""
+    application_id: str
+    action: Action
+    from_state: State
+    to_state: State
+    role: Role
+    actor_id: str
+    actor_name: str
+    reasons: Reasons | None
+    at: str
+    """Server time of the decision."""
+
+
+@dataclass(frozen=True, slots=True)
+class KKDocument:
+    """The signed KK the server made for an application."""
+
+    application_id: str
+    kk_number: str
+    document: Mapping[str, Any]
+    """The server's reference to the PDF blob (hash, size...), as sent."""
+    cursor: int
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStatus:
+    """The latest status of one WhatsApp message to the applicant."""
+
+    message_id: str
+    application_id: str
+    status: str
+    """``sent``, ``delivered``, ``read``, ``failed`` (as the server reports it)."""
+    at: str
+    cursor: int
 
 
 def search_text(app: Application) -> str:
@@ -202,7 +268,8 @@ class _Reads:
     def get_application(self, application_id: str) -> StoredApplication | None:
         """The application with this id, or ``None``."""
         row = self._row(
-            "SELECT state, data, created_at, updated_at, last_seq FROM applications WHERE id = ?",
+            "SELECT state, data, created_at, updated_at, last_seq, transferred_to"
+            " FROM applications WHERE id = ?",
             [application_id],
         )
         if row is None:
@@ -213,6 +280,7 @@ class _Reads:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             last_seq=row["last_seq"],
+            transferred_to=row["transferred_to"],
         )
 
     def application_state(self, application_id: str) -> State | None:
@@ -225,12 +293,73 @@ class _Reads:
         row = self._row("SELECT state, data FROM applications WHERE id = ?", [application_id])
         return None if row is None else (State(row["state"]), json.loads(row["data"]))
 
+    def transferred_to(self, application_id: str) -> str | None:
+        """The device the server moved this application to, or ``None`` (held here, or not
+        stored)."""
+        row = self._row("SELECT transferred_to FROM applications WHERE id = ?", [application_id])
+        return None if row is None else row["transferred_to"]
+
+    def decisions(self, application_id: str) -> list[Decision]:
+        """Central decisions about one application, oldest first (the history a screen
+        shows: "dikembalikan oleh Verifikator karena ...")."""
+        rows = self._rows(
+            "SELECT cursor, application_id, action, from_state, to_state, role, actor_id,"
+            " actor_name, reasons, at FROM decisions WHERE application_id = ?"
+            " ORDER BY at, id",
+            [application_id],
+        )
+        return [_decision(r) for r in rows]
+
+    def kk_document(self, application_id: str) -> KKDocument | None:
+        """The signed KK the server reported for the application, or ``None``."""
+        row = self._row(
+            "SELECT application_id, kk_number, document, cursor, at FROM kk_documents"
+            " WHERE application_id = ?",
+            [application_id],
+        )
+        if row is None:
+            return None
+        return KKDocument(**{**row, "document": json.loads(row["document"])})
+
+    def message_statuses(self, application_id: str) -> list[MessageStatus]:
+        """The WhatsApp messages to the applicant with their latest status, oldest first."""
+        rows = self._rows(
+            "SELECT message_id, application_id, status, at, cursor FROM message_status"
+            " WHERE application_id = ? ORDER BY cursor",
+            [application_id],
+        )
+        return [MessageStatus(**r) for r in rows]
+
+    def pull_cursor(self) -> int:
+        """Cursor of the last server event applied here (0 before the first): the next
+        pull asks for events after it."""
+        row = self._row("SELECT value FROM meta WHERE key = 'pull_cursor'")
+        return 0 if row is None else int(row["value"])
+
 
 _OPERATOR_COLUMNS = "id, username, full_name, kecamatan, password_hash, active, updated_at"
 
 
 def _operator(row: Mapping[str, Any]) -> Operator:
     return Operator(**{**row, "active": bool(row["active"])})
+
+
+def _decision(row: Mapping[str, Any]) -> Decision:
+    reasons = json.loads(row["reasons"]) if row["reasons"] else None
+    return Decision(
+        cursor=row["cursor"],
+        application_id=row["application_id"],
+        action=Action(row["action"]),
+        from_state=State(row["from_state"]),
+        to_state=State(row["to_state"]),
+        role=Role(row["role"]),
+        actor_id=row["actor_id"],
+        actor_name=row["actor_name"],
+        reasons=None
+        if reasons is None
+        else Reasons(items=tuple(reasons.get("items", ())), text=reasons.get("text", "")),
+        at=row["at"],
+    )
 
 
 class Transaction(_Reads):
@@ -301,6 +430,126 @@ class Transaction(_Reads):
                 event.created_at,
                 canonical_json(event.to_wire()).decode("utf-8"),
             ],
+        )
+
+    # -- what the server's pull changes (field_client.server_feed) ----------------------
+
+    def upsert_operator(self, op: Operator) -> None:
+        """Insert or replace one operator account (never deleted: disabled instead)."""
+        self._db.execute(
+            f"INSERT INTO operators ({_OPERATOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
+            " full_name = excluded.full_name, kecamatan = excluded.kecamatan,"
+            " password_hash = excluded.password_hash, active = excluded.active,"
+            " updated_at = excluded.updated_at",
+            [
+                op.id,
+                op.username,
+                op.full_name,
+                op.kecamatan,
+                op.password_hash,
+                int(op.active),
+                op.updated_at,
+            ],
+        )
+
+    def set_server_state(self, application_id: str, state: State, *, at: str) -> bool:
+        """Take a state the centre decided, as it is; ``False`` when the application is not
+        stored. No outbox event: the change is the server's, not this device's."""
+        cursor = self._db.execute(
+            "UPDATE applications SET state = ?, updated_at = ? WHERE id = ?",
+            [State(state).value, at, application_id],
+        )
+        return cursor.rowcount == 1
+
+    def add_decision(self, decision: Decision) -> None:
+        """Record a central decision for the application's history."""
+        self._db.execute(
+            "INSERT INTO decisions (cursor, application_id, action, from_state, to_state, role,"
+            " actor_id, actor_name, reasons, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                decision.cursor,
+                decision.application_id,
+                decision.action.value,
+                decision.from_state.value,
+                decision.to_state.value,
+                decision.role.value,
+                decision.actor_id,
+                decision.actor_name,
+                None
+                if decision.reasons is None
+                else json.dumps(decision.reasons.to_dict(), ensure_ascii=False),
+                decision.at,
+            ],
+        )
+
+    def take_over(self, app: Application, *, state: State, at: str) -> None:
+        """Hold an application the server moved to this device: insert it, or (when it was
+        moved away earlier and now comes back) replace its data and make it editable."""
+        cursor = self._db.execute(
+            "UPDATE applications SET state = ?, data = ?, kk_number = ?, applicant_name = ?,"
+            " search_text = ?, updated_at = ?, transferred_to = NULL, transferred_at = NULL"
+            " WHERE id = ?",
+            [
+                State(state).value,
+                _data_json(app),
+                app.kk_number,
+                app.applicant.nama,
+                search_text(app),
+                at,
+                app.id,
+            ],
+        )
+        if cursor.rowcount == 0:
+            self.insert_application(app, state=state, at=at, last_seq=0)
+
+    def mark_transferred(self, application_id: str, to_device_id: str, *, at: str) -> bool:
+        """Make an application read-only here: the server moved it to ``to_device_id``.
+        ``False`` when it is not stored."""
+        cursor = self._db.execute(
+            "UPDATE applications SET transferred_to = ?, transferred_at = ?, updated_at = ?"
+            " WHERE id = ?",
+            [to_device_id, at, at, application_id],
+        )
+        return cursor.rowcount == 1
+
+    def record_kk_document(self, document: KKDocument) -> None:
+        """Keep the signed KK's number and reference, and let search find the number."""
+        self._db.execute(
+            "INSERT INTO kk_documents (application_id, kk_number, document, cursor, at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (application_id) DO UPDATE SET"
+            " kk_number = excluded.kk_number, document = excluded.document,"
+            " cursor = excluded.cursor, at = excluded.at",
+            [
+                document.application_id,
+                document.kk_number,
+                json.dumps(dict(document.document), ensure_ascii=False, sort_keys=True),
+                document.cursor,
+                document.at,
+            ],
+        )
+        # The family's new number is what the applicant quotes when calling back.
+        self._db.execute(
+            "UPDATE applications SET kk_number = ?, search_text = search_text || char(10) || ?"
+            " WHERE id = ? AND kk_number != ?",
+            [document.kk_number, document.kk_number, document.application_id, document.kk_number],
+        )
+
+    def record_message_status(self, status: MessageStatus) -> None:
+        """Keep the latest status of a WhatsApp message (a later server event wins)."""
+        self._db.execute(
+            "INSERT INTO message_status (message_id, application_id, status, at, cursor)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
+            " application_id = excluded.application_id, status = excluded.status,"
+            " at = excluded.at, cursor = excluded.cursor",
+            [status.message_id, status.application_id, status.status, status.at, status.cursor],
+        )
+
+    def set_pull_cursor(self, cursor: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('pull_cursor', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [str(cursor)],
         )
 
 
@@ -404,24 +653,9 @@ class Store(_Reads):
         returns how many were written. Accounts are never deleted here: the server disables
         them (``active=False``) so old events keep a known author."""
         count = 0
-        with self.transaction():
+        with self.transaction() as tx:
             for op in operators:
-                self._db.execute(
-                    f"INSERT INTO operators ({_OPERATOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
-                    " full_name = excluded.full_name, kecamatan = excluded.kecamatan,"
-                    " password_hash = excluded.password_hash, active = excluded.active,"
-                    " updated_at = excluded.updated_at",
-                    [
-                        op.id,
-                        op.username,
-                        op.full_name,
-                        op.kecamatan,
-                        op.password_hash,
-                        int(op.active),
-                        op.updated_at,
-                    ],
-                )
+                tx.upsert_operator(op)
                 count += 1
         return count
 
@@ -440,6 +674,45 @@ class Store(_Reads):
         operator = _operator(row)
         matches = verify_password(password, operator.password_hash)
         return operator if matches and operator.active else None
+
+    # -- pull ----------------------------------------------------------------------------
+
+    def apply_server_events(self, wire_events: Sequence[Any]) -> int:
+        """Check and apply one page of pulled server events, all or nothing; returns how
+        many were applied.
+
+        In ONE transaction, each event in turn is parsed for this device and for a cursor
+        above the previous one (:meth:`ServerEvent.from_wire`: ``server_event.*``, a
+        :class:`~protocol.errors.ValidationError`), its signature verified against the
+        server key pinned at enrollment (``signature.server_invalid``, a
+        :class:`~protocol.errors.SignatureInvalid`), and applied
+        (:func:`field_client.server_feed.apply_event`); then the pull cursor moves to the
+        last one. Any failure raises and leaves everything, the cursor included, as it was.
+
+        Because every cursor must exceed the stored one, a page cannot be applied twice: a
+        page applied already raises ``server_event.cursor_not_increasing`` and changes
+        nothing. After a lost answer the caller simply pulls again after
+        :meth:`pull_cursor`.
+        """
+        from field_client import server_feed  # imported here: it imports this module
+
+        if isinstance(wire_events, str | bytes) or not isinstance(wire_events, Sequence):
+            raise TypeError("wire_events must be a list of wire server events")
+        if not wire_events:
+            return 0
+        with self.transaction() as tx:
+            device = tx.device()
+            if device is None:
+                raise DeviceNotEnrolled.of("device.not_enrolled")
+            server_key = load_public_key_b64(device.server_public_key)
+            cursor = tx.pull_cursor()
+            for wire in wire_events:
+                event = ServerEvent.from_wire(wire, audience=device.device_id, after_cursor=cursor)
+                verify_server_event(event, server_key)
+                server_feed.apply_event(tx, event)
+                cursor = event.cursor
+            tx.set_pull_cursor(cursor)
+        return len(wire_events)
 
     # -- applications ------------------------------------------------------------------
 

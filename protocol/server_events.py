@@ -13,6 +13,24 @@ account or a "KK ready" notice. Wire form::
   of the kecamatan, as one event per device), so an event captured for one counter is
   refused by another.
 * the signature covers every field except ``sig`` (canonical JSON, :mod:`protocol.canonical`).
+
+Bodies, by kind (every listed field required; :meth:`ServerEvent.from_wire` checks types)::
+
+    operator.upsert          {"operator_id", "username", "full_name", "kecamatan",
+                              "password_hash" (scrypt, signing.passwords), "active": bool}
+    application.decided      {"action", "from_state", "to_state", "role", "actor_id",
+                              "actor_name", "reasons": {"items": [...], "text"} | null, "at"}
+    application.transferred  {"from_device_id", "to_device_id", "state", "at"}; the event for
+                              the receiving device (audience = to_device_id) also carries
+                              "application" (Application.to_dict()) and "decisions" (the
+                              bodies of earlier application.decided events), so it can take
+                              the application over; the one for the old device only tells it
+                              to stop editing
+    application.kk_ready     {"kk_number": 16 digits, "document": {...blob reference}}
+    message.status           {"message_id", "status", "at"}
+
+Unknown extra body fields are accepted (a newer server may add some); unknown kinds are not,
+because the counter cannot apply what it does not understand.
 """
 
 from __future__ import annotations
@@ -27,7 +45,7 @@ from typing import Any
 from protocol.canonical import canonical_json
 from protocol.errors import ValidationError, define_messages
 from protocol.events import is_uuid, parse_timestamp
-from protocol.workflow import Action, Role, State
+from protocol.workflow import Action, Role, Side, State, owner
 
 __all__ = ["ServerEventKind", "ServerEvent", "SERVER_EVENT_VERSION"]
 
@@ -45,6 +63,9 @@ define_messages(
 )
 
 _B64_SIG = re.compile(r"^[A-Za-z0-9+/]{86}==$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KECAMATAN = re.compile(r"^\d{6}$")
+_KK_NUMBER = re.compile(r"^\d{16}$")
 
 
 class ServerEventKind(enum.StrEnum):
@@ -69,7 +90,9 @@ _REQUIRED_BODY: Mapping[ServerEventKind, frozenset[str]] = {
     ServerEventKind.APPLICATION_DECIDED: frozenset(
         {"action", "from_state", "to_state", "role", "actor_id", "actor_name", "reasons", "at"}
     ),
-    ServerEventKind.APPLICATION_TRANSFERRED: frozenset({"to_device_id"}),
+    ServerEventKind.APPLICATION_TRANSFERRED: frozenset(
+        {"from_device_id", "to_device_id", "state", "at"}
+    ),
     ServerEventKind.KK_READY: frozenset({"kk_number", "document"}),
     ServerEventKind.MESSAGE_STATUS: frozenset({"message_id", "status", "at"}),
 }
@@ -145,8 +168,7 @@ class ServerEvent:
         body = data["body"]
         if not isinstance(body, Mapping) or not _REQUIRED_BODY[kind] <= set(body):
             raise _malformed(f"isi {kind.value} tidak lengkap")
-        if kind is ServerEventKind.APPLICATION_DECIDED:
-            _check_decision(body)
+        _BODY_CHECKS[kind](body, audience)
         if not (isinstance(data["sig"], str) and _B64_SIG.match(data["sig"])):
             raise _malformed("tanda tangan tidak sah")
         return cls(
@@ -163,7 +185,19 @@ class ServerEvent:
 _FIELDS = ("v", "cursor", "audience", "kind", "application_id", "created_at", "body")
 
 
-def _check_decision(body: Mapping[str, Any]) -> None:
+def _check_operator(body: Mapping[str, Any], audience: str) -> None:
+    for name in ("operator_id", "username", "full_name", "password_hash"):
+        if not (isinstance(body[name], str) and body[name]):
+            raise _malformed(f"{name} akun operator kosong atau bukan teks")
+    if not _ID.match(body["operator_id"]):
+        raise _malformed("operator_id tidak sah")
+    if not (isinstance(body["kecamatan"], str) and _KECAMATAN.match(body["kecamatan"])):
+        raise _malformed("kode kecamatan akun operator tidak sah")
+    if not isinstance(body["active"], bool):
+        raise _malformed("status aktif akun operator harus benar/salah")
+
+
+def _check_decision(body: Mapping[str, Any], audience: str = "") -> None:
     try:
         Action(body["action"])
         State(body["to_state"])
@@ -171,8 +205,75 @@ def _check_decision(body: Mapping[str, Any]) -> None:
         Role(body["role"])
     except ValueError as exc:
         raise _malformed(f"keputusan tidak dikenal ({exc})") from None
-    if not isinstance(body["reasons"], Mapping | None):
+    for name in ("actor_id", "actor_name"):
+        if not (isinstance(body[name], str) and body[name]):
+            raise _malformed(f"{name} keputusan kosong atau bukan teks")
+    _check_at(body)
+    reasons = body["reasons"]
+    if reasons is None:
+        return
+    if not isinstance(reasons, Mapping):
         raise _malformed("alasan harus objek")
+    items, text = reasons.get("items", []), reasons.get("text", "")
+    if not (
+        isinstance(items, list) and all(isinstance(i, str) for i in items) and isinstance(text, str)
+    ):
+        raise _malformed("alasan harus berisi items (daftar kode) dan text")
+
+
+def _check_transfer(body: Mapping[str, Any], audience: str) -> None:
+    source, target = body["from_device_id"], body["to_device_id"]
+    if not all(isinstance(d, str) and _ID.match(d) for d in (source, target)) or source == target:
+        raise _malformed("perangkat asal dan tujuan pengalihan tidak sah")
+    if audience not in (source, target):
+        raise _malformed("pengalihan tidak menyangkut perangkat ini")
+    try:
+        state = State(body["state"])
+    except ValueError:
+        raise _malformed(f"status {body['state']!r} tidak dikenal") from None
+    if owner(state) is not Side.COUNTER:
+        raise _malformed(f"permohonan berstatus {state.value} tidak dapat dialihkan")
+    _check_at(body)
+    if audience == target:
+        # The receiving device must be able to take the application over from this event.
+        if not isinstance(body.get("application"), Mapping):
+            raise _malformed("pengalihan ke perangkat ini tanpa data permohonan")
+        decisions = body.get("decisions")
+        if not isinstance(decisions, list) or not all(isinstance(d, Mapping) for d in decisions):
+            raise _malformed("riwayat keputusan pengalihan harus daftar objek")
+        for decision in decisions:
+            missing = _REQUIRED_BODY[ServerEventKind.APPLICATION_DECIDED] - set(decision)
+            if missing:
+                raise _malformed(f"riwayat keputusan tanpa {', '.join(sorted(missing))}")
+            _check_decision(decision)
+
+
+def _check_kk_ready(body: Mapping[str, Any], audience: str) -> None:
+    if not (isinstance(body["kk_number"], str) and _KK_NUMBER.match(body["kk_number"])):
+        raise _malformed("nomor KK harus 16 digit")
+    if not isinstance(body["document"], Mapping):
+        raise _malformed("rujukan dokumen KK harus objek")
+
+
+def _check_message_status(body: Mapping[str, Any], audience: str) -> None:
+    for name in ("message_id", "status"):
+        if not (isinstance(body[name], str) and 0 < len(body[name]) <= 64):
+            raise _malformed(f"{name} pesan kosong atau bukan teks")
+    _check_at(body)
+
+
+def _check_at(body: Mapping[str, Any]) -> None:
+    if not (isinstance(body["at"], str) and parse_timestamp(body["at"])):
+        raise _malformed("waktu (at) tidak sah")
+
+
+_BODY_CHECKS = {
+    ServerEventKind.OPERATOR_UPSERT: _check_operator,
+    ServerEventKind.APPLICATION_DECIDED: _check_decision,
+    ServerEventKind.APPLICATION_TRANSFERRED: _check_transfer,
+    ServerEventKind.KK_READY: _check_kk_ready,
+    ServerEventKind.MESSAGE_STATUS: _check_message_status,
+}
 
 
 def _malformed(detail: str) -> ValidationError:

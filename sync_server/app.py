@@ -9,10 +9,12 @@ method   path                        what                                       
 GET      /api/v1/health              liveness and server time                    none
 POST     /api/v1/devices/enroll      enroll a counter with a one-time code       the code
 POST     /api/v1/sync/push           store a batch of the device's change log    signed
+GET      /api/v1/sync/pull           signed server events for the device         signed
 =======  ==========================  ==========================================  ===========
 
 Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests in
-:mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`.
+:mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`, pull
+in :mod:`sync_server.api.routes.sync` and :mod:`sync_server.services.feed`.
 The lifespan opens the data directory (:func:`sync_server.context.open_context`), so an
 uninitialised one fails at start-up, not on the first request.
 """

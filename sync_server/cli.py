@@ -11,6 +11,7 @@
                                         --name "Budi Santoso" [--password-stdin]
     kk-server [--data-dir DIR] user list
     kk-server [--data-dir DIR] user disable USERNAME
+    kk-server [--data-dir DIR] application transfer APPLICATION_ID --to DEVICE_ID
     kk-server [--data-dir DIR] refusals [--limit 50]
 
 ``--data-dir`` defaults to ``KK_SERVER_DATA_DIR`` or ``var/server``. A refused command prints
@@ -34,9 +35,9 @@ from protocol.workflow import Role
 from signing.keys import fingerprint, load_public_key_b64
 from sync_server.clock import WIB, utc_now
 from sync_server.config import ServerConfig
-from sync_server.context import database, init_data_dir, open_context
+from sync_server.context import database, init_data_dir, migrate, open_context
 from sync_server.errors import Refusal
-from sync_server.services import accounts, enrollment
+from sync_server.services import accounts, enrollment, transfers
 from sync_server.services.wilayah import kecamatan_name
 from sync_server.storage import audit
 from sync_server.storage.db import Database
@@ -49,9 +50,10 @@ mendaftarkan perangkat loket dan mengelola akun operator dan staf.
 Mulai: "kk-server init", lalu "kk-server serve".
 
 \b
-Belum tersedia pada versi ini: kiriman server ke loket (pull), unggah berkas
-pindaian, dan langkah verifikator, Kabid dan Kepala Dinas datang bersama fitur
-alur kerja pusat.
+Loket menarik kiriman server bertanda tangan (akun operator, keputusan pusat,
+pengalihan permohonan). Belum tersedia pada versi ini: unggah berkas pindaian,
+dan layar verifikator, Kabid dan Kepala Dinas datang bersama fitur alur kerja
+pusat.
 """
 
 _ROLE_CHOICES = ", ".join(r.value for r in Role)
@@ -101,7 +103,7 @@ def _db(ctx: click.Context) -> Database:
     if not config.db_path.exists():
         raise Refusal("server.not_initialized", path=config.data_dir)
     db = database(config)
-    db.migrate()
+    migrate(db)
     return db
 
 
@@ -313,6 +315,33 @@ def user_disable(ctx: click.Context, username: str) -> None:
         click.echo(f"Akun {found.username} dinonaktifkan.")
     else:
         click.echo(f"Akun {found.username} sudah nonaktif sejak {_local(found.disabled_at)}.")
+
+
+# -- applications -------------------------------------------------------------------------
+
+
+@main.group("application", cls=_Group, help="Permohonan KK.")
+def application() -> None:
+    """Applications."""
+
+
+@application.command(
+    "transfer",
+    help="Alihkan permohonan yang sedang dipegang loket ke perangkat lain di kecamatan yang "
+    "sama. Perangkat lama tidak dapat lagi mengubahnya.",
+)
+@click.argument("application_id")
+@click.option("--to", "to_device_id", required=True, help="ID perangkat tujuan.")
+@click.pass_context
+def application_transfer(ctx: click.Context, application_id: str, to_device_id: str) -> None:
+    moved = transfers.transfer_application(
+        _db(ctx), application_id, to_device_id=to_device_id, now=utc_now()
+    )
+    click.echo(
+        f"Permohonan {moved.application_id} ({moved.state.label}) dialihkan dari perangkat "
+        f"{moved.from_device_id} ke {moved.to_device_id}."
+    )
+    click.echo("Kedua perangkat menerima pemberitahuan pada sinkronisasi berikutnya.")
 
 
 # -- refusals -----------------------------------------------------------------------------

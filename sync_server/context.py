@@ -13,12 +13,21 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signing.keys import generate_key, load_private_key, public_key_b64, save_private_key
+from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal
+from sync_server.services import feed
 from sync_server.services.enrollment import EnrollmentThrottle
 from sync_server.storage.db import Database
 
-__all__ = ["ServerContext", "InitReport", "init_data_dir", "open_context", "database"]
+__all__ = [
+    "ServerContext",
+    "InitReport",
+    "init_data_dir",
+    "open_context",
+    "database",
+    "migrate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +52,36 @@ class InitReport:
     server_public_key: str
 
 
-def database(config: ServerConfig) -> Database:
-    return Database(config.db_path, busy_timeout_ms=config.sqlite_busy_timeout_ms)
+def database(config: ServerConfig, *, server_key: Ed25519PrivateKey | None = None) -> Database:
+    """The data directory's database; it signs feed events with ``server_key`` or, when none
+    is given, with the key file loaded on first use (the CLI's case)."""
+    return Database(
+        config.db_path,
+        busy_timeout_ms=config.sqlite_busy_timeout_ms,
+        key_path=config.key_path,
+        server_key=server_key,
+    )
+
+
+def migrate(db: Database) -> int:
+    """Bring the schema up to date, including what an upgrade must sign (the feed of devices
+    enrolled before it existed: :func:`sync_server.services.feed.seed_after_upgrade`)."""
+    return db.migrate(
+        on_upgrade=lambda conn, found, to: feed.seed_after_upgrade(conn, found, to, now=utc_now())
+    )
 
 
 def init_data_dir(config: ServerConfig) -> InitReport:
-    """Create the data directory (0700), the schema and the server key, keeping what exists."""
+    """Create the data directory (0700), the server key and the schema, keeping what exists.
+
+    The key comes first: upgrading an existing database may sign feed events.
+    """
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    version = database(config).migrate()
     created = not config.key_path.exists()
     if created:
         save_private_key(generate_key(), config.key_path)
     key = load_private_key(config.key_path)
+    version = migrate(database(config, server_key=key))
     return InitReport(created, version, public_key_b64(key))
 
 
@@ -62,9 +89,9 @@ def open_context(config: ServerConfig) -> ServerContext:
     """Load an initialised data directory; raises ``server.not_initialized`` otherwise."""
     if not (config.key_path.exists() and config.db_path.exists()):
         raise Refusal("server.not_initialized", path=config.data_dir)
-    key = load_private_key(config.key_path)
-    db = database(config)
-    db.migrate()
+    key = load_private_key(config.key_path)  # once: every feed event of this process uses it
+    db = database(config, server_key=key)
+    migrate(db)
     throttle = EnrollmentThrottle(
         max_failures=config.enroll_max_failures,
         window_seconds=config.enroll_failure_window_seconds,

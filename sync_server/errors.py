@@ -34,8 +34,11 @@ Codes, grouped by where they arise (HTTP status in brackets):
   ``operator.wrong_kecamatan``, ``application.duplicate``, ``application.wrong_kecamatan``,
   ``application.unknown``, ``application.not_owner``, ``application.not_ready`` and the
   workflow's own codes (``workflow.*``)
+* pull: ``pull.bad_parameter`` [400], ``pull.cursor_ahead`` [409]
+* central decisions (:mod:`sync_server.services.decisions`): ``application.unknown`` [404],
+  ``decision.*`` [403/400] and the workflow's own errors
 * admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
-  ``server.not_initialized``
+  ``server.not_initialized``, ``application.unknown`` and ``transfer.*``
 * anything else: ``http.not_found`` [404], ``http.method_not_allowed`` [405], ``http.error``,
   ``server.internal`` [500]
 """
@@ -90,6 +93,28 @@ define_messages(
         "application.not_owner": "Permohonan {application_id} dipegang perangkat lain; "
         "perangkat ini tidak boleh mengubahnya.",
         "application.not_ready": "Permohonan belum siap diajukan: {count} masalah ({codes}).",
+        # pull
+        "pull.bad_parameter": 'Parameter "{name}" tidak sah: {detail}.',
+        "pull.cursor_ahead": "Posisi kiriman yang diminta ({after}) melewati posisi terakhir "
+        "server ({latest}); server mungkin dipulihkan dari cadangan. Hubungi admin Dinas.",
+        # central decisions
+        "decision.counter_role": "{role} bertindak lewat sinkronisasi loket, bukan sebagai "
+        "keputusan pusat.",
+        "decision.actor_unknown": "Akun {actor_id} tidak terdaftar; keputusan tidak dicatat.",
+        "decision.actor_disabled": "Akun {username} sudah dinonaktifkan; keputusan tidak dicatat.",
+        "decision.actor_wrong_role": "Akun {username} berperan {actual}, bukan {role}; "
+        "keputusan tidak dicatat.",
+        "decision.actor_name_required": "Nama pengambil keputusan wajib diisi.",
+        # transfers
+        "transfer.not_at_counter": 'Permohonan {application_id} berstatus "{state}"; hanya '
+        "permohonan yang sedang dipegang loket (draf, belum lengkap, dikembalikan, TTE "
+        "ditolak) yang dapat dialihkan ke perangkat lain.",
+        "transfer.device_revoked": "Perangkat {device_id} sudah dicabut; permohonan tidak "
+        "dapat dialihkan ke sana.",
+        "transfer.wrong_kecamatan": "Perangkat {device_id} melayani kecamatan "
+        "{device_kecamatan}, sedangkan permohonan milik kecamatan {kecamatan}. Permohonan "
+        "hanya dapat dialihkan ke perangkat kecamatan yang sama.",
+        "transfer.same_device": "Permohonan sudah dipegang perangkat {device_id}.",
         # admin commands
         "kecamatan.not_muba": 'Kecamatan "{value}" bukan kecamatan di Kabupaten Musi Banyuasin.',
         "user.invalid_role": 'Peran "{value}" tidak dikenal; pilih salah satu: {choices}.',

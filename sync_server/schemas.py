@@ -11,6 +11,7 @@ __all__ = [
     "EnrollResponse",
     "EventResultOut",
     "PushResponse",
+    "PullResponse",
     "HealthResponse",
     "ErrorDetail",
     "ErrorResponse",
@@ -59,6 +60,16 @@ class PushResponse(BaseModel):
     results: list[EventResultOut]
     """One per event of the request, in request order (duplicates with their stored
     outcome)."""
+
+
+class PullResponse(BaseModel):
+    events: list[dict[str, Any]]
+    """Signed server events for this device (``protocol.server_events`` wire form), cursor
+    ascending, every cursor greater than ``after``."""
+    next_after: int
+    """The last cursor returned, or ``after`` when none was: the next pull's ``after``."""
+    more: bool
+    """True when more events are waiting: pull again at once with ``after=next_after``."""
 
 
 class HealthResponse(BaseModel):

@@ -5,6 +5,10 @@ counter event carries), a unique username (3-32 of ``a-z 0-9 . _ -``), a full na
 (:class:`protocol.workflow.Role`) and an scrypt hash (:mod:`signing.passwords`). Operators are
 bound to one Musi Banyuasin kecamatan; the other roles work centrally and have none.
 Accounts are disabled, never deleted, so the audit trail always names a real account.
+
+Every change of an operator account is reported, in the same transaction, to the devices of
+its kecamatan through the signed feed (:func:`sync_server.services.feed.operator_changed`),
+so counters learn of new and disabled accounts on their next pull.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from protocol.workflow import Role
 from signing.passwords import MIN_PASSWORD_LENGTH, hash_password
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
+from sync_server.services import feed
 from sync_server.services.wilayah import muba_kecamatan_code
 from sync_server.storage import accounts as store
 from sync_server.storage.accounts import User
@@ -118,6 +123,7 @@ def add_user(
         if store.user_by_username(conn, user.username) is not None:  # raced another admin
             raise Refusal("user.exists", status=409, username=user.username)
         store.insert_user(conn, user)
+        feed.operator_changed(conn, user, now=now)
     return user
 
 
@@ -134,5 +140,7 @@ def disable_user(db: Database, username: str, *, now: datetime) -> tuple[User, b
             raise Refusal("user.not_found", status=404, username=username)
         changed = store.disable_user(conn, user.user_id, at=stamp(now))
         user = store.user_by_username(conn, user.username)
-    assert user is not None
+        assert user is not None
+        if changed:
+            feed.operator_changed(conn, user, now=now)
     return user, changed

@@ -19,6 +19,10 @@ expired and used codes count as failures of the client IP; after
 bits per code, guessing was hopeless already; the throttle also keeps the log quiet.
 
 A revoked device is refused on every signed request (``device.revoked``); its history stays.
+
+A new device's pull feed starts, in the enrollment's transaction, with every operator account
+of its kecamatan (:func:`sync_server.services.feed.seed_device`), so its first pull lets the
+kecamatan's operators log in offline.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from protocol.errors import ValidationError
 from signing.keys import load_public_key_b64, public_key_b64
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
+from sync_server.services import feed
 from sync_server.services.wilayah import muba_kecamatan_code
 from sync_server.storage import devices as store
 from sync_server.storage.db import Database
@@ -230,6 +235,7 @@ def _consume(
         if not store.consume_code(conn, found.code_hash, at=at, device_id=device.device_id):
             raise Refusal("enroll.code_used", status=409)
         store.insert_device(conn, device)
+        feed.seed_device(conn, device, now=now)
     return device
 
 

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from protocol.workflow import Role
 
-__all__ = ["User", "insert_user", "get_user", "user_by_username", "list_users", "disable_user"]
+__all__ = [
+    "User",
+    "insert_user",
+    "get_user",
+    "user_by_username",
+    "list_users",
+    "operators_of",
+    "disable_user",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,16 @@ def user_by_username(conn: sqlite3.Connection, username: str) -> User | None:
 
 def list_users(conn: sqlite3.Connection) -> list[User]:
     rows = conn.execute("SELECT * FROM users ORDER BY role, kecamatan, username").fetchall()
+    return [u for u in map(_user, rows) if u is not None]
+
+
+def operators_of(conn: sqlite3.Connection, kecamatan: str) -> list[User]:
+    """Every operator account of one kecamatan, disabled ones included, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM users WHERE role = 'operator' AND kecamatan = ? "
+        "ORDER BY created_at, user_id",
+        (kecamatan,),
+    ).fetchall()
     return [u for u in map(_user, rows) if u is not None]
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "get_application",
     "insert_application",
     "update_application",
+    "set_owner",
     "append_trail",
     "trail_of",
 ]
@@ -65,11 +66,15 @@ class ApplicationRecord:
 
 @dataclass(frozen=True, slots=True)
 class TrailEntry:
-    """One applied move: who, from where, when (both clocks), what and why."""
+    """One applied move: who, from where, when (both clocks), what and why.
+
+    ``device_id`` and ``seq`` name the counter event that made the move; both are ``None``
+    for a central decision, which no device made (its ``device_time`` is the server's).
+    """
 
     application_id: str
-    device_id: str
-    seq: int
+    device_id: str | None
+    seq: int | None
     actor_id: str
     role: str
     action: str
@@ -150,6 +155,13 @@ def update_application(
     conn.execute(
         "UPDATE applications SET state = ?, snapshot = ?, updated_at = ? WHERE application_id = ?",
         (state, snapshot, at, application_id),
+    )
+
+
+def set_owner(conn: sqlite3.Connection, application_id: str, device_id: str, *, at: str) -> None:
+    conn.execute(
+        "UPDATE applications SET owner_device_id = ?, updated_at = ? WHERE application_id = ?",
+        (device_id, at, application_id),
     )
 
 

@@ -10,7 +10,7 @@ either commits whole or leaves nothing. Every connection is opened for one unit 
 closed after it; callers run that work in a worker thread, never on the event loop.
 
 Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
-sorts chronologically. Schema (version 1)::
+sorts chronologically. Schema (version 2)::
 
     enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
     devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
@@ -19,22 +19,40 @@ sorts chronologically. Schema (version 1)::
     events              every accepted change-log event per (device_id, seq) with its hash,
                         wire JSON and outcome (applied / refused + code, message, params)
     applications        current state, owner device and snapshot of each application
-    application_events  audit trail of applied moves: who, device and server time, reasons
+    application_events  audit trail of applied moves: who, device and server time, reasons;
+                        device_id and seq are NULL for a central decision (no device made it)
+    feed                the signed server events each device pulls: cursor (AUTOINCREMENT,
+                        never reused), audience device, kind, application, wire JSON
+    transfers           each move of an application from one counter device to another
     forks               conflicting events seen for an already-stored (device_id, seq)
     refusals            every refused request or batch (code, status, device, ip), for admins
+
+Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
+``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
+in one transaction on open.
+
+The server's signing key is not in the database, but the feed needs it inside the same
+write transaction as the change it reports. So a :class:`Database` knows where its key is
+(``key_path``, loaded on first use) or holds it (``server_key``, loaded once at start-up by
+the server), and every connection it opens points back at it
+(:attr:`Connection.database`), so a service handed only a connection can still sign.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["Database", "SCHEMA_VERSION"]
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-SCHEMA_VERSION = 1
+from signing.keys import load_private_key
+
+__all__ = ["Database", "Connection", "UpgradeHook", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = (
     """
@@ -155,21 +173,119 @@ _SCHEMA_V1 = (
     """,
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1,)
+_TRAIL_COLUMNS = (
+    "id, application_id, device_id, seq, actor_id, role, action, from_state, to_state, "
+    "reasons, device_time, server_time"
+)
+
+_SCHEMA_V2 = (
+    """
+    CREATE TABLE feed (
+        cursor          INTEGER PRIMARY KEY AUTOINCREMENT,
+        audience        TEXT NOT NULL REFERENCES devices (device_id),
+        kind            TEXT NOT NULL,
+        application_id  TEXT,
+        wire            TEXT NOT NULL,
+        created_at      TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX feed_by_audience ON feed (audience, cursor)",
+    "CREATE INDEX feed_by_application ON feed (application_id, kind, cursor)",
+    """
+    CREATE TABLE transfers (
+        id              INTEGER PRIMARY KEY,
+        application_id  TEXT NOT NULL REFERENCES applications (application_id),
+        from_device_id  TEXT NOT NULL REFERENCES devices (device_id),
+        to_device_id    TEXT NOT NULL REFERENCES devices (device_id),
+        state           TEXT NOT NULL,
+        at              TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE application_events_v2 (
+        id              INTEGER PRIMARY KEY,
+        application_id  TEXT NOT NULL REFERENCES applications (application_id),
+        device_id       TEXT,
+        seq             INTEGER,
+        actor_id        TEXT NOT NULL,
+        role            TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        from_state      TEXT,
+        to_state        TEXT NOT NULL,
+        reasons         TEXT,
+        device_time     TEXT NOT NULL,
+        server_time     TEXT NOT NULL,
+        CHECK ((device_id IS NULL) = (seq IS NULL))
+    )
+    """,
+    f"INSERT INTO application_events_v2 ({_TRAIL_COLUMNS}) "
+    f"SELECT {_TRAIL_COLUMNS} FROM application_events",
+    "DROP TABLE application_events",
+    "ALTER TABLE application_events_v2 RENAME TO application_events",
+    "CREATE INDEX application_events_app ON application_events (application_id, id)",
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _SCHEMA_V2)
 """Statements that bring the schema from version i to i + 1."""
 
 
-class Database:
-    """The server database file; cheap to construct, opens connections on demand."""
+class Connection(sqlite3.Connection):
+    """A connection opened by :class:`Database`, pointing back at it (for the server key)."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    database: Database
+
+
+UpgradeHook = Callable[[Connection, int, int], None]
+"""Called as ``hook(conn, from_version, to_version)`` after an upgrade's statements ran."""
+
+
+class Database:
+    """The server database file; cheap to construct, opens connections on demand.
+
+    Args:
+        path: the ``server.db`` file.
+        busy_timeout_ms: how long a connection waits for another writer.
+        key_path: the server's key file, loaded on the first :meth:`server_key` call.
+        server_key: the key itself, already loaded (the server's start-up does this once).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        key_path: Path | None = None,
+        server_key: Ed25519PrivateKey | None = None,
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.key_path = key_path
+        self._server_key = server_key
         self._write_lock = threading.Lock()
+        self._key_lock = threading.Lock()
 
-    def connect(self) -> sqlite3.Connection:
+    def server_key(self) -> Ed25519PrivateKey:
+        """The key that signs the feed; loaded from ``key_path`` once, then kept.
+
+        Raises :class:`signing.keys.KeyFileError` for a missing or unsafe key file, and
+        ``RuntimeError`` when this database was built without any key (a programming error).
+        """
+        with self._key_lock:
+            if self._server_key is None:
+                if self.key_path is None:
+                    raise RuntimeError(f"no server key configured for {self.path}")
+                self._server_key = load_private_key(self.key_path)
+            return self._server_key
+
+    def connect(self) -> Connection:
         """A new connection in autocommit mode (transactions are explicit) with our pragmas."""
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            timeout=self.busy_timeout_ms / 1000,
+            factory=Connection,
+        )
+        conn.database = self
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA synchronous = FULL")
@@ -177,7 +293,7 @@ class Database:
         return conn
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[Connection]:
         """A connection for reads; each statement sees a consistent snapshot."""
         conn = self.connect()
         try:
@@ -186,7 +302,7 @@ class Database:
             conn.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         with self._write_lock:
             conn = self.connect()
@@ -201,8 +317,13 @@ class Database:
             finally:
                 conn.close()
 
-    def migrate(self) -> int:
-        """Create or upgrade the schema (idempotent); returns the schema version."""
+    def migrate(self, *, on_upgrade: UpgradeHook | None = None) -> int:
+        """Create or upgrade the schema (idempotent); returns the schema version.
+
+        ``on_upgrade(conn, found, SCHEMA_VERSION)`` runs inside the migration's transaction
+        when a file of an older version (``found`` >= 1) was upgraded: for data that SQL
+        alone cannot produce (the signed feed, :mod:`sync_server.context`).
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self.connect()
         try:
@@ -220,6 +341,8 @@ class Database:
             for statements in _MIGRATIONS[version:]:
                 for statement in statements:
                     conn.execute(statement)
+            if on_upgrade is not None and 1 <= version < SCHEMA_VERSION:
+                on_upgrade(conn, version, SCHEMA_VERSION)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return SCHEMA_VERSION
 

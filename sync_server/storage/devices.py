@@ -22,6 +22,7 @@ __all__ = [
     "get_device",
     "device_with_key",
     "list_devices",
+    "active_devices_of",
     "revoke_device",
     "remember_nonce",
     "forget_expired_nonces",
@@ -111,6 +112,16 @@ def device_with_key(conn: sqlite3.Connection, public_key: str) -> Device | None:
 
 def list_devices(conn: sqlite3.Connection) -> list[Device]:
     rows = conn.execute("SELECT * FROM devices ORDER BY kecamatan, enrolled_at").fetchall()
+    return [Device(**dict(row)) for row in rows]
+
+
+def active_devices_of(conn: sqlite3.Connection, kecamatan: str) -> list[Device]:
+    """The non-revoked devices of one kecamatan, oldest enrollment first."""
+    rows = conn.execute(
+        "SELECT * FROM devices WHERE kecamatan = ? AND revoked_at IS NULL "
+        "ORDER BY enrolled_at, device_id",
+        (kecamatan,),
+    ).fetchall()
     return [Device(**dict(row)) for row in rows]
 
 

@@ -36,6 +36,7 @@ from field_client.errors import (
     PushResultError,
     StoreError,
 )
+from field_client.schema import SCHEMA_VERSION
 from field_client.store import Device, Operator, Store, SyncStatus
 from protocol.application import Application
 from protocol.canonical import canonical_json
@@ -221,7 +222,7 @@ def test_store_file_is_wal_with_full_sync_busy_timeout_and_foreign_keys(env):
         "foreign_keys": 1,
     }
     assert env.store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
-        "1",
+        str(SCHEMA_VERSION),
     )
 
 

@@ -75,3 +75,85 @@ def test_unknown_decisions_are_refused():
     with pytest.raises(ValidationError) as err:
         ServerEvent.from_wire(wire, audience=DEVICE, after_cursor=0)
     assert err.value.code == "server_event.malformed"
+
+
+def _signed(kind: ServerEventKind, body: dict, *, app_id: str | None = APP_ID) -> dict:
+    event = ServerEvent(
+        cursor=7, audience=DEVICE, kind=kind, application_id=app_id,
+        created_at="2026-11-25T09:00:00.010Z", body=body,
+    )  # fmt: skip
+    return sign_event(event, SERVER_KEY).to_wire()
+
+
+_OPERATOR = {
+    "operator_id": "usr-0123456789ab", "username": "budi", "full_name": "Budi Santoso",
+    "kecamatan": "160601", "password_hash": "scrypt$15$8$1$c2FsdA==$aGFzaA==", "active": True,
+}  # fmt: skip
+_TRANSFER = {
+    "from_device_id": "dev-160601-old", "to_device_id": DEVICE, "state": "returned",
+    "at": "2026-11-25T09:00:00.000Z", "application": {"id": APP_ID}, "decisions": [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "app_id"),
+    [
+        (ServerEventKind.OPERATOR_UPSERT, _OPERATOR, None),
+        (ServerEventKind.APPLICATION_TRANSFERRED, _TRANSFER, APP_ID),
+        (
+            ServerEventKind.APPLICATION_TRANSFERRED,
+            {
+                **_TRANSFER,
+                "from_device_id": DEVICE,
+                "to_device_id": "dev-160601-new",
+                "application": None,
+                "decisions": None,
+            },
+            APP_ID,
+        ),  # fmt: skip
+        (
+            ServerEventKind.KK_READY,
+            {"kk_number": "1606012511260001", "document": {"sha256": "ab" * 32}},
+            APP_ID,
+        ),
+        (
+            ServerEventKind.MESSAGE_STATUS,
+            {"message_id": "msg-1", "status": "read", "at": "2026-11-25T09:00:00.000Z"},
+            APP_ID,
+        ),
+    ],
+)
+def test_every_kind_parses_with_a_well_formed_body(kind, body, app_id):
+    wire = _signed(kind, body, app_id=app_id)
+    event = ServerEvent.from_wire(wire, audience=DEVICE, after_cursor=0)
+    verify_server_event(event, SERVER_KEY.public_key())
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (ServerEventKind.OPERATOR_UPSERT, {**_OPERATOR, "active": 1}),
+        (ServerEventKind.OPERATOR_UPSERT, {**_OPERATOR, "kecamatan": "1606"}),
+        (ServerEventKind.OPERATOR_UPSERT, {**_OPERATOR, "password_hash": ""}),
+        (ServerEventKind.APPLICATION_TRANSFERRED, {**_TRANSFER, "state": "submitted"}),
+        (ServerEventKind.APPLICATION_TRANSFERRED, {**_TRANSFER, "application": None}),
+        (ServerEventKind.APPLICATION_TRANSFERRED, {**_TRANSFER, "to_device_id": "dev-x"}),
+        (ServerEventKind.APPLICATION_TRANSFERRED, {**_TRANSFER, "from_device_id": DEVICE}),
+        (ServerEventKind.APPLICATION_TRANSFERRED, {**_TRANSFER, "decisions": [{"action": "x"}]}),
+        (ServerEventKind.KK_READY, {"kk_number": "123", "document": {}}),
+        (ServerEventKind.MESSAGE_STATUS, {"message_id": "m", "status": "", "at": "kemarin"}),
+    ],
+)
+def test_bodies_that_cannot_be_applied_are_malformed(kind, body):
+    app_id = None if kind is ServerEventKind.OPERATOR_UPSERT else APP_ID
+    with pytest.raises(ValidationError) as err:
+        ServerEvent.from_wire(_signed(kind, body, app_id=app_id), audience=DEVICE, after_cursor=0)
+    assert err.value.code == "server_event.malformed"
+
+
+def test_a_decision_needs_its_actor_time_and_reasons_shape():
+    for change in ({"actor_name": ""}, {"at": "besok"}, {"reasons": {"items": "kk_lama"}}):
+        with pytest.raises(ValidationError) as err:
+            ServerEvent.from_wire(_decided(**change).to_wire(), audience=DEVICE, after_cursor=0)
+        assert err.value.code == "server_event.malformed"
+    ServerEvent.from_wire(_decided(reasons=None).to_wire(), audience=DEVICE, after_cursor=0)

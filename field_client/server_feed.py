@@ -1,0 +1,151 @@
+"""What each pulled server event does to the counter's store (format:
+:mod:`protocol.server_events`; the checks before it: :meth:`Store.apply_server_events`).
+
+:func:`apply_event` runs inside the pull's transaction, after the event was parsed for this
+device and its signature verified against the pinned server key. The server is the
+authority, so its events are taken as they are, not judged again by the workflow here:
+
+=========================  ===================================================================
+kind                       effect
+=========================  ===================================================================
+operator.upsert            the account is inserted or replaced; a disabled one becomes
+                           inactive and can no longer log in (:meth:`Store.authenticate`)
+application.decided        the application takes ``to_state`` (the seam
+                           :meth:`Transaction.set_server_state`, also behind
+                           :meth:`Counter.apply_server_state`) and the decision joins its
+                           history with role, actor name, reasons and time
+                           (:meth:`Store.decisions`)
+application.transferred    towards this device: the application is stored (or replaced) with
+                           the state and snapshot the server sent, plus its earlier decisions,
+                           and is editable here; away from it: read-only here from now on
+                           (actions refuse it with ``application.transferred_away``)
+application.kk_ready       the KK number and the document reference are kept
+                           (:meth:`Store.kk_document`)
+message.status             the message's latest status is kept (:meth:`Store.message_statuses`)
+=========================  ===================================================================
+
+An event about an application this file does not hold (restored from an old backup) still
+records what it can (decisions, KK, message status) and changes no state: refusing it would
+block every later event of the feed behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from field_client.store import Decision, KKDocument, MessageStatus, Operator, Transaction
+from protocol.application import Application
+from protocol.errors import ValidationError
+from protocol.events import application_from_body
+from protocol.server_events import ServerEvent, ServerEventKind
+from protocol.workflow import Action, Reasons, Role, State
+
+__all__ = ["apply_event"]
+
+
+def apply_event(tx: Transaction, event: ServerEvent) -> None:
+    """Apply one verified server event inside the pull's transaction."""
+    _APPLY[event.kind](tx, event)
+
+
+def _operator(tx: Transaction, event: ServerEvent) -> None:
+    body = event.body
+    tx.upsert_operator(
+        Operator(
+            id=body["operator_id"],
+            username=body["username"],
+            full_name=body["full_name"],
+            kecamatan=body["kecamatan"],
+            password_hash=body["password_hash"],
+            active=body["active"],
+            updated_at=event.created_at,
+        )
+    )
+
+
+def _decision(cursor: int, application_id: str, body: Mapping[str, Any]) -> Decision:
+    reasons = body["reasons"]
+    return Decision(
+        cursor=cursor,
+        application_id=application_id,
+        action=Action(body["action"]),
+        from_state=State(body["from_state"]),
+        to_state=State(body["to_state"]),
+        role=Role(body["role"]),
+        actor_id=body["actor_id"],
+        actor_name=body["actor_name"],
+        reasons=None
+        if reasons is None
+        else Reasons(items=tuple(reasons.get("items", ())), text=reasons.get("text", "")),
+        at=body["at"],
+    )
+
+
+def _decided(tx: Transaction, event: ServerEvent) -> None:
+    assert event.application_id is not None  # from_wire requires it for this kind
+    decision = _decision(event.cursor, event.application_id, event.body)
+    tx.add_decision(decision)
+    tx.set_server_state(event.application_id, decision.to_state, at=decision.at)
+
+
+def _transferred(tx: Transaction, event: ServerEvent) -> None:
+    assert event.application_id is not None
+    body = event.body
+    device = tx.device()
+    assert device is not None  # apply_server_events checked the enrollment
+    if body["to_device_id"] != device.device_id:
+        tx.mark_transferred(event.application_id, body["to_device_id"], at=body["at"])
+        return
+    app = _snapshot(body)
+    if app.id != event.application_id:
+        raise ValidationError.single(
+            "server_event.malformed", detail="data permohonan menyebut permohonan lain"
+        )
+    tx.take_over(app, state=State(body["state"]), at=body["at"])
+    known = {(d.at, d.action) for d in tx.decisions(event.application_id)}
+    for earlier in body["decisions"]:
+        decision = _decision(event.cursor, event.application_id, earlier)
+        # Coming back to a device that saw some of them before: keep one row per decision.
+        if (decision.at, decision.action) not in known:
+            tx.add_decision(decision)
+
+
+def _snapshot(body: Mapping[str, Any]) -> Application:
+    # The same reader as a created/edited event's body, so the issues point at the field.
+    return application_from_body({"application": body["application"]})
+
+
+def _kk_ready(tx: Transaction, event: ServerEvent) -> None:
+    assert event.application_id is not None
+    tx.record_kk_document(
+        KKDocument(
+            application_id=event.application_id,
+            kk_number=event.body["kk_number"],
+            document=dict(event.body["document"]),
+            cursor=event.cursor,
+            at=event.created_at,
+        )
+    )
+
+
+def _message_status(tx: Transaction, event: ServerEvent) -> None:
+    assert event.application_id is not None
+    tx.record_message_status(
+        MessageStatus(
+            message_id=event.body["message_id"],
+            application_id=event.application_id,
+            status=event.body["status"],
+            at=event.body["at"],
+            cursor=event.cursor,
+        )
+    )
+
+
+_APPLY: Mapping[ServerEventKind, Callable[[Transaction, ServerEvent], None]] = {
+    ServerEventKind.OPERATOR_UPSERT: _operator,
+    ServerEventKind.APPLICATION_DECIDED: _decided,
+    ServerEventKind.APPLICATION_TRANSFERRED: _transferred,
+    ServerEventKind.KK_READY: _kk_ready,
+    ServerEventKind.MESSAGE_STATUS: _message_status,
+}
