@@ -1,22 +1,35 @@
 """``kk-counter``: the kecamatan counter's command line.
 
+::
+
+    kk-counter check BERKAS.json [--tanggal TTTT-BB-HH]
+    kk-counter enroll --server URL --code KODE [--data-dir var/counter] [--label "Loket 1"]
+    kk-counter sync [--once] [--data-dir var/counter] [-v]
+
 The full-screen counter app arrives with its own issue; until then ``kk-counter check``
 gives operators and trainers the same completeness and validation answers the app will
-show, for an application written as a JSON file (format: docs/domain.md).
+show, for an application written as a JSON file (format: docs/domain.md). ``enroll``
+registers this terminal with the central server (the one step that needs the network);
+``sync`` runs the sync engine (:mod:`field_client.sync`), once or until Ctrl-C.
+``--data-dir`` defaults to ``KK_COUNTER_DATA_DIR`` or ``var/counter``. A failure prints one
+Indonesian line starting with "Galat:" on stderr and exits 1; never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sys
 from datetime import date
 from pathlib import Path
 
 import click
 
+from field_client.config import CounterConfig
 from protocol import workflow
 from protocol.application import Application, field_label
-from protocol.errors import Issue, ValidationError
+from protocol.errors import Issue, KKError, ValidationError
 from protocol.phone import normalize_whatsapp
 from protocol.validation import checklist_of, readiness
 
@@ -26,8 +39,13 @@ HELP = """Aplikasi loket kecamatan layanan Kartu Keluarga online.
 Tersedia: "kk-counter check BERKAS.json" memeriksa satu permohonan (F-1.02,
 anggota keluarga, dokumen persyaratan) dan menampilkan kesalahan, peringatan,
 dokumen yang masih kurang, dan langkah berikutnya.
+"kk-counter enroll --server URL --code KODE" mendaftarkan perangkat loket ke
+server pusat (satu kali, memerlukan jaringan); "kk-counter sync" mengirim
+catatan loket ke server pusat dan mengambil kiriman server.
+
+\b
 Belum tersedia pada versi ini: aplikasi layar penuh untuk operator (datang
-bersama fitur aplikasi loket) dan sinkronisasi ke server pusat.
+bersama fitur aplikasi loket).
 """
 
 
@@ -127,3 +145,113 @@ def _print_issues(issues: tuple[Issue, ...] | list[Issue]) -> None:
     for found in issues:
         where = f"{field_label(found.field)}: " if found.field else ""
         click.echo(f"  - {where}{found.message} ({found.code})")
+
+
+# -- enrollment and sync ----------------------------------------------------------------
+
+_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder data loket (bawaan: KK_COUNTER_DATA_DIR atau var/counter).",
+)
+
+
+def _config(data_dir: Path | None) -> CounterConfig:
+    return CounterConfig(data_dir=data_dir) if data_dir is not None else CounterConfig()
+
+
+def _fail(exc: KKError) -> None:
+    click.secho(f"Galat: {exc.message} ({exc.code})", fg="red", err=True)
+    sys.exit(1)
+
+
+def _quiet_logs(verbose: bool) -> None:
+    # The engine logs in English for developers; operators read the Indonesian status.
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.CRITICAL,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command(
+    "enroll",
+    help="Daftarkan perangkat loket ini ke server pusat dengan kode sekali pakai dari "
+    "admin Dinas. Hanya langkah ini yang memerlukan jaringan; setelah itu loket dapat "
+    "bekerja tanpa jaringan.",
+)
+@click.option("--server", "server_url", required=True, help="Alamat server pusat (https://...).")
+@click.option("--code", required=True, help="Kode pendaftaran XXXX-XXXX-XXXX dari admin Dinas.")
+@click.option("--label", default="", help='Nama perangkat, misalnya "Loket 1 Sekayu".')
+@_DATA_DIR
+@click.option("-v", "--verbose", is_flag=True, help="Tampilkan catatan teknis (log).")
+def enroll(server_url: str, code: str, label: str, data_dir: Path | None, verbose: bool) -> None:
+    """Enroll this counter (field_client.sync.enroll)."""
+    from field_client.sync.enroll import enroll_device
+
+    _quiet_logs(verbose)
+    config = _config(data_dir)
+    try:
+        done = asyncio.run(enroll_device(config, server_url=server_url, code=code, label=label))
+    except KKError as exc:
+        _fail(exc)
+        return
+    device = done.device
+    click.secho("Perangkat loket berhasil didaftarkan.", fg="green", bold=True)
+    click.echo(f"ID perangkat          : {device.device_id}")
+    click.echo(f"Kecamatan             : {device.kecamatan}")
+    click.echo(f"Server pusat          : {device.server_url}")
+    click.echo(f"Sidik kunci perangkat : {done.device_fingerprint}")
+    click.echo(f"Sidik kunci server    : {done.server_fingerprint}")
+    click.echo("Cocokkan kedua sidik kunci dengan yang terlihat oleh admin Dinas.")
+    if abs(done.clock_offset_s) > 60:
+        click.secho(
+            f"Peringatan: jam perangkat berbeda {abs(done.clock_offset_s) / 60:.0f} menit dari "
+            "jam server pusat. Sinkronisasi tetap berjalan, tetapi sebaiknya jam dibetulkan.",
+            fg="yellow",
+        )
+
+
+@main.command(
+    "sync",
+    help="Kirim catatan loket ke server pusat dan ambil kiriman server. Tanpa --once "
+    "berjalan terus (hentikan dengan Ctrl-C); kode keluar --once: 0 bila semua terkirim, "
+    "1 bila belum.",
+)
+@click.option("--once", is_flag=True, help="Satu putaran saja, lalu selesai.")
+@_DATA_DIR
+@click.option("-v", "--verbose", is_flag=True, help="Tampilkan catatan teknis (log).")
+def sync(once: bool, data_dir: Path | None, verbose: bool) -> None:
+    """Run the sync engine once or until interrupted."""
+    _quiet_logs(verbose)
+    config = _config(data_dir)
+    try:
+        ok = asyncio.run(_sync(config, once=once))
+    except KeyboardInterrupt:
+        click.echo("Sinkronisasi dihentikan.")
+        return
+    sys.exit(0 if ok else 1)
+
+
+async def _sync(config: CounterConfig, *, once: bool) -> bool:
+    from field_client.sync.engine import SyncEngine, SyncStatus
+
+    shown: list[tuple[str, str | None]] = []
+
+    def show(status: SyncStatus) -> None:
+        line = (status.describe(), status.last_error)
+        if status.syncing or (shown and shown[-1] == line):
+            return  # one line per outcome, not per status field that moved
+        shown.append(line)
+        click.echo(status.describe())
+        if status.last_error:
+            click.secho(f"  {status.last_error} ({status.last_error_code})", fg="yellow")
+
+    async with SyncEngine(config) as engine:
+        if once:
+            status = await engine.run_once()
+            show(status)
+            return status.last_error is None and status.pending_events == 0
+        engine.subscribe(show)
+        await engine.run_forever()
+        return not engine.status.device_revoked
