@@ -68,8 +68,8 @@ define_messages(
         "request.unsigned": "Permintaan tidak bertanda tangan perangkat yang sah: header "
         "{header} tidak ada atau salah bentuk.",
         "device.unknown": "Perangkat {device_id} tidak terdaftar di server pusat.",
-        "device.revoked": "Perangkat {device_id} sudah dicabut oleh admin Dinas; daftarkan "
-        "ulang perangkat dengan kode baru.",
+        "device.revoked": "Perangkat {device_id} sudah dicabut oleh admin Dinas; loket ini "
+        "tidak dapat lagi mengirim atau menerima data. Hubungi admin Dinas.",
         "request.clock_skew": "Jam perangkat berbeda lebih dari {window_minutes} menit dari jam "
         "server ({server_time}); sesuaikan jam lalu kirim ulang.",
         "request.replayed": "Permintaan ini sudah pernah diterima (nonce terpakai); "
