@@ -1,0 +1,1 @@
+"""Benchmarks of the central server (run as scripts; see benchmarks/README.md)."""
