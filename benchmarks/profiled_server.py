@@ -120,7 +120,6 @@ def _instrument_stages() -> None:
     _wrap(Application, "from_dict", "application parsing (Application.from_dict)")
     for module in (events, ingest):
         _wrap(module, "canonical_json", "canonical JSON (check + dumps)")
-    _wrap(events, "check_canonical_value", "canonical JSON (check + dumps)")
     _wrap(events, "sha256_hex", "SHA-256 of events")
     _wrap(ingest, "verify_event", "Ed25519 verify (request and events)")
     _wrap(ingest, "check_batch", "batch checks (rest)")

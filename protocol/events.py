@@ -21,6 +21,7 @@ This module parses and checks the format and the chain; it never touches keys (t
 from __future__ import annotations
 
 import enum
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from protocol.application import Application
-from protocol.canonical import canonical_json, check_canonical_value, sha256_hex
+from protocol.canonical import canonical_json, sha256_hex
 from protocol.errors import ChainError, Issue, ValidationError, define_messages, message_for
 from protocol.workflow import Action, Reasons
 
@@ -121,6 +122,11 @@ class ChangeEvent:
     body: Mapping[str, Any] = dataclass_field(default_factory=dict)
     sig: str = ""
     v: int = EVENT_VERSION
+    # Derived values (signed bytes, hash, parsed application) are computed once: the server
+    # needs each several times per event on its hot path. Events are never mutated.
+    _memo: dict[str, Any] = dataclass_field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def unsigned_dict(self) -> dict[str, Any]:
         return {
@@ -141,11 +147,32 @@ class ChangeEvent:
 
     def signed_bytes(self) -> bytes:
         """The canonical bytes the device signs: every field except ``sig``."""
-        return canonical_json(self.unsigned_dict())
+        if "bytes" not in self._memo:
+            self._memo["bytes"] = canonical_json(self.unsigned_dict())
+        return self._memo["bytes"]
+
+    def wire_bytes(self) -> bytes:
+        """Canonical JSON of :meth:`to_wire`, made from :meth:`signed_bytes` without encoding
+        the body again: ``sig`` sorts between ``seq`` and ``v``, the last key."""
+        if "wire" not in self._memo:
+            tail = b',"v":' + str(self.v).encode() + b"}"
+            signed = self.signed_bytes()
+            assert signed.endswith(tail)
+            sig = json.dumps(self.sig).encode()
+            self._memo["wire"] = signed[: -len(tail)] + b',"sig":' + sig + tail
+        return self._memo["wire"]
 
     def hash(self) -> str:
         """SHA-256 (hex) of :meth:`signed_bytes`: the next event's ``prev_hash``."""
-        return sha256_hex(self.signed_bytes())
+        if "hash" not in self._memo:
+            self._memo["hash"] = sha256_hex(self.signed_bytes())
+        return self._memo["hash"]
+
+    def application(self) -> Application:
+        """The snapshot a created/edited event carries (:func:`application_from_body`)."""
+        if "application" not in self._memo:
+            self._memo["application"] = application_from_body(self.body)
+        return self._memo["application"]
 
     @property
     def action(self) -> Action:
@@ -214,9 +241,9 @@ class ChangeEvent:
 
     def check_body(self) -> None:
         """Raise :class:`ValidationError` unless ``body`` fits ``kind``."""
-        check_canonical_value(self.body, "body")
+        self.signed_bytes()  # refuses a body with no canonical form (floats, odd keys...)
         if self.kind in _CARRIES_APPLICATION:
-            app = application_from_body(self.body)
+            app = self.application()
             if app.id != self.application_id:
                 raise ValidationError.single("event.application_mismatch", field="body")
         elif self.kind in _CARRIES_REASONS:

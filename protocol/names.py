@@ -37,6 +37,7 @@ an initial; titles written in full (HAJI, RADEN) are name words, as the KK print
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -244,10 +245,12 @@ class NameRules:
 DEFAULT_RULES = NameRules()
 
 
+@functools.cache  # rules are frozen and few; names are checked thousands of times a minute
 def _prefix_forms(rules: NameRules) -> frozenset[str]:
     return frozenset(f for t in PREFIX_TITLES for f in t.forms) | rules.extra_prefix_titles
 
 
+@functools.cache
 def _glueable_forms(forms: frozenset[str]) -> tuple[str, ...]:
     """Forms that can be typed glued to the next word ("H.AHMAD"), longest first."""
     return tuple(sorted((f for f in forms if f.endswith(".")), key=len, reverse=True))

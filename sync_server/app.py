@@ -42,7 +42,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = await run_in_threadpool(open_context, config)
-        yield
+        try:
+            yield
+        finally:
+            app.state.context.db.close()
 
     app = FastAPI(
         title="KK Online: server pusat",

@@ -49,6 +49,11 @@ class ServerConfig(BaseSettings):
     max_events_per_batch: int = Field(default=500, ge=1)
     """Most events one push may carry: 413 ``push.too_many_events`` above."""
 
+    push_concurrency: int = Field(default=2, ge=1)
+    """Pushes processed at once; more wait their turn. Storing is serialised by SQLite's one
+    writer and Python runs one thread at a time, so two (one storing, one checking
+    signatures) keep the work flowing; fifteen at once only fight over the interpreter."""
+
     enroll_max_failures: int = Field(default=10, ge=1)
     """Failed enrollment attempts one client IP may make within the window before 429."""
 

@@ -8,6 +8,7 @@ identity.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -38,6 +39,8 @@ class ServerContext:
     db: Database
     server_key: Ed25519PrivateKey
     throttle: EnrollmentThrottle
+    push_slots: asyncio.Semaphore
+    """Bounds concurrent push processing (``config.push_concurrency``)."""
 
     @property
     def server_public_key(self) -> str:
@@ -96,4 +99,10 @@ def open_context(config: ServerConfig) -> ServerContext:
         max_failures=config.enroll_max_failures,
         window_seconds=config.enroll_failure_window_seconds,
     )
-    return ServerContext(config=config, db=db, server_key=key, throttle=throttle)
+    return ServerContext(
+        config=config,
+        db=db,
+        server_key=key,
+        throttle=throttle,
+        push_slots=asyncio.Semaphore(config.push_concurrency),
+    )

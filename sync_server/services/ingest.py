@@ -87,7 +87,6 @@ from protocol.events import (
     GENESIS_HASH,
     ChangeEvent,
     EventKind,
-    application_from_body,
     check_successor,
     reasons_from_body,
 )
@@ -374,7 +373,7 @@ def _stored(event: ChangeEvent, result: EventResult, now: datetime) -> StoredEve
         operator_id=event.operator_id,
         device_time=event.created_at,
         received_at=stamp(now),
-        wire=canonical_json(event.to_wire()).decode("utf-8"),
+        wire=event.wire_bytes().decode("utf-8"),
         status=result.status,
         code=result.code,
         message=result.message,
@@ -407,6 +406,7 @@ class _Judge:
         self.device = device
         self.now = now
         self.today = office_date(now)
+        self._operators: dict[str, Issue | None] = {}
 
     def apply(self, event: ChangeEvent) -> EventResult:
         try:
@@ -426,16 +426,18 @@ class _Judge:
         return EventResult(event.seq, APPLIED)
 
     def _check_operator(self, operator_id: str) -> None:
-        user = account_store.get_user(self.conn, operator_id)
-        _refuse_if(
-            operator_refusal(
+        # Accounts cannot change inside this write transaction, and a batch is one
+        # operator's work far more often than not: judge each account once per batch.
+        if operator_id not in self._operators:
+            user = account_store.get_user(self.conn, operator_id)
+            self._operators[operator_id] = operator_refusal(
                 operator_id=operator_id,
                 role=user.role if user else None,
                 active=bool(user and user.is_active),
                 operator_kecamatan=user.kecamatan if user else None,
                 kecamatan=self.device.kecamatan,
             )
-        )
+        _refuse_if(self._operators[operator_id])
 
     def _check_address(self, app: Application) -> None:
         _refuse_if(address_refusal(app, self.device.kecamatan))
@@ -443,7 +445,7 @@ class _Judge:
     def _create(self, event: ChangeEvent) -> None:
         if log_store.get_application(self.conn, event.application_id) is not None:
             raise _Refused.of("application.duplicate", application_id=event.application_id)
-        app = application_from_body(event.body)
+        app = event.application()
         self._check_address(app)
         to_state = self._transition(None, event, None)
         at = stamp(self.now)
@@ -472,7 +474,7 @@ class _Judge:
         to_state = self._transition(from_state, event, reasons)
         snapshot = record.snapshot
         if event.kind is EventKind.APPLICATION_EDITED:
-            self._check_address(application_from_body(event.body))
+            self._check_address(event.application())
             snapshot = _snapshot(event)
         if event.kind in _NEEDS_READINESS:
             self._check_ready(snapshot)
@@ -539,7 +541,8 @@ class _Judge:
 
 def _snapshot(event: ChangeEvent) -> str:
     """The application exactly as the device signed it, in canonical JSON."""
-    return canonical_json(event.body["application"]).decode("utf-8")
+    # Part of the signed bytes, so already checked to have a canonical form.
+    return canonical_json(event.body["application"], checked=True).decode("utf-8")
 
 
 def receive_push(

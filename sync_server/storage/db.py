@@ -263,6 +263,7 @@ class Database:
         self._server_key = server_key
         self._write_lock = threading.Lock()
         self._key_lock = threading.Lock()
+        self._writer: Connection | None = None
 
     def server_key(self) -> Ed25519PrivateKey:
         """The key that signs the feed; loaded from ``key_path`` once, then kept.
@@ -277,13 +278,24 @@ class Database:
                 self._server_key = load_private_key(self.key_path)
             return self._server_key
 
-    def connect(self) -> Connection:
-        """A new connection in autocommit mode (transactions are explicit) with our pragmas."""
+    def close(self) -> None:
+        """Close the shared write connection (the app's lifespan calls this at shutdown)."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def connect(self, *, shared: bool = False) -> Connection:
+        """A new connection in autocommit mode (transactions are explicit) with our pragmas.
+
+        ``shared`` allows use from several threads (one at a time, under a lock).
+        """
         conn = sqlite3.connect(
             self.path,
             isolation_level=None,
             timeout=self.busy_timeout_ms / 1000,
             factory=Connection,
+            check_same_thread=not shared,
         )
         conn.database = self
         conn.row_factory = sqlite3.Row
@@ -305,7 +317,12 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         with self._write_lock:
-            conn = self.connect()
+            # One connection serves every write of this process: opening and closing one
+            # per push cost more than the push's own statements (and a last close may
+            # checkpoint the WAL on the request path).
+            if self._writer is None:
+                self._writer = self.connect(shared=True)
+            conn = self._writer
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -314,8 +331,11 @@ class Database:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            finally:
-                conn.close()
+            except BaseException:
+                if conn.in_transaction:  # ROLLBACK or COMMIT itself failed: start afresh
+                    self._writer = None
+                    conn.close()
+                raise
 
     def migrate(self, *, on_upgrade: UpgradeHook | None = None) -> int:
         """Create or upgrade the schema (idempotent); returns the schema version.

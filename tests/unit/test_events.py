@@ -77,6 +77,7 @@ def test_events_round_trip_through_json_and_verify():
     created = _event(EventKind.APPLICATION_CREATED, {"application": application_dict()})
     submitted = _event(previous=created)
     for event in (created, submitted):
+        assert event.wire_bytes() == canonical_json(event.to_wire())
         wire = json.loads(json.dumps(event.to_wire()))
         again = ChangeEvent.from_wire(wire)
         assert again == event

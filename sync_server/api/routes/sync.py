@@ -66,16 +66,17 @@ async def push(signed: SignedRequestDep, context: ContextDep) -> PushResponse:
         max_decompressed_bytes=config.max_decompressed_bytes,
         max_events=config.max_events_per_batch,
     )
-    outcome = await run_in_threadpool(
-        lambda: ingest.receive_push(
-            context.db,
-            signed.device,
-            signed.body,
-            signed.content_encoding,
-            limits=limits,
-            now=utc_now(),
+    async with context.push_slots:
+        outcome = await run_in_threadpool(
+            lambda: ingest.receive_push(
+                context.db,
+                signed.device,
+                signed.body,
+                signed.content_encoding,
+                limits=limits,
+                now=utc_now(),
+            )
         )
-    )
     return PushResponse.model_validate(
         {"acked_seq": outcome.acked_seq, "results": [r.to_dict() for r in outcome.results]}
     )
