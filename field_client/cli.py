@@ -23,6 +23,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -32,6 +33,10 @@ from protocol.application import Application, field_label
 from protocol.errors import Issue, KKError, ValidationError
 from protocol.phone import normalize_whatsapp
 from protocol.validation import checklist_of, readiness
+
+if TYPE_CHECKING:  # the store and actions load sqlite-utils: keep --help fast
+    from field_client.actions import Counter
+    from field_client.store import Store
 
 HELP = """Aplikasi loket kecamatan layanan Kartu Keluarga online.
 
@@ -255,3 +260,110 @@ async def _sync(config: CounterConfig, *, once: bool) -> bool:
         engine.subscribe(show)
         await engine.run_forever()
         return not engine.status.device_revoked
+
+
+# -- applications and status -------------------------------------------------------------
+
+
+@main.group("application", help="Permohonan KK di loket ini.")
+def application() -> None:
+    """Applications kept by this counter."""
+
+
+@application.command(
+    "import",
+    help="Catat permohonan dari berkas JSON (format: docs/domain.md) sebagai operator yang "
+    "masuk dengan kata sandinya (tanpa jaringan). Dengan --submit, permohonan yang lengkap "
+    "langsung diajukan ke verifikator.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--operator", "username", required=True, help="Nama pengguna operator.")
+@click.option("--password-stdin", is_flag=True, help="Baca kata sandi dari masukan standar.")
+@click.option("--submit", is_flag=True, help="Ajukan permohonan yang sudah lengkap.")
+@_DATA_DIR
+def import_applications(
+    files: tuple[Path, ...],
+    username: str,
+    password_stdin: bool,
+    submit: bool,
+    data_dir: Path | None,
+) -> None:
+    """Create (and optionally submit) applications from JSON files, as one operator."""
+    from field_client.actions import Counter
+    from field_client.store import Store
+    from signing.keys import load_private_key
+
+    config = _config(data_dir)
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else click.prompt("Kata sandi", hide_input=True)
+    )
+    try:
+        key = load_private_key(config.key_path)
+        with Store.open(config.db_path) as store:
+            operator = store.authenticate(username, password)
+            if operator is None:
+                click.secho("Galat: nama pengguna atau kata sandi salah.", fg="red", err=True)
+                sys.exit(1)
+            counter = Counter(store, key)
+            failed = sum(
+                not _import_one(counter, store, path, operator.id, submit) for path in files
+            )
+    except KKError as exc:
+        _fail(exc)
+        return
+    sys.exit(1 if failed else 0)
+
+
+def _import_one(counter: Counter, store: Store, path: Path, operator_id: str, submit: bool) -> bool:
+    try:
+        app = Application.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        click.secho(f"{path}: berkas tidak dapat dibaca ({exc})", fg="red")
+        return False
+    except ValidationError as exc:
+        click.secho(f"{path}: {exc.message} ({exc.code})", fg="red")
+        return False
+    try:
+        if store.get_application(app.id) is None:
+            counter.create_application(app, operator_id=operator_id)
+            click.echo(f"{path}: dicatat sebagai draf ({app.service.label}).")
+        else:
+            click.echo(f"{path}: sudah ada di loket ini; tidak dicatat dua kali.")
+        if submit and store.get_application(app.id).state is workflow.State.DRAFT:
+            counter.submit(app.id, operator_id=operator_id)
+            click.echo(f"{path}: diajukan ke verifikator.")
+    except ValidationError as exc:
+        click.secho(f"{path}: belum dapat diajukan ({len(exc.issues)} masalah):", fg="yellow")
+        _print_issues(exc.issues)
+    except KKError as exc:
+        click.secho(f"{path}: {exc.message} ({exc.code})", fg="red")
+        return False
+    return True
+
+
+@main.command("status", help="Ringkasan loket: permohonan per status dan antrean kirim.")
+@_DATA_DIR
+def status(data_dir: Path | None) -> None:
+    """Counts per state and the outbox, from the local store only (works offline)."""
+    from field_client.store import Store
+
+    config = _config(data_dir)
+    try:
+        with Store.open(config.db_path) as store:
+            device = store.device()
+            counts = store.count_by_state()
+            outbox = store.outbox_counts()
+    except KKError as exc:
+        _fail(exc)
+        return
+    if device is None:
+        click.echo("Perangkat belum didaftarkan (kk-counter enroll).")
+    else:
+        click.echo(f"Perangkat {device.device_id}, kecamatan {device.kecamatan}")
+    click.echo("Permohonan per status:")
+    for state, n in counts.items():
+        if n:
+            click.echo(f"  {state.label:<26} {n}")
+    click.echo("Catatan perubahan: " + ", ".join(f"{s.value} {n}" for s, n in outbox.items()))

@@ -266,6 +266,8 @@ def _label(path: str) -> str:
 def field_label(path: str) -> str:
     """Where an issue points, in words an operator reads: ``members[2].nik`` -> ``Anggota
     ke-3, NIK``."""
+    if path.startswith("checklist."):
+        return "Persyaratan"  # the message itself names the document
     label = _label(path)
     found = _INDEX.search(path)
     if found and path.startswith("members[") and path != found.group(0):
