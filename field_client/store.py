@@ -751,6 +751,34 @@ class Store(_Reads):
         )
         return [ChangeEvent.from_wire(json.loads(r["wire"])) for r in rows]
 
+    def pending_wires(self, limit: int = 100) -> list[tuple[int, bytes]]:
+        """``(seq, canonical wire bytes)`` of unanswered events, oldest first: what a push
+        sends, exactly as signed and stored (nothing is parsed or encoded again)."""
+        rows = self._rows(
+            "SELECT seq, wire FROM outbox WHERE status = 'pending' ORDER BY seq LIMIT ?", [limit]
+        )
+        return [(r["seq"], r["wire"].encode("utf-8")) for r in rows]
+
+    def wires_between(self, start: int, stop: int, limit: int) -> list[tuple[int, bytes]]:
+        """``(seq, wire bytes)`` of events ``start``..``stop`` whatever their status (to resend
+        after the server lost some, e.g. restored from a backup)."""
+        rows = self._rows(
+            "SELECT seq, wire FROM outbox WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+            [start, stop, limit],
+        )
+        return [(r["seq"], r["wire"].encode("utf-8")) for r in rows]
+
+    def outbox_summary(self) -> dict[str, int]:
+        """What the sync status shows: pending events and their bytes, refused events."""
+        row = self._row(
+            "SELECT COALESCE(SUM(status = 'pending'), 0) AS pending_events,"
+            " COALESCE(SUM(CASE WHEN status = 'pending' THEN length(CAST(wire AS BLOB)) END), 0)"
+            " AS pending_bytes, COALESCE(SUM(status = 'refused'), 0) AS refused_events"
+            " FROM outbox"
+        )
+        assert row is not None  # an aggregate always returns one row
+        return dict(row)
+
     def history(self, application_id: str) -> list[OutboxEntry]:
         """This device's events about one application, oldest first, with their status."""
         rows = self._rows(

@@ -64,7 +64,6 @@ from field_client.errors import DeviceKeyMismatch, DeviceNotEnrolled
 from field_client.store import Device, Store
 from field_client.sync.client import SyncClient, timeouts, utc_now
 from field_client.sync.errors import LinkDown, ServerRefusal, SyncError
-from protocol.canonical import canonical_json
 from protocol.errors import KKError, message_for
 from signing.keys import load_private_key, public_key_b64
 
@@ -526,14 +525,7 @@ class SyncEngine:
 
 
 def _counts(store: Store) -> dict[str, int]:
-    # One read for the numbers the status bar shows; the byte count is read-only SQL on
-    # the store's connection, as Store offers no method for it.
-    row = store.db.execute(
-        "SELECT COALESCE(SUM(status = 'pending'), 0),"
-        " COALESCE(SUM(CASE WHEN status = 'pending' THEN length(CAST(wire AS BLOB)) END), 0),"
-        " COALESCE(SUM(status = 'refused'), 0) FROM outbox"
-    ).fetchone()
-    return {"pending_events": row[0], "pending_bytes": row[1], "refused_events": row[2]}
+    return store.outbox_summary()
 
 
 def _encode(wires: list[bytes]) -> bytes:
@@ -553,24 +545,21 @@ def _take(items: list[tuple[int, bytes]], max_bytes: int) -> list[tuple[int, byt
 
 
 def _pending_batch(store: Store, max_events: int, max_bytes: int) -> _Batch | None:
-    events = store.pending_events(limit=max_events)
-    if not events:
+    wires = store.pending_wires(limit=max_events)
+    if not wires:
         return None
-    taken = _take([(e.seq, canonical_json(e.to_wire())) for e in events], max_bytes)
+    taken = _take(wires, max_bytes)
     seqs = [seq for seq, _ in taken]
     return _Batch(seqs, _encode([wire for _, wire in taken]), frozenset(seqs))
 
 
 def _batch_from(store: Store, start: int, stop: int, max_events: int, max_bytes: int) -> _Batch:
     """Events ``start``..``stop`` whatever their status, read back from the outbox."""
-    rows = store.db.execute(
-        "SELECT seq, wire FROM outbox WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
-        [start, stop, max_events],
-    ).fetchall()
+    rows = store.wires_between(start, stop, max_events)
     if not rows or rows[0][0] != start:
         # Synced events may be purged (schema: retention); the server cannot get them back
         # from here.
         raise SyncError.of("sync.history_missing", seq=start)
     contiguous = [(seq, wire) for i, (seq, wire) in enumerate(rows) if seq == start + i]
-    taken = _take([(seq, wire.encode("utf-8")) for seq, wire in contiguous], max_bytes)
+    taken = _take(contiguous, max_bytes)
     return _Batch([seq for seq, _ in taken], _encode([w for _, w in taken]), frozenset())
