@@ -10,7 +10,17 @@ GET      /api/v1/health              liveness and server time                   
 POST     /api/v1/devices/enroll      enroll a counter with a one-time code       the code
 POST     /api/v1/sync/push           store a batch of the device's change log    signed
 GET      /api/v1/sync/pull           signed server events for the device         signed
+POST     /api/v1/auth/login          staff login: bearer token                   password
+POST     /api/v1/auth/logout         end the session                             staff token
+GET      /api/v1/auth/me             the account behind the token                staff token
+GET      /api/v1/queue               my work queue, oldest first                 verifikator,
+                                                                                 kabid,
+                                                                                 kepala_dinas
 =======  ==========================  ==========================================  ===========
+
+Device signatures never authenticate staff routes and staff tokens never authenticate
+``/api/v1/sync`` (:mod:`sync_server.services.staff_auth`,
+:func:`sync_server.api.deps.require_roles`).
 
 Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests in
 :mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`, pull
@@ -28,7 +38,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.errors import install_error_handlers
-from sync_server.api.routes import devices, health, sync
+from sync_server.api.routes import auth, devices, health, queue, sync
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
 
@@ -57,4 +67,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(sync.router)
+    app.include_router(auth.router)
+    app.include_router(queue.router)
     return app

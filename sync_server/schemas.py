@@ -15,6 +15,11 @@ __all__ = [
     "HealthResponse",
     "ErrorDetail",
     "ErrorResponse",
+    "LoginRequest",
+    "LoginResponse",
+    "MeResponse",
+    "QueueItem",
+    "QueuePage",
 ]
 
 
@@ -90,3 +95,63 @@ class ErrorResponse(BaseModel):
     """Every error answer: ``{"error": {"code", "message", ...extra fields}}``."""
 
     error: ErrorDetail
+
+
+class LoginRequest(BaseModel):
+    """A staff member's credentials."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"username": "sri.verif", "password": "kata-sandi-1"}]},
+    )
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(BaseModel):
+    """A session: send ``Authorization: Bearer <token>`` with every staff request."""
+
+    token: str
+    """Opaque; shown once (the server keeps only its SHA-256)."""
+    expires_at: str
+    """UTC; slides to 30 minutes after each request, at most 12 hours after login."""
+    role: str
+    full_name: str
+
+
+class MeResponse(BaseModel):
+    """Who the token belongs to."""
+
+    user_id: str
+    username: str
+    full_name: str
+    role: str
+    role_label: str
+    expires_at: str
+
+
+class QueueItem(BaseModel):
+    """One application waiting for the caller's step."""
+
+    application_id: str
+    kecamatan: str
+    applicant_name: str
+    service_label: str
+    state: str
+    state_label: str
+    entered_at: str
+    """Server time the application entered its current state (UTC)."""
+    minutes_in_step: int
+    target_minutes: int
+    """The SOP's time target for this step ("Mutu Baku: Waktu")."""
+    over_target: bool
+
+
+class QueuePage(BaseModel):
+    """A page of a work queue, oldest first."""
+
+    items: list[QueueItem]
+    total: int
+    limit: int
+    offset: int

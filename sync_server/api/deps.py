@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from protocol.workflow import Role
 from sync_server.clock import utc_now
 from sync_server.context import ServerContext
 from sync_server.errors import Refusal
-from sync_server.services import request_auth
+from sync_server.services import request_auth, staff_auth
+from sync_server.services.staff_auth import StaffSession
 from sync_server.storage.devices import Device
 
 __all__ = [
@@ -23,6 +27,9 @@ __all__ = [
     "ContextDep",
     "ClientIpDep",
     "SignedRequestDep",
+    "staff_session",
+    "StaffUser",
+    "require_roles",
 ]
 
 
@@ -100,3 +107,52 @@ async def authenticated_request(request: Request, context: ContextDep) -> Signed
 
 
 SignedRequestDep = Annotated[SignedRequest, Depends(authenticated_request)]
+
+
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]{20,128}) *$", re.IGNORECASE)
+
+
+async def staff_session(request: Request, context: ContextDep) -> StaffSession:
+    """The staff session of an ``Authorization: Bearer <token>`` header.
+
+    Only a staff token authenticates: a device signature (``X-KK-*`` headers) counts for
+    nothing here, just as a staff token counts for nothing on ``/api/v1/sync``.
+    Raises 401 ``auth.token_missing`` / ``auth.token_invalid`` / ``auth.token_expired`` /
+    ``auth.account_disabled`` (with ``WWW-Authenticate: Bearer``).
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Refusal("auth.token_missing", status=401)
+    match = _BEARER.match(header)
+    if match is None:
+        raise Refusal("auth.token_invalid", status=401)
+    session = await run_in_threadpool(
+        staff_auth.authenticate, context.db, match.group(1), now=utc_now()
+    )
+    request.state.staff_user = session.user.user_id
+    return session
+
+
+StaffUser = Annotated[StaffSession, Depends(staff_session)]
+"""Any logged-in staff member (verifikator, kabid, kepala_dinas, admin)."""
+
+
+def require_roles(*roles: Role) -> Callable[[StaffSession], Awaitable[StaffSession]]:
+    """A dependency admitting only staff of ``roles`` (403 ``auth.forbidden_role`` else).
+
+    Use as ``Annotated[StaffSession, Depends(require_roles(Role.KABID))]``.
+    """
+    allowed = frozenset(roles)
+    names = ", ".join(r.label for r in Role if r in allowed)
+
+    async def check(session: StaffUser) -> StaffSession:
+        if session.user.role not in allowed:
+            raise Refusal(
+                "auth.forbidden_role",
+                status=403,
+                role=session.user.role.label,
+                allowed=names,
+            )
+        return session
+
+    return check

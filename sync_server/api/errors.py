@@ -2,10 +2,11 @@
 
 * :class:`~sync_server.errors.Refusal`: its status, code, Indonesian message and extra
   fields (``seq``, ``expected_seq``, ``acked_seq``, ``server_time``, ``retry_after``...);
-  ``enroll.throttled`` also sets ``Retry-After``. Every refusal is logged (code, status,
+  ``enroll.throttled`` and ``auth.throttled`` also set ``Retry-After``; a 401 ``auth.*``
+  sets ``WWW-Authenticate: Bearer``. Every refusal is logged (code, status,
   device id, seq, client IP: never bodies, codes, signatures or personal data) and recorded
   in the ``refusals`` table for admins, except throttled enrollments (a flood must not fill
-  the disk).
+  the disk); the same holds for throttled staff logins.
 * any other domain error (:class:`~protocol.errors.KKError`): 400 with its code.
 * FastAPI's request validation: 400 ``request.invalid_body``; Starlette's HTTP errors:
   ``http.not_found`` (404), ``http.method_not_allowed`` (405), ``http.error``.
@@ -34,7 +35,7 @@ __all__ = ["install_error_handlers", "error_response"]
 log = logging.getLogger("sync_server.refusals")
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_NOT_RECORDED = frozenset({"enroll.throttled"})
+_NOT_RECORDED = frozenset({"enroll.throttled", "auth.throttled"})
 
 
 def error_response(
@@ -81,6 +82,8 @@ async def _refusal(request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if "retry_after" in exc.extra:
         headers["Retry-After"] = str(exc.extra["retry_after"])
+    if exc.status == 401 and exc.code.startswith("auth."):
+        headers["WWW-Authenticate"] = 'Bearer realm="kk-online"'
     return error_response(exc.status, exc.code, exc.message, exc.extra, headers=headers)
 
 

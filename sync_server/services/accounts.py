@@ -4,7 +4,8 @@ An account has a stable ``user_id`` (``usr-`` + 12 hex digits, the ``operator_id
 counter event carries), a unique username (3-32 of ``a-z 0-9 . _ -``), a full name, a role
 (:class:`protocol.workflow.Role`) and an scrypt hash (:mod:`signing.passwords`). Operators are
 bound to one Musi Banyuasin kecamatan; the other roles work centrally and have none.
-Accounts are disabled, never deleted, so the audit trail always names a real account.
+Accounts are disabled, never deleted, so the audit trail always names a real account;
+disabling one also ends its staff sessions (:mod:`sync_server.services.staff_auth`).
 
 Every change of an operator account is reported, in the same transaction, to the devices of
 its kecamatan through the signed feed (:func:`sync_server.services.feed.operator_changed`),
@@ -25,6 +26,7 @@ from sync_server.errors import Refusal
 from sync_server.services import feed
 from sync_server.services.wilayah import muba_kecamatan_code
 from sync_server.storage import accounts as store
+from sync_server.storage import sessions
 from sync_server.storage.accounts import User
 from sync_server.storage.db import Database
 
@@ -143,4 +145,5 @@ def disable_user(db: Database, username: str, *, now: datetime) -> tuple[User, b
         assert user is not None
         if changed:
             feed.operator_changed(conn, user, now=now)
+        sessions.delete_sessions_of(conn, user.user_id)  # its staff tokens stop at once
     return user, changed

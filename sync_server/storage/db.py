@@ -10,7 +10,7 @@ either commits whole or leaves nothing. Every connection is opened for one unit 
 closed after it; callers run that work in a worker thread, never on the event loop.
 
 Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
-sorts chronologically. Schema (version 2)::
+sorts chronologically. Schema (version 3)::
 
     enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
     devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
@@ -26,10 +26,13 @@ sorts chronologically. Schema (version 2)::
     transfers           each move of an application from one counter device to another
     forks               conflicting events seen for an already-stored (device_id, seq)
     refusals            every refused request or batch (code, status, device, ip), for admins
+    staff_sessions      staff login tokens (only the SHA-256 of each), user, expiry, client IP
+    login_failures      failed staff logins per (username, client IP): count and blocked_until
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
-in one transaction on open.
+in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures`` and an
+index of applications by state (the work queues).
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -52,7 +55,7 @@ from signing.keys import load_private_key
 
 __all__ = ["Database", "Connection", "UpgradeHook", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = (
     """
@@ -225,7 +228,32 @@ _SCHEMA_V2 = (
     "CREATE INDEX application_events_app ON application_events (application_id, id)",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _SCHEMA_V2)
+_SCHEMA_V3 = (
+    """
+    CREATE TABLE staff_sessions (
+        token_hash    TEXT PRIMARY KEY,
+        user_id       TEXT NOT NULL REFERENCES users (user_id),
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        client_ip     TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX staff_sessions_user ON staff_sessions (user_id)",
+    "CREATE INDEX staff_sessions_expiry ON staff_sessions (expires_at)",
+    """
+    CREATE TABLE login_failures (
+        username       TEXT NOT NULL,
+        client_ip      TEXT NOT NULL,
+        failures       INTEGER NOT NULL CHECK (failures >= 1),
+        last_failure   TEXT NOT NULL,
+        blocked_until  TEXT NOT NULL,
+        PRIMARY KEY (username, client_ip)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX applications_state ON applications (state)",
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 """Statements that bring the schema from version i to i + 1."""
 
 

@@ -695,7 +695,7 @@ def test_a_version_1_server_database_is_migrated_and_old_devices_get_their_opera
 
     context = open_context(config)
     db = context.db
-    assert db.schema_version() == 2
+    assert db.schema_version() == server_db.SCHEMA_VERSION
     with db.read() as check:
         rows = [dict(r) for r in check.execute("SELECT device_id, seq FROM application_events")]
         assert rows == [{"device_id": "dev-1", "seq": 1}]

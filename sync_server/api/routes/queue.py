@@ -1,0 +1,47 @@
+"""``/api/v1/queue``: the caller's work queue (:mod:`sync_server.services.queues`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from protocol.workflow import Role
+from sync_server.api.deps import ContextDep, require_roles
+from sync_server.clock import utc_now
+from sync_server.schemas import ErrorResponse, QueuePage
+from sync_server.services import queues
+from sync_server.services.staff_auth import StaffSession
+
+router = APIRouter(prefix="/api/v1", tags=["queue"])
+
+QueueStaff = Annotated[
+    StaffSession, Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS))
+]
+
+
+@router.get(
+    "/queue",
+    response_model=QueuePage,
+    responses={
+        400: {"model": ErrorResponse, "description": "request.invalid_body (limit, offset)"},
+        401: {"model": ErrorResponse, "description": "auth.token_*"},
+        403: {"model": ErrorResponse, "description": "auth.forbidden_role (admin)"},
+    },
+)
+async def queue(
+    session: QueueStaff,
+    context: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=queues.MAX_LIMIT)] = queues.DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> QueuePage:
+    """Applications waiting for my step, oldest first, with time in the step against the
+    SOP's target (verifikator: diajukan; Kabid: divalidasi; Kepala Dinas: diverifikasi)."""
+    state = queues.QUEUE_STATE[session.user.role]
+    entries, total = await run_in_threadpool(
+        lambda: queues.read_queue(context.db, state, limit=limit, offset=offset, now=utc_now())
+    )
+    return QueuePage.model_validate(
+        {"items": [e.to_dict() for e in entries], "total": total, "limit": limit, "offset": offset}
+    )

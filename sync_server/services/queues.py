@@ -1,0 +1,115 @@
+"""Work queues of the central roles: applications waiting for my step, oldest first.
+
+verifikator: ``submitted`` (SOP step 3); kabid: ``verified`` (step 4); kepala_dinas:
+``approved`` (step 5). Time in the step runs from the server time the application entered
+its current state (the last ``application_events`` row that moved it there) and is measured
+against the SOP's target (:func:`protocol.workflow.step_of`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from protocol.errors import KKError
+from protocol.events import parse_timestamp
+from protocol.services import parse_service
+from protocol.workflow import Role, State, step_of
+from sync_server.storage.db import Database
+
+__all__ = ["QUEUE_STATE", "QueueEntry", "read_queue", "MAX_LIMIT", "DEFAULT_LIMIT"]
+
+QUEUE_STATE: dict[Role, State] = {
+    Role.VERIFIKATOR: State.SUBMITTED,
+    Role.KABID: State.VERIFIED,
+    Role.KEPALA_DINAS: State.APPROVED,
+}
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+_QUERY = """
+    SELECT a.application_id, a.kecamatan, a.state, a.snapshot, a.updated_at,
+           (SELECT e.server_time FROM application_events e
+             WHERE e.application_id = a.application_id AND e.to_state = a.state
+             ORDER BY e.id DESC LIMIT 1) AS entered_at
+      FROM applications a
+     WHERE a.state = ?
+     ORDER BY entered_at, a.application_id
+     LIMIT ? OFFSET ?
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One row of a work queue."""
+
+    application_id: str
+    kecamatan: str
+    applicant_name: str
+    service_label: str
+    state: State
+    entered_at: str
+    minutes_in_step: int
+    target_minutes: int
+    over_target: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "application_id": self.application_id,
+            "kecamatan": self.kecamatan,
+            "applicant_name": self.applicant_name,
+            "service_label": self.service_label,
+            "state": self.state.value,
+            "state_label": self.state.label,
+            "entered_at": self.entered_at,
+            "minutes_in_step": self.minutes_in_step,
+            "target_minutes": self.target_minutes,
+            "over_target": self.over_target,
+        }
+
+
+def _service_label(service: Any) -> str:
+    try:
+        return parse_service(
+            service["service_type"], service["sub_type"], service.get("peristiwa")
+        ).label
+    except (KKError, KeyError, TypeError):
+        return "Jenis permohonan tidak terbaca"
+
+
+def _entry(row: Any, now: datetime) -> QueueEntry:
+    snapshot = json.loads(row["snapshot"])
+    state = State(row["state"])
+    step = step_of(state)
+    assert step is not None  # queue states are all SOP steps
+    entered_text = row["entered_at"] or row["updated_at"]
+    waited = now - parse_timestamp(entered_text)
+    applicant = snapshot.get("applicant") if isinstance(snapshot, dict) else None
+    name = applicant.get("nama") if isinstance(applicant, dict) else None
+    return QueueEntry(
+        application_id=row["application_id"],
+        kecamatan=row["kecamatan"],
+        applicant_name=name if isinstance(name, str) else "",
+        service_label=_service_label(
+            snapshot.get("service") if isinstance(snapshot, dict) else None
+        ),
+        state=state,
+        entered_at=entered_text,
+        minutes_in_step=max(0, int(waited.total_seconds() // 60)),
+        target_minutes=int(step.target.total_seconds() // 60),
+        over_target=waited > step.target,
+    )
+
+
+def read_queue(
+    db: Database, state: State, *, limit: int, offset: int, now: datetime
+) -> tuple[list[QueueEntry], int]:
+    """One page of the applications in ``state``, oldest first, and how many there are."""
+    with db.read() as conn:
+        total = conn.execute(
+            "SELECT count(*) FROM applications WHERE state = ?", (state.value,)
+        ).fetchone()[0]
+        rows = conn.execute(_QUERY, (state.value, limit, offset)).fetchall()
+    return [_entry(row, now) for row in rows], int(total)
