@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format check-python venv clean
+.PHONY: run test lint format check-python venv clean system-deps
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
@@ -33,7 +33,20 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# Debian tools the KK document and TTE tests call: pdftoppm + pdfsig (poppler-utils) and
+# certutil (libnss3-tools, an NSS trust store for pdfsig). Installed only when missing; the
+# tests fail (never skip) without them.
+system-deps:
+	@if command -v pdftoppm >/dev/null && command -v pdfsig >/dev/null && command -v certutil >/dev/null; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && apt-get install -y --no-install-recommends poppler-utils libnss3-tools; \
+	else \
+		echo "pdftoppm/pdfsig/certutil missing: run as root or install poppler-utils and libnss3-tools" >&2; \
+		exit 1; \
+	fi
+
+test: lint system-deps
 	$(BIN)/python -m pytest
 
 clean:
