@@ -24,6 +24,7 @@ EXIT_CODES = {
     "tte.invalid": 8,
     "tte.unreadable": 9,
     "tte.revocation_unknown": 10,
+    "tte.trust_unreadable": 11,
 }
 """Exit status of ``kk-tte verify`` per verdict code (stable; 1 and 2 are click's own)."""
 
@@ -112,7 +113,7 @@ def demo_pki(directory: Path, passphrase_stdin: bool, nama: str, crl_url: str) -
     "kepercayaan (--trust, sertifikat root PEM). Kode keluar: 0 sah, 3 diubah setelah "
     "ditandatangani, 4 penandatangan tidak dipercaya, 5 sertifikat kedaluwarsa, 6 sertifikat "
     "dicabut, 7 tidak bertanda tangan, 8 tidak sah (lainnya), 9 berkas tidak terbaca, "
-    "10 status pencabutan tidak dapat diperiksa.",
+    "10 status pencabutan tidak dapat diperiksa, 11 sertifikat root atau CRL tidak terbaca.",
 )
 @click.argument(
     "file", metavar="FILE.pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path)

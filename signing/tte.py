@@ -68,6 +68,8 @@ __all__ = [
 
 define_messages(
     {
+        "tte.trust_unreadable": "Sertifikat root (--trust) atau CRL (--crl) tidak dapat "
+        "dibaca sebagai sertifikat PEM/DER: {detail}.",
         "tte.valid": "Tanda tangan elektronik sah: dokumen utuh, ditandatangani oleh "
         "{signer} pada {when}.",
         "tte.not_signed": "Dokumen tidak bertanda tangan elektronik.",
@@ -388,12 +390,18 @@ async def verify_kk_async(
         return _verdict("tte.unreadable", detail=str(exc) or type(exc).__name__)
     if not embedded:
         return _verdict("tte.not_signed")
-    roots = [c for p in trust_roots for c in load_certs_from_pemder([str(p)])]
+    try:
+        roots = [c for p in trust_roots for c in load_certs_from_pemder([str(p)])]
+        given_crls = load_crls(crls)
+    except (OSError, ValueError, TypeError) as exc:
+        return _verdict("tte.trust_unreadable", detail=str(exc) or type(exc).__name__)
+    if not roots:
+        return _verdict("tte.trust_unreadable", detail="tidak ada sertifikat")
     settings: dict[str, object] = {
         "trust_roots": roots,
         "allow_fetching": False,
         "revocation_mode": "hard-fail",
-        "crls": load_crls(crls),
+        "crls": given_crls,
     }
     if moment is not None:
         settings["moment"] = moment

@@ -259,3 +259,22 @@ def test_a_b_b_signature_without_validation_data_is_judged_too(pki: Path) -> Non
     out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(_kk())), meta, signer.signer)
     verdict = verify_kk(out.getvalue(), _root(pki))
     assert verdict.code == "tte.revocation_unknown"  # no CRLs in the file, none fetched
+
+
+def test_an_unreadable_trust_file_is_a_clear_error_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "bukan-sertifikat.pem"
+    bad.write_text("ini bukan sertifikat")
+    pdf = tmp_path / "kosong.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    kk_tte = str(Path(sys.executable).parent / "kk-tte")
+    for trust in (str(bad), "/dev/null"):
+        result = subprocess.run(
+            [kk_tte, "verify", str(pdf), "--trust", trust],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert "Traceback" not in result.stdout + result.stderr
+        assert result.returncode in (9, 11)
