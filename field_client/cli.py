@@ -5,10 +5,12 @@
     kk-counter check BERKAS.json [--tanggal TTTT-BB-HH]
     kk-counter enroll --server URL --code KODE [--data-dir var/counter] [--label "Loket 1"]
     kk-counter sync [--once] [--data-dir var/counter] [-v]
+    kk-counter app [--server URL] [--data-dir var/counter] [-v]
 
-The full-screen counter app arrives with its own issue; until then ``kk-counter check``
-gives operators and trainers the same completeness and validation answers the app will
-show, for an application written as a JSON file (format: docs/domain.md). ``enroll``
+``app`` starts the full-screen counter app (:mod:`field_client.app`): enrollment on first
+start, operator login, the dashboard. ``kk-counter check`` gives operators and trainers the
+same completeness and validation answers the app shows, for an application written as a
+JSON file (format: docs/domain.md). ``enroll``
 registers this terminal with the central server (the one step that needs the network);
 ``sync`` runs the sync engine (:mod:`field_client.sync`), once or until Ctrl-C.
 ``--data-dir`` defaults to ``KK_COUNTER_DATA_DIR`` or ``var/counter``. A failure prints one
@@ -367,3 +369,42 @@ def status(data_dir: Path | None) -> None:
         if n:
             click.echo(f"  {state.label:<26} {n}")
     click.echo("Catatan perubahan: " + ", ".join(f"{s.value} {n}" for s, n in outbox.items()))
+
+
+@main.command(
+    "app",
+    help="Buka aplikasi loket layar penuh: pendaftaran perangkat (sekali, memerlukan "
+    "jaringan), masuk operator tanpa jaringan, dan dasbor permohonan dengan status "
+    "sinkronisasi.",
+)
+@click.option(
+    "--server",
+    "server_url",
+    default=None,
+    help="Alamat server pusat yang diisikan di layar pendaftaran (bawaan: KK_COUNTER_SERVER_URL).",
+)
+@_DATA_DIR
+@click.option("-v", "--verbose", is_flag=True, help="Catatan teknis lebih rinci di counter.log.")
+def app(server_url: str | None, data_dir: Path | None, verbose: bool) -> None:
+    """Run the Textual counter app (field_client.app)."""
+    from field_client.app import make_counter_app
+
+    config = _config(data_dir)
+    if server_url:
+        config = config.model_copy(update={"server_url": server_url})
+    _log_to_file(config, verbose)
+    app = make_counter_app(config)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def _log_to_file(config: CounterConfig, verbose: bool) -> None:
+    # Anything written to stderr would tear the full-screen display: log to a file in the
+    # data directory instead (created 0700, as enrollment would).
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    logging.basicConfig(
+        filename=config.data_dir / "counter.log",
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -659,6 +659,11 @@ class Store(_Reads):
                 count += 1
         return count
 
+    def active_operator_count(self) -> int:
+        """Active operator accounts pulled to this counter (none: login must wait for a sync)."""
+        row = self._row("SELECT COUNT(*) AS n FROM operators WHERE active = 1")
+        return int(row["n"]) if row else 0
+
     def authenticate(self, username: str, password: str) -> Operator | None:
         """Offline login: the active operator with this username and password, else ``None``.
 

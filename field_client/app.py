@@ -1,0 +1,210 @@
+"""The counter app: the Textual terminal app kecamatan operators use all day.
+
+:func:`make_counter_app` builds it, for the ``kk-counter app`` command and for the tests.
+The flow lives here, in the message handlers of :class:`CounterApp`; the screens only say
+what happened (:mod:`field_client.messages`):
+
+* not enrolled yet: :class:`~field_client.screens.enrollment.EnrollmentScreen`, the one
+  step that needs the network;
+* enrolled: the sync engine starts in the background and
+  :class:`~field_client.screens.login.LoginScreen` asks for an operator account (pulled
+  from the server, checked offline);
+* logged in: :class:`~field_client.screens.dashboard.DashboardScreen`.
+
+The app owns the operator's store connection (screens read through it, on the event loop)
+and the :class:`~field_client.sync.engine.SyncEngine`; the engine's status becomes the
+reactive :attr:`CounterApp.sync_status`, which every status bar follows. Network failures
+never reach the operator as exceptions: the engine turns them into that status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from field_client.config import CounterConfig
+from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
+from field_client.screens.dashboard import DashboardScreen
+from field_client.screens.enrollment import EnrollmentScreen
+from field_client.screens.login import LoginScreen
+from field_client.store import Device, Operator, Store
+from field_client.sync.engine import SyncEngine, SyncStatus
+from protocol.errors import KKError
+
+__all__ = ["CounterApp", "EngineFactory", "make_counter_app"]
+
+log = logging.getLogger("field_client.app")
+
+EngineFactory = Callable[[CounterConfig], SyncEngine]
+"""Builds the sync engine for a config (tests pass one with a seeded RNG)."""
+
+
+class CounterApp(App[None]):
+    """The kecamatan counter. Build it with :func:`make_counter_app`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Loket KK Online"
+    SUB_TITLE = "Disdukcapil Kabupaten Musi Banyuasin"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Tutup aplikasi", priority=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+        # Declared here so the footer shows an Indonesian label (Textual's is "palette").
+        Binding("ctrl+p", "command_palette", "Perintah", show=False, priority=True),
+    ]
+
+    sync_status: reactive[SyncStatus] = reactive(SyncStatus, init=False)
+    """The engine's latest status (the status bars watch it)."""
+
+    def __init__(
+        self,
+        config: CounterConfig,
+        *,
+        engine_factory: EngineFactory | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self._engine_factory: EngineFactory = engine_factory or SyncEngine
+        self.store: Store | None = None
+        """The operator's connection to the counter's store (open once enrolled)."""
+        self.device: Device | None = None
+        self.engine: SyncEngine | None = None
+        self.operator: Operator | None = None
+        """Who is logged in; every action is recorded with this operator."""
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        try:
+            enrolled = self._open_if_enrolled()
+        except KKError as exc:  # e.g. a store written by a newer version: say so, stop
+            self.exit(return_code=1, message=f"Galat: {exc.message} ({exc.code})")
+            return
+        if not enrolled:
+            self.push_screen(EnrollmentScreen(self.config))
+            return
+        self._start_sync()
+        self.push_screen(LoginScreen())
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.engine is not None:
+            await self.engine.aclose()
+        if self.store is not None:
+            self.store.close()
+
+    def _open_if_enrolled(self) -> bool:
+        # Never create the store here: an empty file would look like a half enrollment.
+        if not self.config.db_path.exists():
+            return False
+        store = Store.open(self.config.db_path)
+        device = store.device()
+        if device is None:
+            store.close()
+            return False
+        self.store, self.device = store, device
+        return True
+
+    def _start_sync(self) -> None:
+        assert self.store is not None
+        self.engine = self._engine_factory(self.config)
+        # Until the first round reports, show what the outbox holds rather than zeros.
+        self.sync_status = replace(self.engine.status, **self.store.outbox_summary())
+        self._unsubscribe = self.engine.subscribe(self._on_sync_status)
+        self.engine.start()
+
+    def _on_sync_status(self, status: SyncStatus) -> None:
+        self.sync_status = status
+        self.screen.post_message(SyncStatusChanged(status))
+
+    # -- the flow --------------------------------------------------------------------------
+
+    def on_enrolled(self, message: Enrolled) -> None:
+        done = message.enrollment
+        self._open_if_enrolled()
+        self._start_sync()
+        self.notify(
+            f"Terdaftar sebagai {done.device.device_id}. Sidik kunci perangkat "
+            f"{done.device_fingerprint}, server {done.server_fingerprint}: cocokkan dengan "
+            "yang terlihat oleh admin Dinas.",
+            title="Perangkat terdaftar",
+            timeout=30,
+        )
+        self.switch_screen(LoginScreen())
+
+    def on_logged_in(self, message: LoggedIn) -> None:
+        self.operator = message.operator
+        self.sub_title = f"Operator: {message.operator.full_name}"
+        self.switch_screen(DashboardScreen())
+
+    def on_logout_requested(self, message: LogoutRequested) -> None:
+        self.operator = None
+        self.sub_title = self.SUB_TITLE or ""
+        self.switch_screen(LoginScreen())
+
+    # -- actions any screen may use ----------------------------------------------------------
+
+    def outbox_changed(self) -> None:
+        """Call after an operator action wrote an event: the status bar shows the new
+        backlog at once, and the engine sends it now instead of at its next poll."""
+        if self.store is not None:
+            self.sync_status = replace(self.sync_status, **self.store.outbox_summary())
+        if self.engine is not None:
+            self.engine.wake()
+
+    def action_sync_now(self) -> None:
+        """Ask the engine for a round now (it ends its wait or backoff)."""
+        if self.engine is None:
+            return
+        self.engine.wake()
+        self.notify("Sinkronisasi dimulai.", timeout=3)
+
+    def action_help_quit(self) -> None:
+        # Textual's own hint is in English; operators press ctrl+c out of habit.
+        self.notify("Tekan ctrl+q untuk menutup aplikasi.", title="Menutup aplikasi?")
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder="Cari perintah…"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette's commands, in Indonesian (Textual's own are English)."""
+        if self.engine is not None:
+            yield SystemCommand(
+                "Sinkronkan sekarang",
+                "Kirim catatan dan ambil kiriman server",
+                self.action_sync_now,
+            )
+        yield SystemCommand("Tampilkan tombol", "Daftar tombol pintas layar ini", self._keys)
+        yield SystemCommand("Tutup aplikasi", "Keluar dari aplikasi loket", self.exit)
+
+    def _keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+
+def make_counter_app(
+    config: CounterConfig | None = None, *, engine_factory: EngineFactory | None = None
+) -> CounterApp:
+    """The counter app for ``config`` (``KK_COUNTER_*`` environment variables by default).
+
+    Args:
+        config: the counter's settings; its data directory holds the store and the key.
+        engine_factory: builds the sync engine (default: ``SyncEngine(config)``).
+
+    Returns:
+        The app, not yet running: ``.run()`` it, or ``.run_test()`` it in tests.
+    """
+    return CounterApp(config or CounterConfig(), engine_factory=engine_factory)

@@ -1,0 +1,115 @@
+"""The dashboard: sync status, counts per state, and the application list with search.
+
+Everything here is read from the local store, so it works the same without network. After
+each sync round the counts and the list are read again: a pull may have brought central
+decisions (verified, returned, signed) that move applications between states.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from field_client.messages import LogoutRequested, SyncStatusChanged
+from field_client.widgets.dashboard import ApplicationTable, StateCounts
+from field_client.widgets.status import SyncStatusBar
+
+if TYPE_CHECKING:
+    from field_client.app import CounterApp
+
+__all__ = ["DashboardScreen", "LIST_LIMIT"]
+
+LIST_LIMIT = 200
+"""Most rows listed at once; a search narrows further."""
+
+
+class DashboardScreen(Screen[None]):
+    """What the operator sees after logging in."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f3", "search", "Cari"),
+        Binding("f5", "app.sync_now", "Sinkronkan"),
+        Binding("f9", "logout", "Ganti operator"),
+        Binding("escape", "clear_search", "Hapus pencarian", show=False),
+    ]
+
+    @property
+    def counter(self) -> CounterApp:
+        """The app, typed."""
+        return cast("CounterApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="KK")
+        yield SyncStatusBar(id="sync-status")
+        yield StateCounts(id="state-counts")
+        yield Input(placeholder="Cari nama, NIK, atau nomor KK (F3)", id="search")
+        yield ApplicationTable(id="applications")
+        yield Static("", id="list-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        self.query_one("#applications", ApplicationTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
+        if not message.status.syncing:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Read counts and the (searched) list again from the store."""
+        store = self.counter.store
+        if store is None:
+            return
+        self.query_one("#state-counts", StateCounts).show(store.count_by_state())
+        self._list(self.query_one("#search", Input).value)
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self._list(event.value)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.query_one("#applications", ApplicationTable).focus()
+
+    def _list(self, text: str) -> None:
+        store = self.counter.store
+        if store is None:
+            return
+        rows = store.search_applications(text, limit=LIST_LIMIT)
+        self.query_one("#applications", ApplicationTable).show(rows)
+        note = self.query_one("#list-note", Static)
+        if rows:
+            shown = f"{len(rows)} permohonan" + (
+                f" cocok dengan “{text.strip()}”" if text.strip() else ""
+            )
+            note.update(
+                shown + (f" (paling banyak {LIST_LIMIT})" if len(rows) == LIST_LIMIT else "")
+            )
+        elif text.strip():
+            note.update(f"Tidak ada permohonan yang cocok dengan “{text.strip()}”.")
+        else:
+            note.update("Belum ada permohonan di loket ini.")
+
+    def action_search(self) -> None:
+        """Focus the search field."""
+        self.query_one("#search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        """Empty the search and show every application again."""
+        search = self.query_one("#search", Input)
+        if search.value:
+            search.value = ""  # fires Input.Changed, which lists again
+        else:
+            self.query_one("#applications", ApplicationTable).focus()
+
+    def action_logout(self) -> None:
+        """Leave the counter to the next operator."""
+        self.app.post_message(LogoutRequested())
