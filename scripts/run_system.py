@@ -10,7 +10,10 @@ operator would, so it shows exactly what exists:
 4. a first sync, which pulls the operator account so the operator can log in offline;
 5. the sample applications from examples/ recorded and (when complete) submitted by the
    operator, then pushed to the server by the sync engine;
-6. the counter's status; then the server keeps running until Ctrl-C (``--no-wait`` stops).
+6. the counter's status;
+7. the demo PKI (made on first start; private keys 0600, never committed) and a sample KK
+   signed by the Kepala Dinas's demo certificate at PAdES B-LT, verified offline;
+then the server keeps running until Ctrl-C (``--no-wait`` stops).
 
 Everything lives under ``var/`` (never committed). Demo secrets are printed because they are
 demo secrets; a real deployment creates its own accounts with ``kk-server user add``.
@@ -33,6 +36,7 @@ BIN = Path(sys.executable).parent
 KECAMATAN = "160601"  # Sekayu, the kabupaten's capital
 OPERATOR = "operator.sekayu"
 PASSWORD = "sekayu-demo-2026"  # noqa: S105 - a demo account, printed on purpose
+PKI_PASSPHRASE = "kepala-dinas-demo"  # noqa: S105 - protects only the demo PKCS#12
 
 
 def main() -> int:
@@ -85,6 +89,16 @@ def main() -> int:
         step("Sinkronisasi: catatan loket dikirim ke server pusat")
         run("kk-counter", "sync", "--once", *counter, check=False)
         run("kk-counter", "status", *counter)
+
+        pki = args.var / "pki"
+        step("TTE: PKI demo dan contoh KK bertanda tangan elektronik")
+        if not (pki / "kepala-dinas.p12").exists():
+            run("kk-tte", "demo-pki", str(pki), "--passphrase-stdin", stdin=PKI_PASSPHRASE + "\n")
+        sample = args.var / "contoh-kk.pdf"
+        sample.unlink(missing_ok=True)
+        run("kk-tte", "sample", str(sample), "--pki", str(pki), "--passphrase-stdin",
+            stdin=PKI_PASSPHRASE + "\n")  # fmt: skip
+        run("kk-tte", "verify", str(sample), "--trust", str(pki / "root-ca.pem"))
 
         print()
         print(f"Akun operator demo: {OPERATOR} / {PASSWORD}")

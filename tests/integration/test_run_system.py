@@ -32,6 +32,7 @@ def test_the_system_runs_end_to_end_and_a_second_start_reuses_its_state(tmp_path
     assert "Persyaratan: Persyaratan belum dilampirkan: KK Lama." in out
     assert "Diajukan ke verifikator    1" in out
     assert "pending 0, applied 3, refused 0" in out
+    assert "SAH:" in out and (tmp_path / "contoh-kk.pdf").exists()
     assert "Traceback" not in out + first.stderr
 
     second = _run(tmp_path)
@@ -39,3 +40,4 @@ def test_the_system_runs_end_to_end_and_a_second_start_reuses_its_state(tmp_path
     assert "berhasil didaftarkan" not in second.stdout  # enrolled once, kept
     assert "sudah ada di loket ini; tidak dicatat dua kali." in second.stdout
     assert "pending 0, applied 3, refused 0" in second.stdout
+    assert "SAH:" in second.stdout  # the PKI of the first start is reused
