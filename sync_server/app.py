@@ -16,6 +16,9 @@ GET      /api/v1/auth/me             the account behind the token               
 GET      /api/v1/queue               my work queue, oldest first                 verifikator,
                                                                                  kabid,
                                                                                  kepala_dinas
+POST     /api/v1/applications/       verify / approve / sign / return /          verifikator,
+         {id}/decisions              reject_tte, with the state the caller saw   kabid,
+                                                                                 kepala_dinas
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -38,7 +41,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.errors import install_error_handlers
-from sync_server.api.routes import auth, devices, health, queue, sync
+from sync_server.api.routes import auth, decisions, devices, health, queue, sync
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
 
@@ -69,4 +72,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(sync.router)
     app.include_router(auth.router)
     app.include_router(queue.router)
+    app.include_router(decisions.router)
     return app

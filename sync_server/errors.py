@@ -36,7 +36,10 @@ Codes, grouped by where they arise (HTTP status in brackets):
   workflow's own codes (``workflow.*``)
 * pull: ``pull.bad_parameter`` [400], ``pull.cursor_ahead`` [409]
 * central decisions (:mod:`sync_server.services.decisions`): ``application.unknown`` [404],
-  ``decision.*`` [403/400] and the workflow's own errors
+  ``decision.*`` [403/400], ``decision.conflict`` [409] and the workflow's own errors
+  (over HTTP, :mod:`sync_server.api.routes.decisions`: ``workflow.illegal_transition``
+  [409], ``workflow.role_not_permitted`` [403], ``workflow.reason_required`` and
+  ``workflow.unknown_reason_item`` [422])
 * admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
   ``server.not_initialized``, ``application.unknown`` and ``transfer.*``
 * anything else: ``http.not_found`` [404], ``http.method_not_allowed`` [405], ``http.error``,
@@ -105,6 +108,9 @@ define_messages(
         "decision.actor_wrong_role": "Akun {username} berperan {actual}, bukan {role}; "
         "keputusan tidak dicatat.",
         "decision.actor_name_required": "Nama pengambil keputusan wajib diisi.",
+        "decision.conflict": 'Permohonan {application_id} sekarang berstatus "{state}", '
+        'bukan "{expected}" seperti yang Anda lihat: petugas lain sudah memutuskannya lebih '
+        "dulu. Keputusan Anda tidak dicatat; muat ulang permohonan lalu putuskan lagi.",
         # transfers
         "transfer.not_at_counter": 'Permohonan {application_id} berstatus "{state}"; hanya '
         "permohonan yang sedang dipegang loket (draf, belum lengkap, dikembalikan, TTE "

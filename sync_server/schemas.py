@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from protocol.workflow import State
+
 __all__ = [
     "EnrollRequest",
     "EnrollResponse",
@@ -20,6 +22,9 @@ __all__ = [
     "MeResponse",
     "QueueItem",
     "QueuePage",
+    "ReasonsIn",
+    "DecisionRequest",
+    "DecisionResponse",
 ]
 
 
@@ -155,3 +160,47 @@ class QueuePage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class ReasonsIn(BaseModel):
+    """Why an application goes back: checklist item codes (``protocol.requirements``) and/or
+    free text; a return or a TTE rejection needs at least one item or 5 characters of text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[str] = Field(default_factory=list, max_length=50)
+    text: str = Field(default="", max_length=2000)
+
+
+class DecisionRequest(BaseModel):
+    """A central decision on one application, made in the state the caller saw."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "verify", "expected_state": "submitted"},
+                {
+                    "action": "return",
+                    "reasons": {"items": ["kk_lama"], "text": "Foto KK lama buram"},
+                    "expected_state": "submitted",
+                },
+            ]
+        },
+    )
+
+    action: Literal["verify", "approve", "sign", "return", "reject_tte"]
+    reasons: ReasonsIn | None = None
+    expected_state: State
+    """The state shown to the caller when it chose; a different stored state is a conflict."""
+
+
+class DecisionResponse(BaseModel):
+    """The recorded decision."""
+
+    application_id: str
+    from_state: str
+    to_state: str
+    action: str
+    at: str
+    """Server time of the decision (UTC)."""

@@ -3,7 +3,10 @@
 :func:`record_decision` is what the central staff endpoints (a later issue) call once they
 have authenticated the staff member. In one write transaction it
 
-1. finds the application (``application.unknown``, 404);
+1. finds the application (``application.unknown``, 404) and, when the caller passes
+   ``expected_state`` (the state its user saw), refuses with 409 ``decision.conflict`` if
+   the stored state differs: of two staff deciding at once exactly one wins, because the
+   comparison and the write share one transaction;
 2. checks the actor: a registered (``decision.actor_unknown``), active
    (``decision.actor_disabled``) account of the claimed role
    (``decision.actor_wrong_role``), and a central role: counter moves arrive only through
@@ -68,18 +71,21 @@ def record_decision(
     actor_name: str,
     reasons: Reasons | None,
     now: datetime,
+    expected_state: State | str | None = None,
 ) -> Decision:
     """Judge and record one central decision (see the module docstring).
 
     ``db_or_conn`` is the database (a write transaction is opened) or a connection the
     caller already holds in a write transaction opened by :meth:`Database.write`.
+    ``expected_state``: the state the deciding user saw; ``None`` skips the conflict check.
     """
+    args = (application_id, action, role, actor_id, actor_name, reasons, now, expected_state)
     if isinstance(db_or_conn, Database):
         with db_or_conn.write() as conn:
-            return _record(conn, application_id, action, role, actor_id, actor_name, reasons, now)
+            return _record(conn, *args)
     if not isinstance(db_or_conn, Connection):
         raise TypeError("record_decision needs a Database or a connection it opened")
-    return _record(db_or_conn, application_id, action, role, actor_id, actor_name, reasons, now)
+    return _record(db_or_conn, *args)
 
 
 def _record(
@@ -91,11 +97,22 @@ def _record(
     actor_name: str,
     reasons: Reasons | None,
     now: datetime,
+    expected_state: State | str | None,
 ) -> Decision:
     record = log_store.get_application(conn, application_id)
     if record is None:
         raise Refusal("application.unknown", status=404, application_id=application_id)
     from_state = State(record.state)
+    if expected_state is not None and State(expected_state) is not from_state:
+        expected = State(expected_state)
+        raise Refusal(
+            "decision.conflict",
+            status=409,
+            extra={"current_state": from_state.value, "expected_state": expected.value},
+            application_id=application_id,
+            state=from_state.label,
+            expected=expected.label,
+        )
     # transition() parses the strings too, but the actor check below needs the role first.
     to_state = transition(from_state, action, role, reasons)
     action, role = Action(action), Role(role)

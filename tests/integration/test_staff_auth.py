@@ -36,6 +36,7 @@ LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
 LOGOUT = "/api/v1/auth/logout"
 QUEUE = "/api/v1/queue"
+DECISIONS = "/api/v1/applications/{application_id}/decisions"
 STAFF = {
     Role.VERIFIKATOR: "sri.verif",
     Role.KABID: "hendra.kabid",
@@ -245,6 +246,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", ME): _staff_only(200, *ALL_STAFF),
     ("POST", LOGOUT): _staff_only(204, *ALL_STAFF),
     ("GET", QUEUE): _staff_only(200, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
+    # An empty body: the role is checked first, then the body (400 request.invalid_body).
+    ("POST", DECISIONS): _staff_only(400, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 

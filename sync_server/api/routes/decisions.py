@@ -1,0 +1,106 @@
+"""``/api/v1/applications/{application_id}/decisions``: central decisions (SOP steps 3 to 5).
+
+The route authenticates the staff member and hands the move to
+:func:`sync_server.services.decisions.record_decision`, which judges it with
+:func:`protocol.workflow.transition`, writes state, audit row and the signed feed event for
+the owning counter in one write transaction. The workflow's errors become HTTP statuses here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from starlette.concurrency import run_in_threadpool
+
+from protocol.errors import IllegalTransition, ReasonRequired, RoleNotPermitted, ValidationError
+from protocol.workflow import Reasons, Role
+from sync_server.api.deps import ContextDep, require_roles
+from sync_server.clock import utc_now
+from sync_server.errors import Refusal
+from sync_server.schemas import DecisionRequest, DecisionResponse, ErrorResponse
+from sync_server.services import decisions
+from sync_server.services.staff_auth import StaffSession
+
+router = APIRouter(prefix="/api/v1", tags=["decisions"])
+
+DecidingStaff = Annotated[
+    StaffSession, Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS))
+]
+
+
+@router.post(
+    "/applications/{application_id}/decisions",
+    response_model=DecisionResponse,
+    responses={
+        400: {"model": ErrorResponse, "description": "request.invalid_body"},
+        401: {"model": ErrorResponse, "description": "auth.token_*"},
+        403: {
+            "model": ErrorResponse,
+            "description": "auth.forbidden_role (admin), workflow.role_not_permitted "
+            "(e.g. a Kabid verifying), decision.actor_*",
+        },
+        404: {"model": ErrorResponse, "description": "application.unknown"},
+        409: {
+            "model": ErrorResponse,
+            "description": "decision.conflict (the state changed since the caller saw it; "
+            "current_state and expected_state in the body), workflow.illegal_transition",
+        },
+        422: {
+            "model": ErrorResponse,
+            "description": "workflow.reason_required, workflow.unknown_reason_item (issues)",
+        },
+    },
+)
+async def decide(
+    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: DecisionRequest,
+    session: DecidingStaff,
+    context: ContextDep,
+) -> DecisionResponse:
+    """Verify (verifikator), approve (Kabid), sign (Kepala Dinas), or return
+    (verifikator, Kabid) / reject TTE (Kepala Dinas) with reasons: checklist item codes
+    and/or free text. The workflow decides which role may take which action from which state.
+
+    ``expected_state`` is the state the caller saw; when the application has moved on since
+    (another staff member decided first) the answer is 409 ``decision.conflict`` and nothing
+    changes: of two simultaneous decisions exactly one wins. A return or TTE rejection
+    reaches the owning counter on its next pull, reasons included.
+
+    ``sign`` only records the decision for now: the TTE (electronic signature) is wired in by
+    a later step, and until then the KK stays "awaiting TTE".
+    """
+    user = session.user
+    reasons = (
+        Reasons(items=tuple(body.reasons.items), text=body.reasons.text) if body.reasons else None
+    )
+    try:
+        decision = await run_in_threadpool(
+            lambda: decisions.record_decision(
+                context.db,
+                application_id=application_id,
+                action=body.action,
+                role=user.role,
+                actor_id=user.user_id,
+                actor_name=user.full_name,
+                reasons=reasons,
+                now=utc_now(),
+                expected_state=body.expected_state,
+            )
+        )
+    except IllegalTransition as exc:
+        raise Refusal(exc.code, status=409, message=exc.message) from exc
+    except RoleNotPermitted as exc:
+        raise Refusal(exc.code, status=403, message=exc.message) from exc
+    except ReasonRequired as exc:
+        raise Refusal(exc.code, status=422, message=exc.message) from exc
+    except ValidationError as exc:
+        issues = [i.to_dict() for i in exc.issues]
+        raise Refusal(exc.code, status=422, message=exc.message, extra={"issues": issues}) from exc
+    return DecisionResponse(
+        application_id=decision.application_id,
+        from_state=decision.from_state.value,
+        to_state=decision.to_state.value,
+        action=decision.action.value,
+        at=decision.event.body["at"],
+    )
