@@ -30,12 +30,12 @@ EXIT_CODES = {
 
 HELP = """Tanda tangan elektronik (TTE) Kartu Keluarga oleh Kepala Dinas.
 
-PAdES B-LT dengan PKI demo (demo-pki), pemeriksaan luring (verify) dan contoh KK
-bertanda tangan (sample).
+PAdES B-LT dengan PKI demo (demo-pki), penandatanganan antrean sekaligus dengan satu
+kali frasa sandi (sign-batch), pemeriksaan luring (verify) dan contoh KK bertanda tangan
+(sample).
 
 \b
-Belum tersedia pada versi ini: penandatanganan antrean sekaligus (batch) dengan satu
-kali frasa sandi, halaman verifikasi kode QR, dan kunci pada token PKCS#11.
+Belum tersedia pada versi ini: halaman verifikasi kode QR dan kunci pada token PKCS#11.
 """
 
 _DESCRIPTIONS = {
@@ -193,3 +193,83 @@ def sample(out: Path, pki_dir: Path | None, passphrase_stdin: bool) -> None:
             sys.exit(1)
     out.write_bytes(signed)
     click.echo(f"Contoh KK bertanda tangan disimpan di {out} ({len(signed)} bita).")
+
+
+@main.command(
+    "sign-batch",
+    help="Tandatangani (PAdES B-LT) sekaligus semua KK IN.pdf dengan kunci Kepala Dinas dari "
+    "PKI di --pki DIR; frasa sandi diminta satu kali untuk seluruh antrean. Hasil disimpan "
+    "sebagai OUT_DIR/<nama>.pdf. Berkas yang gagal dilaporkan dan sisanya tetap "
+    "ditandatangani; kode keluar 1 bila ada yang gagal.",
+)
+@click.option(
+    "--pki",
+    "pki_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Direktori PKI (dibuat dengan demo-pki).",
+)
+@click.option(
+    "--passphrase-stdin",
+    is_flag=True,
+    help="Baca frasa sandi PKCS#12 dari baris pertama masukan standar (tanpa prompt).",
+)
+@click.argument("out_dir", metavar="OUT_DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "inputs",
+    metavar="IN.pdf...",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+def sign_batch_command(
+    pki_dir: Path, passphrase_stdin: bool, out_dir: Path, inputs: tuple[Path, ...]
+) -> None:
+    """Sign a queue of KK PDFs with one passphrase entry."""
+    from signing.tte import TTEError, load_demo_signer, sign_batch_each
+
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)
+    names = [p.stem for p in inputs]
+    if len(set(names)) != len(names):
+        click.secho(
+            "Galat: beberapa berkas masukan bernama sama; hasilnya akan saling menimpa.",
+            fg="red",
+            err=True,
+        )
+        sys.exit(2)
+    if passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+    else:
+        passphrase = click.prompt("Frasa sandi PKCS#12 Kepala Dinas", hide_input=True)
+    try:
+        signer = load_demo_signer(pki_dir, passphrase)
+    except KKError as exc:
+        click.secho(f"Galat: {exc.message} ({exc.code})", fg="red", err=True)
+        sys.exit(1)
+    failures: dict[Path, str] = {}
+    readable: list[Path] = []
+    pdfs: list[bytes] = []
+    for path in inputs:
+        try:
+            pdfs.append(path.read_bytes())
+            readable.append(path)
+        except OSError as exc:
+            failures[path] = f"berkas tidak dapat dibaca: {exc.strerror or exc}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    signed = 0
+    for path, result in zip(readable, sign_batch_each(pdfs, signer), strict=True):
+        if isinstance(result, TTEError):
+            failures[path] = f"{result.message} ({result.code})"
+            continue
+        target = out_dir / f"{path.stem}.pdf"
+        try:
+            target.write_bytes(result)
+        except OSError as exc:
+            failures[path] = f"hasil tidak dapat disimpan di {target}: {exc.strerror or exc}"
+            continue
+        signed += 1
+        click.echo(f"  DITANDATANGANI {path} -> {target}")
+    for path, reason in failures.items():
+        click.secho(f"  GAGAL {path}: {reason}", fg="red", err=True)
+    click.echo(f"{signed} dari {len(inputs)} KK ditandatangani; {len(failures)} gagal.")
+    sys.exit(1 if failures else 0)

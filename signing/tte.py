@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.keys import load_cert_from_pemder, load_certs_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, general, signers
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
@@ -60,6 +61,8 @@ __all__ = [
     "TTEError",
     "Verdict",
     "load_pkcs12_signer",
+    "sign_batch",
+    "sign_batch_each",
     "sign_kk",
     "sign_kk_async",
     "verify_kk",
@@ -267,31 +270,82 @@ def load_demo_signer(pki_dir: Path, passphrase: str) -> KKSigner:
     )
 
 
-async def sign_kk_async(pdf: bytes, signer: KKSigner) -> bytes:
-    """Sign ``pdf`` at PAdES B-LT (await this inside an event loop)."""
+LEVELS = ("B-LT", "B-B")
+"""PAdES levels :func:`sign_kk` makes: ``B-LT`` (issued KKs) and ``B-B`` (no timestamp and no
+validation data; only for comparison in ``benchmarks/tte.py``)."""
+
+
+async def sign_kk_async(pdf: bytes, signer: KKSigner, *, level: str = "B-LT") -> bytes:
+    """Sign ``pdf`` at PAdES B-LT (await this inside an event loop).
+
+    ``level="B-B"`` makes a bare signature (no timestamp, no validation data), which cannot
+    be checked offline later: for benchmarks, never for an issued KK.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown PAdES level {level!r}")
+    full = level == "B-LT"
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
         reason="Penerbitan Kartu Keluarga",
         location="Sekayu, Musi Banyuasin",
         subfilter=fields.SigSeedSubFilter.PADES,
-        embed_validation_info=True,
+        embed_validation_info=full,
         use_pades_lta=False,
-        validation_context=signer.validation_context,
+        validation_context=signer.validation_context if full else None,
         md_algorithm="sha256",
     )
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         out = await signers.async_sign_pdf(
-            writer, meta, signer=signer.signer, timestamper=signer.timestamper
+            writer,
+            meta,
+            signer=signer.signer,
+            timestamper=signer.timestamper if full else None,
         )
-    except (SigningError, ValueError) as exc:
-        raise TTEError(message_for("tte.sign_failed", detail=exc), code="tte.sign_failed") from exc
+    except (SigningError, PdfError, ValueError) as exc:
+        detail = str(exc) or type(exc).__name__
+        raise TTEError(
+            message_for("tte.sign_failed", detail=detail), code="tte.sign_failed"
+        ) from exc
     return out.getvalue()
 
 
-def sign_kk(pdf: bytes, signer: KKSigner) -> bytes:
+def sign_kk(pdf: bytes, signer: KKSigner, *, level: str = "B-LT") -> bytes:
     """Sign ``pdf`` (a rendered KK) at PAdES B-LT and return the signed file's bytes."""
-    return asyncio.run(sign_kk_async(pdf, signer))
+    return asyncio.run(sign_kk_async(pdf, signer, level=level))
+
+
+async def _sign_each(pdfs: Iterable[bytes], signer: KKSigner, level: str) -> list[bytes | TTEError]:
+    results: list[bytes | TTEError] = []
+    for pdf in pdfs:
+        try:
+            results.append(await sign_kk_async(pdf, signer, level=level))
+        except TTEError as exc:
+            results.append(exc)
+    return results
+
+
+def sign_batch_each(
+    pdfs: Iterable[bytes], signer: KKSigner, *, level: str = "B-LT"
+) -> list[bytes | TTEError]:
+    """Sign a queue of KKs with one loaded key; a file that cannot be signed gives its
+    :class:`TTEError` in its place and the rest are still signed (``kk-tte sign-batch``)."""
+    return asyncio.run(_sign_each(pdfs, signer, level))
+
+
+def sign_batch(pdfs: Iterable[bytes], signer: KKSigner, *, level: str = "B-LT") -> list[bytes]:
+    """Sign a whole queue of KKs with one :class:`KKSigner`, in order.
+
+    The key is loaded once, by whoever made ``signer`` (the Kepala Dinas enters the
+    passphrase once for the queue), and one event loop serves the whole batch. All or
+    nothing: raises the :class:`TTEError` of the first file that cannot be signed (its
+    position in the queue added to the message); use :func:`sign_batch_each` to go on.
+    """
+    results = sign_batch_each(pdfs, signer, level=level)
+    for index, result in enumerate(results, start=1):
+        if isinstance(result, TTEError):
+            raise TTEError(f"KK ke-{index}: {result.message}", code=result.code) from result
+    return [r for r in results if isinstance(r, bytes)]
 
 
 # -- verification ------------------------------------------------------------------------
