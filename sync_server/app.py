@@ -41,7 +41,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.errors import install_error_handlers
-from sync_server.api.routes import auth, decisions, devices, health, queue, sync
+from sync_server.api.routes import applications, auth, decisions, devices, health, queue, sync
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
 
@@ -73,4 +73,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(queue.router)
     app.include_router(decisions.router)
+    app.include_router(applications.router)
     return app

@@ -204,3 +204,55 @@ class DecisionResponse(BaseModel):
     action: str
     at: str
     """Server time of the decision (UTC)."""
+
+
+class ChecklistItem(BaseModel):
+    """One requirement of the application's checklist and whether it is met."""
+
+    code: str
+    label: str
+    any_of: list[str]
+    alternatives_label: str
+    basis: str
+    condition: str | None
+    attached: bool
+    """True when one of ``any_of`` is among the application's attached documents."""
+    attached_documents: list[str]
+    """The attached document codes that satisfy it (empty when missing)."""
+
+
+class HistoryEntry(BaseModel):
+    """One applied move (``application_events``): at the counter or a central decision."""
+
+    actor_id: str
+    role: str
+    action: str
+    from_state: str | None
+    to_state: str
+    reasons: dict[str, Any] | None
+    device_id: str | None
+    """The counter device that made the move; ``None`` for a central decision."""
+    seq: int | None
+    device_time: str
+    server_time: str
+
+
+class ApplicationDetail(BaseModel):
+    """An application as the server stores it, for central staff review."""
+
+    application_id: str
+    kecamatan: str
+    state: str
+    state_label: str
+    created_at: str
+    updated_at: str
+    data: dict[str, Any]
+    """The stored snapshot (``Application.to_dict``) as of the last applied counter edit."""
+    checklist: list[ChecklistItem] | None
+    """Requirements with attached/missing; ``None`` if the stored snapshot no longer parses."""
+    history: list[HistoryEntry]
+    """Oldest first."""
+    scans: Literal["not yet available"]
+    """Scan images are not on the server yet (a later step uploads them)."""
+    access_seq: int
+    """The access-log row that records this read."""

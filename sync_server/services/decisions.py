@@ -18,7 +18,9 @@ have authenticated the staff member. In one write transaction it
 4. updates the application's state, appends the audit row (``application_events`` with no
    device and no seq: no counter made this move) and appends ``application.decided`` to
    the feed of the device that owns the application, so its counter shows the outcome and,
-   after a return, lets the operator fix and resubmit.
+   after a return, lets the operator fix and resubmit;
+5. appends ``application.decided`` to the hash-chained access log
+   (:mod:`sync_server.services.access_log`) with the actor, role and client IP.
 
 Every check runs before the first write, so a refused decision writes nothing even when the
 caller passes its own connection (and transaction).
@@ -37,7 +39,7 @@ from protocol.server_events import ServerEvent, ServerEventKind
 from protocol.workflow import Action, Reasons, Role, Side, State, transition
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import feed
+from sync_server.services import access_log, feed
 from sync_server.storage import accounts as account_store
 from sync_server.storage import changelog as log_store
 from sync_server.storage.changelog import TrailEntry
@@ -72,14 +74,26 @@ def record_decision(
     reasons: Reasons | None,
     now: datetime,
     expected_state: State | str | None = None,
+    client_ip: str = "",
 ) -> Decision:
     """Judge and record one central decision (see the module docstring).
 
     ``db_or_conn`` is the database (a write transaction is opened) or a connection the
     caller already holds in a write transaction opened by :meth:`Database.write`.
     ``expected_state``: the state the deciding user saw; ``None`` skips the conflict check.
+    ``client_ip``: the deciding user's address, for the access log (``""`` when not over HTTP).
     """
-    args = (application_id, action, role, actor_id, actor_name, reasons, now, expected_state)
+    args = (
+        application_id,
+        action,
+        role,
+        actor_id,
+        actor_name,
+        reasons,
+        now,
+        expected_state,
+        client_ip,
+    )
     if isinstance(db_or_conn, Database):
         with db_or_conn.write() as conn:
             return _record(conn, *args)
@@ -98,6 +112,7 @@ def _record(
     reasons: Reasons | None,
     now: datetime,
     expected_state: State | str | None,
+    client_ip: str,
 ) -> Decision:
     record = log_store.get_application(conn, application_id)
     if record is None:
@@ -156,6 +171,16 @@ def _record(
             "at": at,
         },
         now=now,
+    )
+    access_log.append(
+        conn,
+        at=at,
+        actor_id=actor_id,
+        role=role.value,
+        client_ip=client_ip,
+        action=access_log.DECIDED,
+        application_id=application_id,
+        detail=f"{action.value}: {from_state.value} -> {to_state.value}",
     )
     log.info(
         "decision application=%s action=%s %s->%s actor=%s device=%s cursor=%d",

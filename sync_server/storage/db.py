@@ -10,7 +10,7 @@ either commits whole or leaves nothing. Every connection is opened for one unit 
 closed after it; callers run that work in a worker thread, never on the event loop.
 
 Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
-sorts chronologically. Schema (version 3)::
+sorts chronologically. Schema (version 4)::
 
     enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
     devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
@@ -28,11 +28,15 @@ sorts chronologically. Schema (version 3)::
     refusals            every refused request or batch (code, status, device, ip), for admins
     staff_sessions      staff login tokens (only the SHA-256 of each), user, expiry, client IP
     login_failures      failed staff logins per (username, client IP): count and blocked_until
+    access_log          hash-chained audit of every staff read of personal data and every
+                        central decision: seq, time, actor, role, client IP, action,
+                        application, detail, prev_hash, hash
+                        (:mod:`sync_server.services.access_log`)
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
 in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures`` and an
-index of applications by state (the work queues).
+index of applications by state (the work queues). Version 4 added ``access_log``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -55,7 +59,7 @@ from signing.keys import load_private_key
 
 __all__ = ["Database", "Connection", "UpgradeHook", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = (
     """
@@ -253,7 +257,25 @@ _SCHEMA_V3 = (
     "CREATE INDEX applications_state ON applications (state)",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+_SCHEMA_V4 = (
+    """
+    CREATE TABLE access_log (
+        seq             INTEGER PRIMARY KEY CHECK (seq >= 1),
+        at              TEXT NOT NULL,
+        actor_id        TEXT NOT NULL,
+        role            TEXT NOT NULL,
+        client_ip       TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        application_id  TEXT,
+        detail          TEXT NOT NULL DEFAULT '',
+        prev_hash       TEXT NOT NULL,
+        hash            TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX access_log_application ON access_log (application_id, seq)",
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 """Statements that bring the schema from version i to i + 1."""
 
 

@@ -37,6 +37,7 @@ ME = "/api/v1/auth/me"
 LOGOUT = "/api/v1/auth/logout"
 QUEUE = "/api/v1/queue"
 DECISIONS = "/api/v1/applications/{application_id}/decisions"
+APPLICATION = "/api/v1/applications/{application_id}"
 STAFF = {
     Role.VERIFIKATOR: "sri.verif",
     Role.KABID: "hendra.kabid",
@@ -248,6 +249,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", QUEUE): _staff_only(200, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
     # An empty body: the role is checked first, then the body (400 request.invalid_body).
     ("POST", DECISIONS): _staff_only(400, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
+    ("GET", APPLICATION): _staff_only(404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from protocol.errors import IllegalTransition, ReasonRequired, RoleNotPermitted, ValidationError
 from protocol.workflow import Reasons, Role
-from sync_server.api.deps import ContextDep, require_roles
+from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
 from sync_server.errors import Refusal
 from sync_server.schemas import DecisionRequest, DecisionResponse, ErrorResponse
@@ -57,6 +57,7 @@ async def decide(
     body: DecisionRequest,
     session: DecidingStaff,
     context: ContextDep,
+    ip: ClientIpDep,
 ) -> DecisionResponse:
     """Verify (verifikator), approve (Kabid), sign (Kepala Dinas), or return
     (verifikator, Kabid) / reject TTE (Kepala Dinas) with reasons: checklist item codes
@@ -69,6 +70,9 @@ async def decide(
 
     ``sign`` only records the decision for now: the TTE (electronic signature) is wired in by
     a later step, and until then the KK stays "awaiting TTE".
+
+    Every recorded decision is also appended to the hash-chained access log (actor, role,
+    client IP) in the same transaction.
     """
     user = session.user
     reasons = (
@@ -86,6 +90,7 @@ async def decide(
                 reasons=reasons,
                 now=utc_now(),
                 expected_state=body.expected_state,
+                client_ip=ip,
             )
         )
     except IllegalTransition as exc:

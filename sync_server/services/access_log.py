@@ -1,0 +1,125 @@
+"""The hash-chained access log: every staff read of personal data and every central decision.
+
+Each row names who (``actor_id``, ``role``), from where (``client_ip``), when (``at``, server
+time), what (``action``: ``application.read``, ``application.decided``), which application
+and why (``detail``). Rows are numbered from 1 without gaps (``seq``), and each carries
+``prev_hash`` (the previous row's ``hash``; :data:`GENESIS` for the first) and
+``hash = sha256_hex(canonical_json(row without hash))``, so editing, deleting or reordering a
+stored row breaks the chain from that row on and :func:`verify_audit_chain` names it.
+
+:func:`append` runs on a connection inside the caller's write transaction
+(:meth:`~sync_server.storage.db.Database.write`, ``BEGIN IMMEDIATE``): the record commits with
+the read or the decision it records, or neither does, and the single writer makes
+``seq``/``prev_hash`` race-free.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+
+from protocol.canonical import canonical_json, sha256_hex
+from sync_server.storage.db import Database
+
+__all__ = [
+    "GENESIS",
+    "READ",
+    "DECIDED",
+    "AccessRecord",
+    "append",
+    "entries",
+    "row_hash",
+    "verify_audit_chain",
+]
+
+GENESIS = "0" * 64
+"""``prev_hash`` of the first row."""
+READ = "application.read"
+DECIDED = "application.decided"
+
+_COLUMNS = "seq, at, actor_id, role, client_ip, action, application_id, detail, prev_hash, hash"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    seq: int
+    at: str
+    actor_id: str
+    role: str
+    client_ip: str
+    action: str
+    application_id: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+def row_hash(fields: dict[str, object]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a row's fields other than ``hash``."""
+    return sha256_hex(canonical_json({k: v for k, v in fields.items() if k != "hash"}))
+
+
+def append(
+    conn: sqlite3.Connection,
+    *,
+    at: str,
+    actor_id: str,
+    role: str,
+    client_ip: str,
+    action: str,
+    application_id: str | None,
+    detail: str = "",
+) -> AccessRecord:
+    """Append one chained row; ``conn`` must be in a write transaction."""
+    if not conn.in_transaction:
+        raise RuntimeError("access_log.append needs a write transaction (Database.write)")
+    last = conn.execute("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()
+    fields: dict[str, object] = {
+        "seq": (last["seq"] + 1) if last else 1,
+        "at": at,
+        "actor_id": actor_id,
+        "role": role,
+        "client_ip": client_ip,
+        "action": action,
+        "application_id": application_id,
+        "detail": detail,
+        "prev_hash": last["hash"] if last else GENESIS,
+    }
+    fields["hash"] = row_hash(fields)
+    conn.execute(
+        f"INSERT INTO access_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tuple(fields[c.strip()] for c in _COLUMNS.split(",")),
+    )
+    return AccessRecord(**fields)  # type: ignore[arg-type]
+
+
+def entries(conn: sqlite3.Connection, *, application_id: str | None = None) -> list[AccessRecord]:
+    """The rows in chain order, all or those of one application."""
+    if application_id is None:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM access_log ORDER BY seq").fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM access_log WHERE application_id = ? ORDER BY seq",
+            (application_id,),
+        ).fetchall()
+    return [AccessRecord(**dict(row)) for row in rows]
+
+
+def verify_audit_chain(db: Database | sqlite3.Connection) -> tuple[bool, int | None]:
+    """``(True, None)`` when the whole chain holds, else ``(False, seq)`` of the first row
+    that is wrong: its hash does not match its fields, its ``prev_hash`` is not the previous
+    row's hash, or its ``seq`` is not the next number (a row before it was deleted)."""
+    if isinstance(db, Database):
+        with db.read() as conn:
+            return verify_audit_chain(conn)
+    prev, expected_seq = GENESIS, 1
+    for record in entries(db):
+        fields = asdict(record)
+        if (
+            record.seq != expected_seq
+            or record.prev_hash != prev
+            or record.hash != row_hash(fields)
+        ):
+            return False, record.seq
+        prev, expected_seq = record.hash, record.seq + 1
+    return True, None
