@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -126,6 +127,22 @@ def issue_code(server: RunningServer, kecamatan: str = SEKAYU, **kw: Any) -> str
         **kw,
     )
     return issued.code
+
+
+async def refused_code(server: RunningServer, server_url: str, tmp_path: Path, case: str) -> str:
+    """A code the server will refuse: ``unknown``, ``expired`` or ``used`` (by another counter
+    that enrolls with it first)."""
+    from field_client.config import CounterConfig
+    from field_client.sync import enroll_device
+
+    if case == "unknown":
+        return "ABCD-EFGH-JKMN"
+    if case == "expired":
+        return issue_code(server, ttl=_hours(1), now=utc_now() - _hours(2))
+    code = issue_code(server)
+    other = CounterConfig(data_dir=tmp_path / "other-counter", trust_env=False)
+    await enroll_device(other, server_url=server_url, code=code)
+    return code
 
 
 def _hours(n: int) -> Any:

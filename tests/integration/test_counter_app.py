@@ -12,7 +12,6 @@ import asyncio
 import random
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 
 import pytest
 from textual.widgets import Button, Input, Static
@@ -25,9 +24,8 @@ from field_client.store import Store
 from field_client.sync import SyncEngine, enroll_device
 from field_client.widgets.dashboard import ApplicationTable
 from protocol.application import Application
-from sync_server.clock import utc_now
 from tests.factories import application_dict, member_dict
-from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code
+from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code, refused_code
 from tests.support.faulty_link import FaultyLink
 
 SIZE = (80, 24)
@@ -109,14 +107,7 @@ async def test_first_start_enrolls_with_a_good_code_then_asks_for_login(server, 
 async def test_a_refused_code_is_explained_and_nothing_is_recorded(
     server, link, config, tmp_path, case, expected
 ):
-    if case == "unknown":
-        bad = "ABCD-EFGH-JKMN"
-    elif case == "expired":
-        bad = issue_code(server, ttl=timedelta(hours=1), now=utc_now() - timedelta(hours=2))
-    else:
-        bad = issue_code(server)
-        other = CounterConfig(data_dir=tmp_path / "other-counter", trust_env=False)
-        await enroll_device(other, server_url=link.url, code=bad)
+    bad = await refused_code(server, link.url, tmp_path, case)
 
     app = app_for(config.model_copy(update={"server_url": link.url}))
     async with app.run_test(size=SIZE) as pilot:

@@ -12,7 +12,6 @@ import os
 import stat
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,9 @@ from field_client.store import Store
 from field_client.sync import EnrollmentError, enroll_device
 from protocol.errors import message_for
 from signing.keys import load_private_key, public_key_b64
-from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir, open_context
-from tests.integration.conftest import issue_code, start_server, table_count
+from tests.integration.conftest import issue_code, refused_code, start_server, table_count
 from tests.support.faulty_link import FaultyLink
 
 KK_COUNTER = Path(sys.executable).parent / "kk-counter"
@@ -104,14 +102,7 @@ async def test_a_device_enrolls_once(server, link, config):
 async def test_a_refused_code_records_nothing_and_a_good_code_then_works(
     server, link, config, tmp_path, case, code
 ):
-    if case == "unknown":
-        bad = "ABCD-EFGH-JKMN"
-    elif case == "expired":
-        bad = issue_code(server, ttl=timedelta(hours=1), now=utc_now() - timedelta(hours=2))
-    else:
-        bad = issue_code(server)
-        other = CounterConfig(data_dir=tmp_path / "other-counter")
-        await enroll_device(other, server_url=link.url, code=bad)
+    bad = await refused_code(server, link.url, tmp_path, case)
 
     with pytest.raises(EnrollmentError) as caught:
         await enroll_device(config, server_url=link.url, code=bad)
