@@ -1,7 +1,6 @@
 """Demo data for ``kk-tte sample``: a young family in Kelurahan Kayu Ara, Sekayu (fictitious).
 
-The same family as the test suite's factory; kept here because an installed package cannot
-import the tests.
+The test suite's factories build on this family too (``tests/factories.py``).
 """
 
 from __future__ import annotations
