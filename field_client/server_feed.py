@@ -39,7 +39,7 @@ from protocol.application import Application
 from protocol.errors import ValidationError
 from protocol.events import application_from_body
 from protocol.server_events import ServerEvent, ServerEventKind
-from protocol.workflow import Action, Reasons, Role, State
+from protocol.workflow import State
 
 __all__ = ["apply_event"]
 
@@ -64,27 +64,11 @@ def _operator(tx: Transaction, event: ServerEvent) -> None:
     )
 
 
-def _decision(cursor: int, application_id: str, body: Mapping[str, Any]) -> Decision:
-    reasons = body["reasons"]
-    return Decision(
-        cursor=cursor,
-        application_id=application_id,
-        action=Action(body["action"]),
-        from_state=State(body["from_state"]),
-        to_state=State(body["to_state"]),
-        role=Role(body["role"]),
-        actor_id=body["actor_id"],
-        actor_name=body["actor_name"],
-        reasons=None
-        if reasons is None
-        else Reasons(items=tuple(reasons.get("items", ())), text=reasons.get("text", "")),
-        at=body["at"],
-    )
-
-
 def _decided(tx: Transaction, event: ServerEvent) -> None:
     assert event.application_id is not None  # from_wire requires it for this kind
-    decision = _decision(event.cursor, event.application_id, event.body)
+    decision = Decision.from_mapping(
+        event.body, cursor=event.cursor, application_id=event.application_id
+    )
     tx.add_decision(decision)
     tx.set_server_state(event.application_id, decision.to_state, at=decision.at)
 
@@ -105,7 +89,9 @@ def _transferred(tx: Transaction, event: ServerEvent) -> None:
     tx.take_over(app, state=State(body["state"]), at=body["at"])
     known = {(d.at, d.action) for d in tx.decisions(event.application_id)}
     for earlier in body["decisions"]:
-        decision = _decision(event.cursor, event.application_id, earlier)
+        decision = Decision.from_mapping(
+            earlier, cursor=event.cursor, application_id=event.application_id
+        )
         # Coming back to a device that saw some of them before: keep one row per decision.
         if (decision.at, decision.action) not in known:
             tx.add_decision(decision)

@@ -181,6 +181,26 @@ class Decision:
     at: str
     """Server time of the decision."""
 
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, cursor: int, application_id: str) -> Decision:
+        """From a decision body as the server sends it (``reasons`` an object or null); the
+        feed and the stored rows both use this form."""
+        reasons = data["reasons"]
+        return cls(
+            cursor=cursor,
+            application_id=application_id,
+            action=Action(data["action"]),
+            from_state=State(data["from_state"]),
+            to_state=State(data["to_state"]),
+            role=Role(data["role"]),
+            actor_id=data["actor_id"],
+            actor_name=data["actor_name"],
+            reasons=None
+            if reasons is None
+            else Reasons(items=tuple(reasons.get("items", ())), text=reasons.get("text", "")),
+            at=data["at"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class KKDocument:
@@ -346,19 +366,8 @@ def _operator(row: Mapping[str, Any]) -> Operator:
 
 def _decision(row: Mapping[str, Any]) -> Decision:
     reasons = json.loads(row["reasons"]) if row["reasons"] else None
-    return Decision(
-        cursor=row["cursor"],
-        application_id=row["application_id"],
-        action=Action(row["action"]),
-        from_state=State(row["from_state"]),
-        to_state=State(row["to_state"]),
-        role=Role(row["role"]),
-        actor_id=row["actor_id"],
-        actor_name=row["actor_name"],
-        reasons=None
-        if reasons is None
-        else Reasons(items=tuple(reasons.get("items", ())), text=reasons.get("text", "")),
-        at=row["at"],
+    return Decision.from_mapping(
+        {**row, "reasons": reasons}, cursor=row["cursor"], application_id=row["application_id"]
     )
 
 
