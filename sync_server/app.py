@@ -1,6 +1,6 @@
 """The central server's FastAPI application: ``create_app(config)``.
 
-HTTP contract (all JSON; errors are ``{"error": {"code", "message", ...}}``,
+HTTP contract (JSON; errors are RFC 9457 ``application/problem+json`` with a stable ``code``,
 :mod:`sync_server.api.errors`):
 
 =======  ==========================  ==========================================  ===========

@@ -11,7 +11,7 @@ The server adds one exception to the domain's tree (:mod:`protocol.errors`)::
     └── Refusal                             the server refuses a request or an admin command;
                                             carries the HTTP status and extra JSON fields
 
-The API turns every :class:`Refusal` into ``{"error": {"code", "message", **extra}}`` with its
+The API turns every :class:`Refusal` into a problem+json body (``code``, ``detail``, extra) with its
 ``status`` (:mod:`sync_server.api.errors`); the CLI prints its message and exits 1.
 
 Codes, grouped by where they arise (HTTP status in brackets):

@@ -15,7 +15,6 @@ __all__ = [
     "PushResponse",
     "PullResponse",
     "HealthResponse",
-    "ErrorDetail",
     "ErrorResponse",
     "LoginRequest",
     "LoginResponse",
@@ -87,19 +86,21 @@ class HealthResponse(BaseModel):
     server_time: str
 
 
-class ErrorDetail(BaseModel):
+class ErrorResponse(BaseModel):
+    """Every error answer: RFC 9457 problem details (``application/problem+json``) with the
+    stable ``code`` and any extra fields of the refusal (``seq``, ``retry_after``...)."""
+
     model_config = ConfigDict(extra="allow")
 
-    code: str
-    """Stable machine code; clients branch on it, never on the message."""
-    message: str
+    type: str
+    """``urn:kk-online:problem:<code>``."""
+    title: str
+    """The HTTP reason phrase."""
+    status: int
+    detail: str
     """Indonesian text for people."""
-
-
-class ErrorResponse(BaseModel):
-    """Every error answer: ``{"error": {"code", "message", ...extra fields}}``."""
-
-    error: ErrorDetail
+    code: str
+    """Stable machine code; clients branch on it, never on the text."""
 
 
 class LoginRequest(BaseModel):

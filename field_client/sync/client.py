@@ -103,19 +103,22 @@ def read_json(response: httpx.Response) -> Any:
 
 
 def refusal_of(response: httpx.Response, data: Any) -> ServerRefusal:
-    """The :class:`ServerRefusal` in an error body ``{"error": {"code", "message", ...}}``,
-    or :class:`LinkDown` for an error answer that is not the server's shape."""
-    error = data.get("error") if isinstance(data, dict) else None
+    """The :class:`ServerRefusal` in a problem+json body (``code``, ``detail``, extra
+    fields), or :class:`LinkDown` for an error answer that is not the server's shape."""
+    error = data if isinstance(data, dict) else None
     if not (
         isinstance(error, dict)
         and isinstance(error.get("code"), str)
-        and isinstance(error.get("message"), str)
+        and isinstance(error.get("detail"), str)
     ):
         raise LinkDown.of("sync.bad_response", status=response.status_code)
-    extra = {k: v for k, v in error.items() if k not in ("code", "message")}
+    extra = {k: v for k, v in error.items() if k not in _PROBLEM_MEMBERS}
     if "retry_after" not in extra and response.headers.get("retry-after", "").isdigit():
         extra["retry_after"] = int(response.headers["retry-after"])
-    return ServerRefusal(error["code"], error["message"], status=response.status_code, extra=extra)
+    return ServerRefusal(error["code"], error["detail"], status=response.status_code, extra=extra)
+
+
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "instance"})
 
 
 class SyncClient:

@@ -74,7 +74,7 @@ class LinkDown(SyncError):
 
 
 class ServerRefusal(SyncError):
-    """The server answered ``{"error": {"code", "message", ...}}``: it refused the whole
+    """The server answered with a problem+json ``code``: it refused the whole
     request and changed nothing (the nonce excepted).
 
     ``status`` is the HTTP status, ``extra`` the other fields of the error body

@@ -1,4 +1,8 @@
-"""One JSON error body for every failure: ``{"error": {"code", "message", ...extra}}``.
+"""One error body for every failure: RFC 9457 problem details with a stable code.
+
+``application/problem+json``: ``{"type": "urn:kk-online:problem:<code>", "title": <HTTP
+reason>, "status", "detail": <Indonesian text for people>, "code": <stable machine code>,
+...extra}``. Clients branch on ``code``, never on ``detail``.
 
 * :class:`~sync_server.errors.Refusal`: its status, code, Indonesian message and extra
   fields (``seq``, ``expected_seq``, ``acked_seq``, ``server_time``, ``retry_after``...);
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,7 +35,7 @@ from sync_server.clock import stamp, utc_now
 from sync_server.errors import Refusal
 from sync_server.storage import audit
 
-__all__ = ["install_error_handlers", "error_response"]
+__all__ = ["install_error_handlers", "error_response", "problem_body", "PROBLEM_TYPE_PREFIX"]
 
 log = logging.getLogger("sync_server.refusals")
 
@@ -38,11 +43,44 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NOT_RECORDED = frozenset({"enroll.throttled", "auth.throttled"})
 
 
+PROBLEM_TYPE_PREFIX = "urn:kk-online:problem:"
+
+
+def problem_body(
+    status: int, code: str, message: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The RFC 9457 members of one error; ``extra`` never overrides the standard ones."""
+    body = {k: v for k, v in (extra or {}).items() if k not in _RESERVED}
+    body.update(
+        type=PROBLEM_TYPE_PREFIX + code,
+        title=_reason(status),
+        status=status,
+        detail=message,
+        code=code,
+    )
+    return body
+
+
+_RESERVED = frozenset({"type", "title", "status", "detail", "code", "instance"})
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def error_response(
     status: int, code: str, message: str, extra: dict[str, Any] | None = None, **kw: Any
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, **(extra or {})}}
-    return JSONResponse(status_code=status, content=body, **kw)
+    """A ``problem+json`` answer (:func:`problem_body`)."""
+    return JSONResponse(
+        status_code=status,
+        content=problem_body(status, code, message, extra),
+        media_type="application/problem+json",
+        **kw,
+    )
 
 
 def _claimed_device(request: Request) -> str | None:

@@ -12,7 +12,7 @@ gzip stream 400 ``request.bad_gzip``; bad JSON 400 ``request.malformed_json``; a
 400 ``push.malformed``; too many events 413 ``push.too_many_events``.
 
 Batch checks. Any failure refuses the WHOLE batch, stores none of it, and answers with
-``{"error": {"code", "message", "seq", "acked_seq", ...}}``:
+problem+json ``{"code", "detail", "seq", "acked_seq", ...}``:
 
 1. each event parses (:meth:`ChangeEvent.from_wire`): 400 with its ``event.*`` code (or the
    application's own codes for a created/edited body), ``seq`` (when readable), ``index``

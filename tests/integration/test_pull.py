@@ -467,13 +467,13 @@ def test_bad_pull_parameters_are_refused_with_a_code(server, client, terminals):
     ]:
         response = signed_get(client, mine.device, f"{PULL_PATH}?{query}")
         assert response.status_code == 400, query
-        error = response.json()["error"]
+        error = response.json()
         assert (error["code"], error["name"]) == ("pull.bad_parameter", name), query
-        assert error["message"].startswith(f'Parameter "{name}" tidak sah')
+        assert error["detail"].startswith(f'Parameter "{name}" tidak sah')
     response = signed_get(client, mine.device, f"{PULL_PATH}?after=999999")
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == "pull.cursor_ahead"
-    assert client.get(PULL_PATH).json()["error"]["code"] == "request.unsigned"
+    assert response.json()["code"] == "pull.cursor_ahead"
+    assert client.get(PULL_PATH).json()["code"] == "request.unsigned"
     default = signed_get(client, mine.device, PULL_PATH)
     assert default.json() == {"events": [], "next_after": 0, "more": False}
 

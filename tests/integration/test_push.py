@@ -37,6 +37,7 @@ from tests.integration.conftest import (
     stored_events,
     table_count,
 )
+from tests.support.http import problem
 
 LAIS_DESA = "1606022001"
 NOT_READY_DOCS: list[str] = ["f102"]  # no buku nikah nor old KK: the checklist is not met
@@ -58,11 +59,7 @@ def log(device, operator) -> DeviceLog:
 
 
 def _error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code, error
-    assert error["message"]
-    return error
+    return problem(response, status, code)
 
 
 def _app_row(server, app_id: str) -> dict | None:

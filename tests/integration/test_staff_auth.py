@@ -100,8 +100,8 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client, staff):
 
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
-    assert wrong.json()["error"]["code"] == "auth.invalid_credentials"
-    assert wrong.json()["error"]["message"] == "Nama pengguna atau kata sandi salah."
+    assert wrong.json()["code"] == "auth.invalid_credentials"
+    assert wrong.json()["detail"] == "Nama pengguna atau kata sandi salah."
 
 
 def test_operator_is_refused_with_a_clear_code(server, client):
@@ -110,8 +110,8 @@ def test_operator_is_refused_with_a_clear_code(server, client):
     response = _login(client, "budi")
 
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "auth.operator_at_counter"
-    assert "loket" in response.json()["error"]["message"]
+    assert response.json()["code"] == "auth.operator_at_counter"
+    assert "loket" in response.json()["detail"]
 
 
 def test_disabled_account_cannot_log_in_and_its_token_dies_at_once(server, client, staff):
@@ -122,10 +122,10 @@ def test_disabled_account_cannot_log_in_and_its_token_dies_at_once(server, clien
 
     dead = client.get(ME, headers=_bearer(token))
     assert dead.status_code == 401
-    assert dead.json()["error"]["code"] == "auth.token_invalid"
+    assert dead.json()["code"] == "auth.token_invalid"
     again = _login(client, "hendra.kabid")
     assert again.status_code == 403
-    assert again.json()["error"]["code"] == "auth.account_disabled"
+    assert again.json()["code"] == "auth.account_disabled"
 
 
 def test_disabled_in_the_database_directly_also_stops_a_live_token(server, client, staff):
@@ -136,7 +136,7 @@ def test_disabled_in_the_database_directly_also_stops_a_live_token(server, clien
     dead = client.get(ME, headers=_bearer(token))
 
     assert dead.status_code == 401
-    assert dead.json()["error"]["code"] == "auth.account_disabled"
+    assert dead.json()["code"] == "auth.account_disabled"
 
 
 def test_expired_token_is_refused(server, client, staff):
@@ -148,7 +148,7 @@ def test_expired_token_is_refused(server, client, staff):
     response = client.get(ME, headers=_bearer(token))
 
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "auth.token_expired"
+    assert response.json()["code"] == "auth.token_expired"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -174,17 +174,17 @@ def test_logout_ends_the_session(server, client, staff):
 
     response = client.get(ME, headers=_bearer(token))
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "auth.token_invalid"
+    assert response.json()["code"] == "auth.token_invalid"
 
 
 def test_malformed_bearer_and_missing_token(client, staff):
     missing = client.get(ME)
     assert missing.status_code == 401
-    assert missing.json()["error"]["code"] == "auth.token_missing"
+    assert missing.json()["code"] == "auth.token_missing"
     for header in ("Basic abc", "Bearer", "Bearer " + "x" * 300, "Bearer kurang"):
         response = client.get(ME, headers={"Authorization": header})
         assert response.status_code == 401, header
-        assert response.json()["error"]["code"] == "auth.token_invalid"
+        assert response.json()["code"] == "auth.token_invalid"
 
 
 # -- throttle -------------------------------------------------------------------------------
@@ -205,9 +205,9 @@ def test_throttle_grows_and_never_locks_out_another_address(server, client, staf
         assert _login(client, "kadis", "tebakan-salah").status_code == 401
         blocked = _login(client, "kadis")  # even the right password waits
         assert blocked.status_code == 429
-        assert blocked.json()["error"]["code"] == "auth.throttled"
-        assert blocked.headers["Retry-After"] == str(blocked.json()["error"]["retry_after"])
-        waits.append(blocked.json()["error"]["retry_after"])
+        assert blocked.json()["code"] == "auth.throttled"
+        assert blocked.headers["Retry-After"] == str(blocked.json()["retry_after"])
+        waits.append(blocked.json()["retry_after"])
         _unblock(server)
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
 
@@ -222,7 +222,7 @@ def test_throttle_grows_and_never_locks_out_another_address(server, client, staf
     _unblock(server)
     assert _login(client, "kadis").status_code == 200
     assert _login(client, "kadis", "tebakan-salah").status_code == 401
-    assert _login(client, "kadis").json()["error"]["retry_after"] == 1
+    assert _login(client, "kadis").json()["retry_after"] == 1
 
 
 # -- role matrix ----------------------------------------------------------------------------
@@ -298,17 +298,17 @@ def test_role_matrix(server, client, staff, method, path):
         response = client.request(method, path, headers=headers, content=body)
         seen[caller] = response.status_code
         if caller not in ("none", "device") and response.status_code == 401:
-            assert response.json()["error"]["code"] == "request.unsigned"  # token ignored
+            assert response.json()["code"] == "request.unsigned"  # token ignored
         if caller == "device" and response.status_code == 401:
-            assert response.json()["error"]["code"] == "auth.token_missing"  # signature ignored
+            assert response.json()["code"] == "auth.token_missing"  # signature ignored
     assert seen == EXPECTED[(method, path)]
 
 
 def test_admin_queue_refusal_names_the_role(client, staff):
     response = client.get(QUEUE, headers=_bearer(_token(client, Role.ADMIN)))
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "auth.forbidden_role"
-    assert "Admin" in response.json()["error"]["message"]
+    assert response.json()["code"] == "auth.forbidden_role"
+    assert "Admin" in response.json()["detail"]
 
 
 # -- queue ----------------------------------------------------------------------------------
@@ -357,7 +357,7 @@ def test_queue_shows_what_waits_for_each_role(server, client, staff):
     for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "x"}):
         refused = client.get(QUEUE, params=bad, headers=verif)
         assert refused.status_code == 400, bad
-        assert refused.json()["error"]["code"] == "request.invalid_body"
+        assert refused.json()["code"] == "request.invalid_body"
 
     kabid = _bearer(_token(client, Role.KABID))
     assert client.get(QUEUE, headers=kabid).json()["total"] == 0

@@ -67,7 +67,7 @@ def test_reading_returns_data_state_checklist_and_history(
 def test_unknown_application_is_404_and_not_logged(server, client, tokens):
     response = read(client, tokens[Role.VERIFIKATOR], "tidak-ada")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "application.unknown"
+    assert response.json()["code"] == "application.unknown"
     with server.db.read() as conn:
         assert entries(conn) == []
 
@@ -76,7 +76,7 @@ def test_operator_admin_device_and_no_token_are_refused(server, client, tokens, 
     app_id = submitted_application(counter, client, operator)
     assert read(client, {}, app_id).status_code == 401
     admin = read(client, tokens[Role.ADMIN], app_id)
-    assert (admin.status_code, admin.json()["error"]["code"]) == (403, "auth.forbidden_role")
+    assert (admin.status_code, admin.json()["code"]) == (403, "auth.forbidden_role")
     with server.db.read() as conn:
         username = conn.execute(
             "SELECT username FROM users WHERE user_id = ?", (operator,)
@@ -86,7 +86,7 @@ def test_operator_admin_device_and_no_token_are_refused(server, client, tokens, 
     )
     # An operator never holds a staff token: refused at login, so cannot read either.
     assert login.status_code == 403
-    assert login.json()["error"]["code"] == "auth.operator_at_counter"
+    assert login.json()["code"] == "auth.operator_at_counter"
     with server.db.read() as conn:
         assert entries(conn) == []
 
