@@ -250,6 +250,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # An empty body: the role is checked first, then the body (400 request.invalid_body).
     ("POST", DECISIONS): _staff_only(400, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
     ("GET", APPLICATION): _staff_only(404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
+    ("POST", "/api/v1/tte/sign-batch"): _staff_only(400, Role.KEPALA_DINAS),
+    ("PUT", APPLICATION + "/kk-number"): _staff_only(400, Role.VERIFIKATOR, Role.KABID),
+    **{
+        ("GET", APPLICATION + document): _staff_only(
+            404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
+        )
+        for document in ("/draft-kk.pdf", "/biodata.pdf", "/kk.pdf")
+    },
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 
