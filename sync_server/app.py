@@ -19,9 +19,9 @@ GET      /api/v1/queue               my work queue, oldest first                
 POST     /api/v1/applications/       verify / approve / sign / return /          verifikator,
          {id}/decisions              reject_tte, with the state the caller saw   kabid,
                                      (sign = the TTE, with the passphrase)       kepala_dinas
-GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK        verifikator,
-         draft-kk.pdf, biodata.pdf,  (each read in the access log)               kabid,
-         kk.pdf                                                                  kepala_dinas
+GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK,       verifikator,
+         draft-kk.pdf, biodata.pdf,  archive package (each read in the access    kabid,
+         kk.pdf, archive.zip         log)                                        kepala_dinas
 PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)      verifikator,
          kk-number                                                               kabid
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas

@@ -4,7 +4,8 @@ Every field documents itself (the docstring under it). The CLI's ``--data-dir`` 
 ``KK_SERVER_DATA_DIR``. State lives in the data directory:
 
 * ``server.db``: SQLite in WAL mode, ``synchronous=FULL`` (:mod:`sync_server.storage.db`);
-* ``server_key.pem``: the server's Ed25519 key, mode 0600, made by ``kk-server init``.
+* ``server_key.pem``: the server's Ed25519 key, mode 0600, made by ``kk-server init``;
+* ``documents/``: signed KKs and archive packages, content-addressed by SHA-256.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE"]
+__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE", "DOCUMENTS_DIR"]
 
 DB_FILE = "server.db"
 KEY_FILE = "server_key.pem"
+DOCUMENTS_DIR = "documents"
 
 
 class ServerConfig(BaseSettings):
@@ -94,7 +96,7 @@ class ServerConfig(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         """Content-addressed store of signed KKs and archive packages (by SHA-256)."""
-        return self.data_dir / "documents"
+        return self.data_dir / DOCUMENTS_DIR
 
     @property
     def db_path(self) -> Path:

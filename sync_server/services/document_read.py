@@ -26,9 +26,10 @@ from sync_server.clock import stamp
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal
 from sync_server.services import access_log
+from sync_server.services.archive import read_stored
 from sync_server.services.kk_signing import official
 from sync_server.storage import changelog as log_store
-from sync_server.storage import documents, kk_registry
+from sync_server.storage import kk_registry
 from sync_server.storage.db import Connection, Database
 
 __all__ = ["DocumentKind", "read_document", "known_kk_number"]
@@ -77,7 +78,7 @@ def read_document(
             document = kk_registry.document_of_application(conn, application_id)
             if document is None:
                 raise Refusal("document.not_signed", status=404, application_id=application_id)
-            data = documents.get(config.documents_dir, document.sha256)
+            data = read_stored(config.documents_dir, document.sha256)
         elif kind is DocumentKind.BIODATA:
             data = render_biodata(app, kk_number=known_kk_number(conn, app))
         else:

@@ -256,7 +256,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         ("GET", APPLICATION + document): _staff_only(
             404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
         )
-        for document in ("/draft-kk.pdf", "/biodata.pdf", "/kk.pdf")
+        for document in ("/draft-kk.pdf", "/biodata.pdf", "/kk.pdf", "/archive.zip")
     },
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""

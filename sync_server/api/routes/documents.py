@@ -15,6 +15,7 @@ from protocol.workflow import Role
 from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
 from sync_server.schemas import ErrorResponse
+from sync_server.services import archive
 from sync_server.services.document_read import DocumentKind, read_document
 from sync_server.services.staff_auth import StaffSession
 
@@ -88,3 +89,44 @@ async def signed_kk(
 ) -> Response:
     """The signed KK (PAdES B-LT) exactly as stored, once the Kepala Dinas has signed it."""
     return await _pdf(DocumentKind.SIGNED_KK, application_id, session, context, ip, "kk.pdf")
+
+
+@router.get(
+    "/applications/{application_id}/archive.zip",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "the archive package"},
+        401: {"model": ErrorResponse, "description": "auth.token_*"},
+        403: {"model": ErrorResponse, "description": "auth.forbidden_role (admin)"},
+        404: {"model": ErrorResponse, "description": "archive.not_found"},
+    },
+)
+async def archive_package(
+    application_id: ApplicationId, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
+) -> Response:
+    """The immutable archive package of an archived application (ZIP: manifest.json with
+    every file's SHA-256, application.json, biodata.pdf, kk.pdf, audit.json, scans/).
+
+    The bytes are checked against the SHA-256 recorded at archiving (``ETag``); the read is
+    in the access log.
+    """
+    user = session.user
+    data, digest = await run_in_threadpool(
+        lambda: archive.read_package(
+            context.db,
+            application_id,
+            actor_id=user.user_id,
+            role=user.role.value,
+            client_ip=ip,
+            now=utc_now(),
+        )
+    )
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="arsip-{application_id}.zip"',
+            "Cache-Control": "no-store",
+            "ETag": f'"{digest}"',
+        },
+    )
