@@ -25,6 +25,8 @@ GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK,      
 PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)      verifikator,
          kk-number                                                               kabid
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
+GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
+         /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -57,6 +59,7 @@ from sync_server.api.routes import (
     queue,
     sync,
     tte,
+    verify,
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
@@ -92,4 +95,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(applications.router)
     app.include_router(tte.router)
     app.include_router(documents.router)
+    app.include_router(verify.router)
     return app
