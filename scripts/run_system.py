@@ -5,14 +5,15 @@ operator would, so it shows exactly what exists:
 
 1. the central server's data directory (SQLite, server key) and a demo operator account of
    Kecamatan Sekayu, created on first start only;
-2. the server, started in the background on loopback;
+2. the demo PKI (made on first start; private keys 0600, never committed), and the server,
+   started in the background on loopback with that PKI configured for the TTE
+   (``KK_SERVER_TTE_PKI_DIR``; the passphrase is typed by the Kepala Dinas per batch);
 3. a counter enrolled with a one-time code (its device key is generated locally), once;
 4. a first sync, which pulls the operator account so the operator can log in offline;
 5. the sample applications from examples/ recorded and (when complete) submitted by the
    operator, then pushed to the server by the sync engine;
 6. the counter's status;
-7. the demo PKI (made on first start; private keys 0600, never committed) and a sample KK
-   signed by the Kepala Dinas's demo certificate at PAdES B-LT, verified offline;
+7. a sample KK signed by the Kepala Dinas's demo certificate at PAdES B-LT, verified offline;
 then the server keeps running until Ctrl-C (``--no-wait`` stops).
 
 Everything lives under ``var/`` (never committed). Demo secrets are printed because they are
@@ -56,13 +57,28 @@ def main() -> int:
             "--username", OPERATOR, "--name", "Siti Rahma", "--password-stdin",
             stdin=PASSWORD + "\n")  # fmt: skip
 
+    pki = args.var / "pki"
+    step("TTE: PKI demo untuk tanda tangan Kepala Dinas")
+    if not (pki / "kepala-dinas.p12").exists():
+        run("kk-tte", "demo-pki", str(pki), "--passphrase-stdin", stdin=PKI_PASSPHRASE + "\n")
+    else:
+        print(f"PKI demo sudah ada di {pki}.")
+
     step(f"Server pusat berjalan di {url}")
     log = (args.var / "server.log").open("ab")
+    # The server signs KKs with the demo PKI; the passphrase is not configured: the Kepala
+    # Dinas types it per batch (POST /api/v1/tte/sign-batch).
+    env = {
+        **os.environ,
+        "KK_SERVER_TTE_PKI_DIR": str(pki.resolve()),
+        "KK_SERVER_PUBLIC_BASE_URL": url,
+    }
     proc = subprocess.Popen(
         [str(BIN / "kk-server"), *server, "serve", "--port", str(args.port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=env,
     )
     try:
         wait_healthy(url, proc)
@@ -90,10 +106,7 @@ def main() -> int:
         run("kk-counter", "sync", "--once", *counter, check=False)
         run("kk-counter", "status", *counter)
 
-        pki = args.var / "pki"
-        step("TTE: PKI demo dan contoh KK bertanda tangan elektronik")
-        if not (pki / "kepala-dinas.p12").exists():
-            run("kk-tte", "demo-pki", str(pki), "--passphrase-stdin", stdin=PKI_PASSPHRASE + "\n")
+        step("TTE: contoh KK bertanda tangan elektronik")
         sample = args.var / "contoh-kk.pdf"
         sample.unlink(missing_ok=True)
         run("kk-tte", "sample", str(sample), "--pki", str(pki), "--passphrase-stdin",
@@ -102,6 +115,7 @@ def main() -> int:
 
         print()
         print(f"Akun operator demo: {OPERATOR} / {PASSWORD}")
+        print(f"Frasa sandi TTE demo Kepala Dinas: {PKI_PASSPHRASE}")
         print(f"Data: {args.var}; log server: {args.var / 'server.log'}")
         if args.no_wait:
             return 0

@@ -35,7 +35,8 @@ kali frasa sandi (sign-batch), pemeriksaan luring (verify) dan contoh KK bertand
 (sample).
 
 \b
-Belum tersedia pada versi ini: halaman verifikasi kode QR dan kunci pada token PKCS#11.
+Halaman verifikasi kode QR: /verifikasi/<kode> di server pusat (kk-server).
+Belum tersedia pada versi ini: kunci pada token PKCS#11.
 """
 
 _DESCRIPTIONS = {

@@ -18,7 +18,15 @@ GET      /api/v1/queue               my work queue, oldest first                
                                                                                  kepala_dinas
 POST     /api/v1/applications/       verify / approve / sign / return /          verifikator,
          {id}/decisions              reject_tte, with the state the caller saw   kabid,
-                                                                                 kepala_dinas
+                                     (sign = the TTE, with the passphrase)       kepala_dinas
+GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK,       verifikator,
+         draft-kk.pdf, biodata.pdf,  archive package (each read in the access    kabid,
+         kk.pdf, archive.zip         log)                                        kepala_dinas
+PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)      verifikator,
+         kk-number                                                               kabid
+POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
+GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
+         /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -41,7 +49,18 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.errors import install_error_handlers
-from sync_server.api.routes import applications, auth, decisions, devices, health, queue, sync
+from sync_server.api.routes import (
+    applications,
+    auth,
+    decisions,
+    devices,
+    documents,
+    health,
+    queue,
+    sync,
+    tte,
+    verify,
+)
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
 
@@ -74,4 +93,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(queue.router)
     app.include_router(decisions.router)
     app.include_router(applications.router)
+    app.include_router(tte.router)
+    app.include_router(documents.router)
+    app.include_router(verify.router)
     return app

@@ -4,20 +4,23 @@ Every field documents itself (the docstring under it). The CLI's ``--data-dir`` 
 ``KK_SERVER_DATA_DIR``. State lives in the data directory:
 
 * ``server.db``: SQLite in WAL mode, ``synchronous=FULL`` (:mod:`sync_server.storage.db`);
-* ``server_key.pem``: the server's Ed25519 key, mode 0600, made by ``kk-server init``.
+* ``server_key.pem``: the server's Ed25519 key, mode 0600, made by ``kk-server init``;
+* ``documents/``: signed KKs and archive packages, content-addressed by SHA-256.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE"]
+__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE", "DOCUMENTS_DIR"]
 
 DB_FILE = "server.db"
 KEY_FILE = "server_key.pem"
+DOCUMENTS_DIR = "documents"
 
 
 class ServerConfig(BaseSettings):
@@ -65,6 +68,35 @@ class ServerConfig(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     """How long a connection waits for another writer (e.g. the CLI) before failing."""
+
+    kk_number_allocator: Literal["demo", "siak"] = "demo"
+    """Where new families' KK numbers come from: ``demo`` (kecamatan + DDMMYY + serial) or
+    ``siak`` (the number SIAK issued, entered by staff before the TTE)."""
+
+    tte_pki_dir: Path | None = None
+    """Directory made by ``kk-tte demo-pki`` holding the Kepala Dinas's PKCS#12, the trust
+    root, the CRLs and the timestamping key. Unset: the server cannot sign (``sign`` answers
+    503 ``tte.not_configured``). The passphrase is never configured: the Kepala Dinas types
+    it for each batch."""
+
+    kepala_dinas_name: str = "KEPALA DINAS (DEMO)"
+    """Name printed under the QR code of a signed KK."""
+
+    kepala_dinas_nip: str = "-"
+    """NIP printed under the Kepala Dinas's name."""
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    """Public address of this server; a signed KK's QR code points at
+    ``<public_base_url>/verifikasi/<token>``."""
+
+    verify_rate_per_minute: int = Field(default=30, ge=1)
+    """Verification look-ups (page or JSON) one client address may make per minute: 429
+    above, so the token space cannot be walked."""
+
+    @property
+    def documents_dir(self) -> Path:
+        """Content-addressed store of signed KKs and archive packages (by SHA-256)."""
+        return self.data_dir / DOCUMENTS_DIR
 
     @property
     def db_path(self) -> Path:

@@ -51,9 +51,17 @@ from __future__ import annotations
 from typing import Any
 
 import signing.requests  # noqa: F401  (defines request.bad_signature)
-from protocol.errors import KKError, define_messages, message_for
+from protocol.errors import (
+    IllegalTransition,
+    KKError,
+    ReasonRequired,
+    RoleNotPermitted,
+    ValidationError,
+    define_messages,
+    message_for,
+)
 
-__all__ = ["Refusal"]
+__all__ = ["Refusal", "refusal_for"]
 
 define_messages(
     {
@@ -169,3 +177,24 @@ class Refusal(KKError):
         self.status = status
         self.params = params
         self.extra: dict[str, Any] = dict(extra or {})
+
+
+def refusal_for(exc: KKError) -> Refusal:
+    """The HTTP refusal of a domain error raised while judging a staff action.
+
+    Workflow errors keep their code: wrong state 409, wrong role 403, missing reasons 422,
+    invalid input (with its ``issues``) 422; a :class:`Refusal` passes through; anything
+    else is 400.
+    """
+    if isinstance(exc, Refusal):
+        return exc
+    if isinstance(exc, IllegalTransition):
+        return Refusal(exc.code, status=409, message=exc.message)
+    if isinstance(exc, RoleNotPermitted):
+        return Refusal(exc.code, status=403, message=exc.message)
+    if isinstance(exc, ReasonRequired):
+        return Refusal(exc.code, status=422, message=exc.message)
+    if isinstance(exc, ValidationError):
+        issues = [i.to_dict() for i in exc.issues]
+        return Refusal(exc.code, status=422, message=exc.message, extra={"issues": issues})
+    return Refusal(exc.code, status=400, message=exc.message)

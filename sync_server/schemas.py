@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from protocol.workflow import State
 
@@ -24,6 +24,11 @@ __all__ = [
     "ReasonsIn",
     "DecisionRequest",
     "DecisionResponse",
+    "SignBatchRequest",
+    "SignResult",
+    "SignBatchResponse",
+    "KKNumberEntry",
+    "KKNumberEntered",
 ]
 
 
@@ -194,6 +199,9 @@ class DecisionRequest(BaseModel):
     reasons: ReasonsIn | None = None
     expected_state: State
     """The state shown to the caller when it chose; a different stored state is a conflict."""
+    passphrase: SecretStr | None = Field(default=None, max_length=1024)
+    """``sign`` only: the passphrase of the Kepala Dinas's TTE key; used for this request
+    and never stored or logged (``POST /api/v1/tte/sign-batch`` signs many at once)."""
 
 
 class DecisionResponse(BaseModel):
@@ -257,3 +265,61 @@ class ApplicationDetail(BaseModel):
     """Scan images are not on the server yet (a later step uploads them)."""
     access_seq: int
     """The access-log row that records this read."""
+
+
+class SignBatchRequest(BaseModel):
+    """The Kepala Dinas signs a queue of approved applications with one passphrase."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_ids": ["0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a11"],
+                    "passphrase": "frasa sandi TTE",
+                }
+            ]
+        },
+    )
+
+    application_ids: list[str] = Field(min_length=1, max_length=100)
+    """Applications to sign, in order (each must be ``approved``); duplicates count once."""
+    passphrase: SecretStr = Field(max_length=1024)
+    """Passphrase of the TTE key: opens the key once for the batch; never stored or logged."""
+
+
+class SignResult(BaseModel):
+    """What happened to one application of a signing batch."""
+
+    application_id: str
+    status: Literal["signed", "refused"]
+    kk_number: str | None = None
+    verification_url: str | None = None
+    """Where the KK's QR code points (signed only)."""
+    superseded: int = 0
+    """Earlier KKs of the same number now shown as superseded (signed only)."""
+    code: str | None = None
+    """Why it was refused (stable code), with ``detail`` in Indonesian and ``http_status``."""
+    detail: str | None = None
+    http_status: int | None = None
+
+
+class SignBatchResponse(BaseModel):
+    results: list[SignResult]
+    signed: int
+    refused: int
+
+
+class KKNumberEntry(BaseModel):
+    """The KK number SIAK issued for a new family, typed in by staff."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"kk_number": "1606012511260001"}]}
+    )
+
+    kk_number: str = Field(min_length=1, max_length=40)
+
+
+class KKNumberEntered(BaseModel):
+    application_id: str
+    kk_number: str

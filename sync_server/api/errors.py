@@ -10,7 +10,8 @@ reason>, "status", "detail": <Indonesian text for people>, "code": <stable machi
   sets ``WWW-Authenticate: Bearer``. Every refusal is logged (code, status,
   device id, seq, client IP: never bodies, codes, signatures or personal data) and recorded
   in the ``refusals`` table for admins, except throttled enrollments (a flood must not fill
-  the disk); the same holds for throttled staff logins.
+  the disk); the same holds for throttled staff logins and public KK verifications
+  (``verify.throttled``, ``verify.not_found``).
 * any other domain error (:class:`~protocol.errors.KKError`): 400 with its code.
 * FastAPI's request validation: 400 ``request.invalid_body``; Starlette's HTTP errors:
   ``http.not_found`` (404), ``http.method_not_allowed`` (405), ``http.error``.
@@ -40,7 +41,9 @@ __all__ = ["install_error_handlers", "error_response", "problem_body", "PROBLEM_
 log = logging.getLogger("sync_server.refusals")
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_NOT_RECORDED = frozenset({"enroll.throttled", "auth.throttled"})
+_NOT_RECORDED = frozenset(
+    {"enroll.throttled", "auth.throttled", "verify.throttled", "verify.not_found"}
+)
 
 
 PROBLEM_TYPE_PREFIX = "urn:kk-online:problem:"

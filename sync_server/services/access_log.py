@@ -25,6 +25,8 @@ __all__ = [
     "GENESIS",
     "READ",
     "DECIDED",
+    "DOCUMENT_READ",
+    "KK_NUMBER_ENTERED",
     "AccessRecord",
     "append",
     "entries",
@@ -36,6 +38,10 @@ GENESIS = "0" * 64
 """``prev_hash`` of the first row."""
 READ = "application.read"
 DECIDED = "application.decided"
+DOCUMENT_READ = "document.read"
+"""A staff member opened a document of an application (draft KK, Biodata, archive)."""
+KK_NUMBER_ENTERED = "kk_number.entered"
+"""A staff member entered the KK number SIAK issued."""
 
 _COLUMNS = "seq, at, actor_id, role, client_ip, action, application_id, detail, prev_hash, hash"
 

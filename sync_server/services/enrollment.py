@@ -136,8 +136,15 @@ class EnrollmentThrottle:
     """
 
     def __init__(
-        self, *, max_failures: int, window_seconds: float, max_clients: int = 10_000
+        self,
+        *,
+        max_failures: int,
+        window_seconds: float,
+        max_clients: int = 10_000,
+        code: str = "enroll.throttled",
     ) -> None:
+        self.code = code
+        """The refusal's code (the public KK verification reuses this throttle)."""
         self.max_failures = max_failures
         self.window = window_seconds
         self.max_clients = max_clients
@@ -152,7 +159,7 @@ class EnrollmentThrottle:
             if len(failures) >= self.max_failures:
                 retry_after = max(1, int(failures[0] + self.window - now) + 1)
                 raise Refusal(
-                    "enroll.throttled",
+                    self.code,
                     status=429,
                     extra={"retry_after": retry_after},
                     retry_after=retry_after,

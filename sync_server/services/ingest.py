@@ -48,7 +48,9 @@ message the operator sees on the next pull. Refusals, in the order checked:
   ``application.wrong_kecamatan``); ``submitted`` and ``resubmitted`` require
   :func:`protocol.validation.readiness` on the stored snapshot, as of the office's date, to
   report nothing: else ``application.not_ready`` with ``params.codes`` and
-  ``params.issues``.
+  ``params.issues``; ``archived`` builds the immutable archive package in the same
+  transaction (:mod:`sync_server.services.archive`), else ``archive.incomplete`` and the
+  application stays ``issued``.
 
 Each applied move appends to ``application_events``: actor, role, device, seq, action,
 from/to state, reasons, device time and server time.
@@ -96,6 +98,7 @@ from protocol.workflow import Reasons, Role, State, transition
 from signing.events import verify_event
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
+from sync_server.services import archive
 from sync_server.storage import accounts as account_store
 from sync_server.storage import audit
 from sync_server.storage import changelog as log_store
@@ -478,6 +481,9 @@ class _Judge:
             snapshot = _snapshot(event)
         if event.kind in _NEEDS_READINESS:
             self._check_ready(snapshot)
+        archiving = to_state is State.ARCHIVED
+        if archiving:  # the package may still refuse the move: undo it then
+            self.conn.execute("SAVEPOINT archive_move")
         log_store.update_application(
             self.conn,
             event.application_id,
@@ -486,6 +492,21 @@ class _Judge:
             at=stamp(self.now),
         )
         self._trail(event, from_state, to_state, reasons)
+        if archiving:
+            self._archive(event)
+
+    def _archive(self, event: ChangeEvent) -> None:
+        """The immutable archive package, in this transaction (design.md §1)."""
+        try:
+            archive.build_package(
+                self.conn, event.application_id, now=self.now, archive_event=event.to_wire()
+            )
+        except KKError as exc:  # archive.incomplete, or the Biodata cannot be rendered
+            self.conn.execute("ROLLBACK TO archive_move")
+            self.conn.execute("RELEASE archive_move")
+            params = exc.params if isinstance(exc, Refusal) else {}
+            raise _Refused(exc.code, exc.message, params) from None
+        self.conn.execute("RELEASE archive_move")
 
     def _transition(
         self, state: State | None, event: ChangeEvent, reasons: Reasons | None

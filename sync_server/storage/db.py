@@ -32,11 +32,20 @@ sorts chronologically. Schema (version 4)::
                         central decision: seq, time, actor, role, client IP, action,
                         application, detail, prev_hash, hash
                         (:mod:`sync_server.services.access_log`)
+    kk_numbers          every KK number ever allocated or taken over, never reused: source
+                        (demo / siak / existing), kecamatan, first application
+    kk_serials          the demo allocator's last serial per (kecamatan, day)
+    kk_number_entries   the KK number SIAK issued for an application, entered by staff
+    application_kk_numbers  the one KK number each application was given (at signing)
+    kk_documents        every signed KK: unguessable verification token, number, SHA-256 of
+                        the stored PDF, signer, signing time, superseded_at/by
+    archives            the one immutable archive package per archived application
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
 in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures`` and an
-index of applications by state (the work queues). Version 4 added ``access_log``.
+index of applications by state (the work queues). Version 4 added ``access_log``. Version 5
+added the KK number registry, the signed KK documents and the archive packages.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -59,7 +68,7 @@ from signing.keys import load_private_key
 
 __all__ = ["Database", "Connection", "UpgradeHook", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = (
     """
@@ -275,7 +284,74 @@ _SCHEMA_V4 = (
     "CREATE INDEX access_log_application ON access_log (application_id, seq)",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+_SCHEMA_KK_DOCUMENTS = (
+    """
+    CREATE TABLE kk_numbers (
+        kk_number             TEXT PRIMARY KEY CHECK (length(kk_number) = 16),
+        kecamatan             TEXT NOT NULL,
+        source                TEXT NOT NULL CHECK (source IN ('demo', 'siak', 'existing')),
+        first_application_id  TEXT NOT NULL,
+        registered_at         TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE kk_serials (
+        kecamatan    TEXT NOT NULL,
+        day          TEXT NOT NULL,
+        last_serial  INTEGER NOT NULL CHECK (last_serial BETWEEN 1 AND 9999),
+        PRIMARY KEY (kecamatan, day)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE kk_number_entries (
+        application_id  TEXT PRIMARY KEY REFERENCES applications (application_id),
+        kk_number       TEXT NOT NULL UNIQUE,
+        entered_by      TEXT NOT NULL,
+        entered_at      TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE application_kk_numbers (
+        application_id  TEXT PRIMARY KEY REFERENCES applications (application_id),
+        kk_number       TEXT NOT NULL REFERENCES kk_numbers (kk_number),
+        new_family      INTEGER NOT NULL CHECK (new_family IN (0, 1)),
+        assigned_at     TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE kk_documents (
+        id              INTEGER PRIMARY KEY,
+        token           TEXT NOT NULL UNIQUE,
+        kk_number       TEXT NOT NULL REFERENCES kk_numbers (kk_number),
+        application_id  TEXT NOT NULL UNIQUE REFERENCES applications (application_id),
+        sha256          TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        signer          TEXT NOT NULL,
+        signed_at       TEXT NOT NULL,
+        issued_on       TEXT NOT NULL,
+        superseded_at   TEXT,
+        superseded_by   INTEGER REFERENCES kk_documents (id)
+    )
+    """,
+    "CREATE INDEX kk_documents_number ON kk_documents (kk_number, id)",
+    """
+    CREATE TABLE archives (
+        application_id   TEXT PRIMARY KEY REFERENCES applications (application_id),
+        sha256           TEXT NOT NULL,
+        size             INTEGER NOT NULL,
+        manifest_sha256  TEXT NOT NULL,
+        created_at       TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    _SCHEMA_V4,
+    _SCHEMA_KK_DOCUMENTS,
+)
 """Statements that bring the schema from version i to i + 1."""
 
 

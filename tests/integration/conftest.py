@@ -275,3 +275,30 @@ def stored_events(server: RunningServer, device_id: str) -> list[dict[str, Any]]
 def table_count(server: RunningServer, table: str) -> int:
     with server.db.read() as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+
+
+# -- TTE ------------------------------------------------------------------------------------
+
+TTE_PASSPHRASE = "kepala-dinas-uji-9"
+
+
+@pytest.fixture(scope="session")
+def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo PKI (``kk-tte demo-pki``) shared by the tests: read-only once made."""
+    from signing.demo_pki import create_demo_pki
+
+    directory = tmp_path_factory.mktemp("tte") / "pki"
+    create_demo_pki(directory, TTE_PASSPHRASE)
+    return directory
+
+
+def tte_config(tmp_path: Path, pki: Path, **settings: Any) -> ServerConfig:
+    """An initialised data directory whose server signs KKs with the demo PKI."""
+    config = ServerConfig(
+        data_dir=tmp_path / "server",
+        tte_pki_dir=pki,
+        public_base_url="https://kk.mubakab.go.id",
+        **settings,
+    )
+    init_data_dir(config)
+    return config

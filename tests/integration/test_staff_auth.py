@@ -228,7 +228,12 @@ def test_throttle_grows_and_never_locks_out_another_address(server, client, staf
 # -- role matrix ----------------------------------------------------------------------------
 
 ALL_STAFF = (Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS, Role.ADMIN)
-EXEMPT = {("GET", "/api/v1/health"), ("POST", "/api/v1/devices/enroll"), ("POST", LOGIN)}
+EXEMPT = {
+    ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/devices/enroll"),
+    ("POST", LOGIN),
+    ("GET", "/api/v1/verify/{token}"),  # public: anyone holding a KK checks its QR code
+}
 
 
 def _staff_only(ok: int, *allowed: Role) -> dict[str, int]:
@@ -250,6 +255,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # An empty body: the role is checked first, then the body (400 request.invalid_body).
     ("POST", DECISIONS): _staff_only(400, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
     ("GET", APPLICATION): _staff_only(404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS),
+    ("POST", "/api/v1/tte/sign-batch"): _staff_only(400, Role.KEPALA_DINAS),
+    ("PUT", APPLICATION + "/kk-number"): _staff_only(400, Role.VERIFIKATOR, Role.KABID),
+    **{
+        ("GET", APPLICATION + document): _staff_only(
+            404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
+        )
+        for document in ("/draft-kk.pdf", "/biodata.pdf", "/kk.pdf", "/archive.zip")
+    },
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 

@@ -18,10 +18,12 @@ from protocol.workflow import Action, Reasons, Role, State
 from signing.keys import public_key_b64
 from tests.integration.conftest import (
     OPERATOR_PASSWORD,
+    TTE_PASSPHRASE,
     RunningServer,
     add_operator,
     enroll_device,
     table_count,
+    tte_config,
 )
 from tests.integration.test_pull import Terminal, server_app, submitted_application
 
@@ -36,6 +38,12 @@ STAFF = {
 
 def decisions_path(application_id: str) -> str:
     return f"/api/v1/applications/{application_id}/decisions"
+
+
+@pytest.fixture
+def server_config(tmp_path, demo_pki):
+    """The server of these tests can sign: "sign" is the TTE (demo PKI)."""
+    return tte_config(tmp_path, demo_pki)
 
 
 @pytest.fixture
@@ -90,8 +98,9 @@ def decide(
     action: str,
     expected_state: str,
     reasons: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> httpx.Response:
-    body: dict[str, Any] = {"action": action, "expected_state": expected_state}
+    body: dict[str, Any] = {"action": action, "expected_state": expected_state, **extra}
     if reasons is not None:
         body["reasons"] = reasons
     return client.post(decisions_path(application_id), json=body, headers=headers)
@@ -116,7 +125,8 @@ def test_the_sop_path_verify_approve_sign_through_http(
     ]
     for role, action, before, after in steps:
         assert queue_ids(client, tokens[role]) == [app_id], role
-        response = decide(client, tokens[role], app_id, action, before)
+        secret = {"passphrase": TTE_PASSPHRASE} if action == "sign" else {}
+        response = decide(client, tokens[role], app_id, action, before, **secret)
         assert response.status_code == 200, response.text
         body = response.json()
         assert set(body) == {"application_id", "from_state", "to_state", "action", "at"}
@@ -138,8 +148,9 @@ def test_the_sop_path_verify_approve_sign_through_http(
         (staff[Role.KEPALA_DINAS], "kepala_dinas", "sign", "approved", "signed"),
     ]
 
-    assert counter.pull(client) == 3
+    assert counter.pull(client) == 4  # three decisions and "KK ready"
     assert counter.store.get_application(app_id).state is State.SIGNED
+    assert counter.store.kk_document(app_id) is not None
     made = counter.store.decisions(app_id)
     assert [(d.action, d.role, d.actor_name) for d in made] == [
         (Action.VERIFY, Role.VERIFIKATOR, "Sri Wahyuni, S.Sos"),

@@ -13,13 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
-from protocol.errors import IllegalTransition, ReasonRequired, RoleNotPermitted, ValidationError
-from protocol.workflow import Reasons, Role
+from protocol.errors import KKError
+from protocol.workflow import Action, Reasons, Role, State
 from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
-from sync_server.errors import Refusal
+from sync_server.errors import refusal_for
 from sync_server.schemas import DecisionRequest, DecisionResponse, ErrorResponse
-from sync_server.services import decisions
+from sync_server.services import decisions, kk_signing
 from sync_server.services.staff_auth import StaffSession
 
 router = APIRouter(prefix="/api/v1", tags=["decisions"])
@@ -68,13 +68,17 @@ async def decide(
     changes: of two simultaneous decisions exactly one wins. A return or TTE rejection
     reaches the owning counter on its next pull, reasons included.
 
-    ``sign`` only records the decision for now: the TTE (electronic signature) is wired in by
-    a later step, and until then the KK stays "awaiting TTE".
+    ``sign`` by the Kepala Dinas is the TTE: it needs ``passphrase`` (the TTE key's), renders
+    the KK, signs it at PAdES B-LT and tells the counter the KK is ready, exactly like a
+    one-item ``POST /api/v1/tte/sign-batch``; a refusal of the signing (wrong passphrase 422
+    ``tte.key_unreadable``, no SIAK number 409 ``kk_number.siak_missing``...) changes nothing.
 
     Every recorded decision is also appended to the hash-chained access log (actor, role,
     client IP) in the same transaction.
     """
     user = session.user
+    if body.action == Action.SIGN and user.role is Role.KEPALA_DINAS:
+        return await _sign(application_id, body, session, context, ip)
     reasons = (
         Reasons(items=tuple(body.reasons.items), text=body.reasons.text) if body.reasons else None
     )
@@ -93,19 +97,51 @@ async def decide(
                 client_ip=ip,
             )
         )
-    except IllegalTransition as exc:
-        raise Refusal(exc.code, status=409, message=exc.message) from exc
-    except RoleNotPermitted as exc:
-        raise Refusal(exc.code, status=403, message=exc.message) from exc
-    except ReasonRequired as exc:
-        raise Refusal(exc.code, status=422, message=exc.message) from exc
-    except ValidationError as exc:
-        issues = [i.to_dict() for i in exc.issues]
-        raise Refusal(exc.code, status=422, message=exc.message, extra={"issues": issues}) from exc
+    except KKError as exc:
+        raise refusal_for(exc) from exc
     return DecisionResponse(
         application_id=decision.application_id,
         from_state=decision.from_state.value,
         to_state=decision.to_state.value,
         action=decision.action.value,
         at=decision.event.body["at"],
+    )
+
+
+async def _sign(
+    application_id: str,
+    body: DecisionRequest,
+    session: StaffSession,
+    context: ContextDep,
+    ip: str,
+) -> DecisionResponse:
+    """One ``sign`` decision: the TTE of one application (``kk_signing``)."""
+    user = session.user
+    passphrase = body.passphrase.get_secret_value() if body.passphrase else ""
+
+    def work() -> kk_signing.SignOutcome:
+        signer = kk_signing.open_signer(context.config, passphrase)
+        [outcome] = kk_signing.sign_batch(
+            context.db,
+            context.config,
+            signer,
+            [application_id],
+            actor_id=user.user_id,
+            actor_name=user.full_name,
+            client_ip=ip,
+            clock=utc_now,
+            expected_state=body.expected_state,
+        )
+        return outcome
+
+    outcome = await run_in_threadpool(work)
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    assert outcome.signed_at is not None
+    return DecisionResponse(
+        application_id=application_id,
+        from_state=State.APPROVED.value,
+        to_state=State.SIGNED.value,
+        action=Action.SIGN.value,
+        at=outcome.signed_at,
     )
