@@ -30,6 +30,7 @@ from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from field_client.actions import Counter
 from field_client.config import CounterConfig
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
 from field_client.screens.dashboard import DashboardScreen
@@ -38,6 +39,7 @@ from field_client.screens.login import LoginScreen
 from field_client.store import Device, Operator, Store
 from field_client.sync.engine import SyncEngine, SyncStatus
 from protocol.errors import KKError
+from signing.keys import load_private_key
 
 __all__ = ["CounterApp", "EngineFactory", "make_counter_app"]
 
@@ -59,6 +61,7 @@ class CounterApp(App[None]):
         Binding("ctrl+c", "help_quit", show=False, system=True),
         # Declared here so the footer shows an Indonesian label (Textual's is "palette").
         Binding("ctrl+p", "command_palette", "Perintah", show=False, priority=True),
+        Binding("f1", "help", "Bantuan"),
     ]
 
     sync_status: reactive[SyncStatus] = reactive(SyncStatus, init=False)
@@ -80,6 +83,7 @@ class CounterApp(App[None]):
         self.operator: Operator | None = None
         """Who is logged in; every action is recorded with this operator."""
         self._unsubscribe: Callable[[], None] | None = None
+        self._actions: Counter | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -161,6 +165,18 @@ class CounterApp(App[None]):
             self.sync_status = replace(self.sync_status, **self.store.outbox_summary())
         if self.engine is not None:
             self.engine.wake()
+
+    def actions(self) -> Counter:
+        """The operator actions of this counter (the device key is read once, when first
+        needed: a counter that only looks things up never loads it)."""
+        assert self.store is not None, "actions need an enrolled counter"
+        if self._actions is None:
+            self._actions = Counter(self.store, load_private_key(self.config.key_path))
+        return self._actions
+
+    def action_help(self) -> None:
+        """F1: the keys of this screen and what the focused part is for."""
+        self._keys()
 
     def action_sync_now(self) -> None:
         """Ask the engine for a round now (it ends its wait or backoff)."""
