@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import datetime
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -84,6 +85,7 @@ class CounterApp(App[None]):
         """Who is logged in; every action is recorded with this operator."""
         self._unsubscribe: Callable[[], None] | None = None
         self._actions: Counter | None = None
+        self._last_sync: datetime | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -122,14 +124,30 @@ class CounterApp(App[None]):
     def _start_sync(self) -> None:
         assert self.store is not None
         self.engine = self._engine_factory(self.config)
-        # Until the first round reports, show what the outbox holds rather than zeros.
-        self.sync_status = replace(self.engine.status, **self.store.outbox_summary())
+        # Until the first round reports, show what the outbox holds rather than zeros, and
+        # when the counter last synced (the engine only knows its own rounds).
+        self._last_sync = self.store.last_sync_at()
+        self.sync_status = replace(
+            self._with_last_sync(self.engine.status), **self.store.outbox_summary()
+        )
         self._unsubscribe = self.engine.subscribe(self._on_sync_status)
         self.engine.start()
 
     def _on_sync_status(self, status: SyncStatus) -> None:
+        status = self._with_last_sync(status)
         self.sync_status = status
         self.screen.post_message(SyncStatusChanged(status))
+
+    def _with_last_sync(self, status: SyncStatus) -> SyncStatus:
+        """The status with the last success known to the store, recording a newer one."""
+        done = status.last_success_at
+        if done is not None and (self._last_sync is None or done > self._last_sync):
+            self._last_sync = done
+            if self.store is not None:
+                self.store.record_last_sync(done)
+        if done is None and self._last_sync is not None:
+            return replace(status, last_success_at=self._last_sync)
+        return status
 
     # -- the flow --------------------------------------------------------------------------
 
