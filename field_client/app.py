@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import datetime
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -30,6 +31,7 @@ from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from field_client.actions import Counter
 from field_client.config import CounterConfig
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
 from field_client.screens.dashboard import DashboardScreen
@@ -38,6 +40,7 @@ from field_client.screens.login import LoginScreen
 from field_client.store import Device, Operator, Store
 from field_client.sync.engine import SyncEngine, SyncStatus
 from protocol.errors import KKError
+from signing.keys import load_private_key
 
 __all__ = ["CounterApp", "EngineFactory", "make_counter_app"]
 
@@ -59,6 +62,7 @@ class CounterApp(App[None]):
         Binding("ctrl+c", "help_quit", show=False, system=True),
         # Declared here so the footer shows an Indonesian label (Textual's is "palette").
         Binding("ctrl+p", "command_palette", "Perintah", show=False, priority=True),
+        Binding("f1", "help", "Bantuan"),
     ]
 
     sync_status: reactive[SyncStatus] = reactive(SyncStatus, init=False)
@@ -80,6 +84,8 @@ class CounterApp(App[None]):
         self.operator: Operator | None = None
         """Who is logged in; every action is recorded with this operator."""
         self._unsubscribe: Callable[[], None] | None = None
+        self._actions: Counter | None = None
+        self._last_sync: datetime | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -118,14 +124,30 @@ class CounterApp(App[None]):
     def _start_sync(self) -> None:
         assert self.store is not None
         self.engine = self._engine_factory(self.config)
-        # Until the first round reports, show what the outbox holds rather than zeros.
-        self.sync_status = replace(self.engine.status, **self.store.outbox_summary())
+        # Until the first round reports, show what the outbox holds rather than zeros, and
+        # when the counter last synced (the engine only knows its own rounds).
+        self._last_sync = self.store.last_sync_at()
+        self.sync_status = replace(
+            self._with_last_sync(self.engine.status), **self.store.outbox_summary()
+        )
         self._unsubscribe = self.engine.subscribe(self._on_sync_status)
         self.engine.start()
 
     def _on_sync_status(self, status: SyncStatus) -> None:
+        status = self._with_last_sync(status)
         self.sync_status = status
         self.screen.post_message(SyncStatusChanged(status))
+
+    def _with_last_sync(self, status: SyncStatus) -> SyncStatus:
+        """The status with the last success known to the store, recording a newer one."""
+        done = status.last_success_at
+        if done is not None and (self._last_sync is None or done > self._last_sync):
+            self._last_sync = done
+            if self.store is not None:
+                self.store.record_last_sync(done)
+        if done is None and self._last_sync is not None:
+            return replace(status, last_success_at=self._last_sync)
+        return status
 
     # -- the flow --------------------------------------------------------------------------
 
@@ -161,6 +183,18 @@ class CounterApp(App[None]):
             self.sync_status = replace(self.sync_status, **self.store.outbox_summary())
         if self.engine is not None:
             self.engine.wake()
+
+    def actions(self) -> Counter:
+        """The operator actions of this counter (the device key is read once, when first
+        needed: a counter that only looks things up never loads it)."""
+        assert self.store is not None, "actions need an enrolled counter"
+        if self._actions is None:
+            self._actions = Counter(self.store, load_private_key(self.config.key_path))
+        return self._actions
+
+    def action_help(self) -> None:
+        """F1: the keys of this screen and what the focused part is for."""
+        self._keys()
 
     def action_sync_now(self) -> None:
         """Ask the engine for a round now (it ends its wait or backoff)."""

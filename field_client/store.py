@@ -28,6 +28,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,7 +43,7 @@ from field_client.errors import (
 from field_client.schema import ensure_schema
 from protocol.application import Application
 from protocol.canonical import canonical_json
-from protocol.events import GENESIS_HASH, ChangeEvent
+from protocol.events import GENESIS_HASH, ChangeEvent, format_timestamp, parse_timestamp
 from protocol.server_events import ServerEvent
 from protocol.workflow import Action, Reasons, Role, State
 from signing.events import verify_server_event
@@ -355,6 +356,12 @@ class _Reads:
         pull asks for events after it."""
         row = self._row("SELECT value FROM meta WHERE key = 'pull_cursor'")
         return 0 if row is None else int(row["value"])
+
+    def last_sync_at(self) -> datetime | None:
+        """When this counter last synced everything (:meth:`Store.record_last_sync`), so the
+        status line can say it after a restart; ``None`` before the first success."""
+        row = self._row("SELECT value FROM meta WHERE key = 'last_sync_at'")
+        return None if row is None else parse_timestamp(row["value"])
 
 
 _OPERATOR_COLUMNS = "id, username, full_name, kecamatan, password_hash, active, updated_at"
@@ -816,6 +823,17 @@ class Store(_Reads):
         for row in self._rows("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"):
             counts[SyncStatus(row["status"])] = row["n"]
         return counts
+
+    def record_last_sync(self, moment: datetime) -> None:
+        """Keep the end of the last fully successful sync round (a later one only)."""
+        known = self.last_sync_at()
+        if known is not None and known >= moment:
+            return
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('last_sync_at', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [format_timestamp(moment)],
+        )
 
     def server_acked_seq(self) -> int:
         """The highest seq the server said it holds (0 before the first push)."""

@@ -13,11 +13,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from field_client.messages import LogoutRequested, SyncStatusChanged
+from field_client.screens.application_form import ApplicationFormScreen
+from field_client.store import StoredApplication
 from field_client.widgets.dashboard import ApplicationTable, StateCounts
 from field_client.widgets.status import SyncStatusBar
+from protocol.workflow import counter_may_edit
 
 if TYPE_CHECKING:
     from field_client.app import CounterApp
@@ -31,7 +34,16 @@ LIST_LIMIT = 200
 class DashboardScreen(Screen[None]):
     """What the operator sees after logging in."""
 
+    HELP = """
+## Dasbor loket
+
+F2 membuat permohonan baru. F3 mencari nama, NIK, atau nomor KK; Esc menghapus pencarian.
+Pilih permohonan di daftar dengan panah lalu Enter untuk membukanya.
+F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
+"""
+
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "new_application", "Permohonan baru"),
         Binding("f3", "search", "Cari"),
         Binding("f5", "app.sync_now", "Sinkronkan"),
         Binding("f9", "logout", "Ganti operator"),
@@ -109,6 +121,26 @@ class DashboardScreen(Screen[None]):
             search.value = ""  # fires Input.Changed, which lists again
         else:
             self.query_one("#applications", ApplicationTable).focus()
+
+    def action_new_application(self) -> None:
+        """Start a new application (SOP steps 1-2)."""
+        self.app.push_screen(ApplicationFormScreen())
+
+    @on(DataTable.RowSelected, "#applications")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        store = self.counter.store
+        key = event.row_key.value
+        stored = store.get_application(key) if store is not None and key else None
+        if stored is None:
+            return
+        self.open_application(stored)
+
+    def open_application(self, stored: StoredApplication) -> None:
+        """Show one application (its form while the counter may still edit it)."""
+        if counter_may_edit(stored.state) and not stored.read_only:
+            self.app.push_screen(ApplicationFormScreen(stored))
+        else:
+            self.notify(f"Permohonan ini berstatus {stored.state.label}.")
 
     def action_logout(self) -> None:
         """Leave the counter to the next operator."""

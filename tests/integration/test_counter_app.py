@@ -244,3 +244,23 @@ async def test_dashboard_counts_states_and_searches_by_name_nik_and_kk(server, l
         await pilot.press("f5")
         await until(pilot, lambda: "Semua catatan terkirim" in text(app, "#sync-status"))
         await until(pilot, lambda: text(app, "#count-centre") == "Di Dinas: 1")
+
+
+async def test_the_last_sync_time_survives_a_restart(server, link, config):
+    await enroll_device(config, server_url=link.url, code=issue_code(server))
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.sync_status.last_success_at is not None)
+        synced = app.sync_status.last_success_at
+        assert "Sinkron terakhir" in text(app, "#sync-status")
+
+    link.set_profile(offline=True)  # restarted in an office without network
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.sync_status.last_success_at is not None
+        await until(pilot, lambda: "Tidak ada jaringan" in text(app, "#sync-status"))
+        shown = text(app, "#sync-status")
+        assert "Sinkron terakhir" in shown and "Belum pernah sinkron" not in shown
+        assert app.sync_status.last_success_at == synced.replace(
+            microsecond=synced.microsecond // 1000 * 1000
+        )

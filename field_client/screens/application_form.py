@@ -1,0 +1,457 @@
+"""New application, and editing one the counter holds (SOP steps 1-2).
+
+One scrolling form in the order of F-1.02: the service, the applicant, the family's
+address, the members (each in :class:`~field_client.screens.member_form.MemberFormScreen`),
+the requirement checklist and, last, every open problem. Everything is checked as the
+operator types (:func:`protocol.validation.validate` on the whole draft) and shown under
+its field; a warning may be accepted with a reason from the problem list (an
+:class:`~protocol.application.Override`).
+
+Saving (ctrl+s) records a draft through :class:`~field_client.actions.Counter`: the first
+save an ``application.created`` event, later ones ``application.edited`` (nothing when
+unchanged). A draft may be saved with content problems; only the fields the wire format
+requires (applicant, address) must be filled. Submitting is done from the application's
+screen, where the readiness is judged.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Select, Static
+
+from field_client.actions import utc_now
+from field_client.drafts import ApplicationDraft, issues_by_field, shape_issues
+from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
+from field_client.screens.member_form import MemberFormScreen
+from field_client.store import StoredApplication
+from field_client.widgets.form import ChecklistPanel, FieldRow, IssueList, MemberTable, text_row
+from field_client.widgets.form.field_row import control_id
+from protocol.application import Application, field_label
+from protocol.errors import Issue, KKError, Severity
+from protocol.jurisdiction import address_refusal, office_date
+from protocol.services import SUB_TYPES, PeristiwaPenting, ServiceType
+from protocol.validation import DEFAULT_OPTIONS, checklist_of
+from protocol.wilayah import desa_in, muba_kecamatan
+
+if TYPE_CHECKING:
+    from field_client.app import CounterApp
+
+__all__ = ["ApplicationFormScreen"]
+
+_MEMBER_FIELD = "members["
+
+
+def _today() -> date:
+    return office_date(utc_now())
+
+
+class ApplicationFormScreen(Screen[str | None]):
+    """Fill in or correct an application; dismissed with its id once saved (else ``None``)."""
+
+    HELP = """
+## Formulir permohonan (F-1.02)
+
+Isi dari atas ke bawah; Tab/Enter pindah kolom, Shift+Tab kembali. Pesan di bawah kolom
+muncul saat mengetik: merah harus diperbaiki sebelum diajukan, kuning boleh dikecualikan
+dengan alasan (pilih di bagian *Pemeriksaan*, Enter).
+
+Anggota keluarga: F4 atau `a` menambah, Enter mengubah, Delete menghapus.
+Persyaratan: Spasi menandai dokumen yang ada.
+Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar permohonan.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Simpan draf", priority=True),
+        Binding("f4", "add_member", "Tambah anggota"),
+        Binding("f6", "problems", "Pemeriksaan"),
+        Binding("escape", "leave", "Kembali"),
+    ]
+
+    def __init__(self, stored: StoredApplication | None = None) -> None:
+        super().__init__()
+        self._saved: Application | None = stored.application if stored else None
+        self.draft = ApplicationDraft.of(stored.application) if stored else ApplicationDraft()
+        self._rows: dict[str, FieldRow] = {}
+        self._kecamatan = ""
+        self._issues: list[Issue] = []
+        self._overridden: list[Issue] = []
+
+    @property
+    def counter(self) -> CounterApp:
+        """The app, typed."""
+        return cast("CounterApp", self.app)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        device = self.counter.device
+        self._kecamatan = device.kecamatan if device else ""
+        t = self.draft.text
+        yield Header(icon="KK")
+        title = "Ubah permohonan" if self._saved else "Permohonan baru"
+        yield Static(title, id="form-title", classes="screen-title")
+        with VerticalScroll(id="application-form", classes="form"):
+            yield Static("1. Jenis permohonan (F-1.02)", classes="section")
+            yield self._select_row(
+                "service.service_type",
+                "Jenis permohonan",
+                [(f"{s.letter}. {s.label}", s.value) for s in ServiceType],
+                self.draft.service_type,
+            )
+            yield self._select_row(
+                "service.sub_type",
+                "Sub jenis",
+                self._sub_type_options(self.draft.service_type),
+                self.draft.sub_type,
+            )
+            yield self._select_row(
+                "service.peristiwa",
+                "Peristiwa penting",
+                [(p.label, p.value) for p in PeristiwaPenting],
+                self.draft.peristiwa,
+            )
+            yield Static("2. Data pemohon", classes="section")
+            for path, label, hint in (
+                ("applicant.nama", "Nama pemohon", "sesuai KTP"),
+                ("applicant.nik", "NIK pemohon", "16 digit"),
+                ("applicant.whatsapp", "Nomor WhatsApp", "0812 3456 7890"),
+                ("applicant.kk_number", "No. KK pemohon", "kosongkan bila tidak ada"),
+            ):
+                yield self._text(path, label, t.get(path, ""), hint)
+            yield Static("3. Alamat keluarga", classes="section")
+            yield self._text("address.alamat", "Alamat", t.get("address.alamat", ""), "jalan, no.")
+            yield self._text("address.rt", "RT", t.get("address.rt", ""), "001")
+            yield self._text("address.rw", "RW", t.get("address.rw", ""), "001")
+            desa = t.get("address.desa_code", "")
+            kecamatan = desa[:6] if desa else self._kecamatan
+            yield self._select_row(
+                "address.kecamatan",
+                "Kecamatan",
+                [(f"{r.name} ({r.code})", r.code) for r in muba_kecamatan()],
+                kecamatan or None,
+            )
+            yield self._select_row(
+                "address.desa_code",
+                "Desa/Kelurahan",
+                [(f"{r.name} ({r.code})", r.code) for r in desa_in(kecamatan)],
+                desa or None,
+            )
+            yield self._text(
+                "address.kode_pos", "Kode pos", t.get("address.kode_pos", ""), "5 digit"
+            )
+            yield self._text(
+                "kk_number", "No. KK keluarga", t.get("kk_number", ""), "untuk perubahan/hilang"
+            )
+            yield Static("4. Anggota keluarga (F4 atau a: tambah, Enter: ubah)", classes="section")
+            yield MemberTable(id="members")
+            yield Static("", id="members-message", classes="row-note")
+            yield Static("5. Persyaratan (Spasi: ada/tidak)", classes="section")
+            yield ChecklistPanel(id="checklist")
+            yield Static("6. Pemeriksaan (Enter: kecualikan peringatan)", classes="section")
+            yield IssueList(id="problems")
+        yield Static("", id="form-summary")
+        yield Footer()
+
+    def _text(self, path: str, label: str, value: str, hint: str) -> FieldRow:
+        row = text_row(path, label, value, placeholder=hint)
+        self._rows[path] = row
+        return row
+
+    def _select_row(
+        self, path: str, label: str, options: list[tuple[str, object]], value: object
+    ) -> FieldRow:
+        values = {v for _, v in options}
+        control: Select[object] = Select(
+            options,
+            prompt="(pilih)",
+            value=value if value in values else Select.NULL,
+            id=control_id(path),
+            compact=True,
+        )
+        row = FieldRow(path, label, control)
+        self._rows[path] = row
+        return row
+
+    @staticmethod
+    def _sub_type_options(service_type: str | None) -> list[tuple[str, int]]:
+        return [
+            (f"{s.form_code} {s.label}", s.number)
+            for s in SUB_TYPES
+            if s.service_type.value == service_type
+        ]
+
+    async def on_mount(self) -> None:
+        self._show_peristiwa()
+        await self._check()
+        self.query_one(f"#{control_id('service.service_type')}", Select).focus()
+
+    # -- reacting to the operator ------------------------------------------------------------
+
+    @on(Input.Changed)
+    async def _typed(self, event: Input.Changed) -> None:
+        path = self._path_of(event.control.id)
+        if path is None:
+            return
+        self.draft.text[path] = event.value
+        await self._check()
+
+    @on(Input.Submitted)
+    def _next(self) -> None:
+        self.focus_next()
+
+    @on(Select.Changed)
+    async def _chosen(self, event: Select.Changed) -> None:
+        path = self._path_of(event.control.id)
+        value = None if event.select.is_blank() else event.value
+        if path == "service.service_type":
+            if value != self.draft.service_type:
+                self.draft.service_type = None if value is None else str(value)
+                self.draft.sub_type = None
+                sub = self.query_one(f"#{control_id('service.sub_type')}", Select)
+                sub.set_options(self._sub_type_options(self.draft.service_type))
+        elif path == "service.sub_type":
+            self.draft.sub_type = None if value is None else int(cast(int, value))
+        elif path == "service.peristiwa":
+            self.draft.peristiwa = None if value is None else str(value)
+        elif path == "address.kecamatan":
+            desa = self.query_one(f"#{control_id('address.desa_code')}", Select)
+            code = "" if value is None else str(value)
+            if not self.draft.text.get("address.desa_code", "").startswith(code) or not code:
+                self.draft.text["address.desa_code"] = ""
+                desa.set_options([(f"{r.name} ({r.code})", r.code) for r in desa_in(code)])
+        elif path == "address.desa_code":
+            self.draft.text["address.desa_code"] = "" if value is None else str(value)
+        self._show_peristiwa()
+        await self._check()
+
+    def _path_of(self, widget_id: str | None) -> str | None:
+        for path, row in self._rows.items():
+            if row.control.id == widget_id:
+                return path
+        return None
+
+    def _show_peristiwa(self) -> None:
+        needs = self.draft.service_type == ServiceType.PERUBAHAN_DATA.value and any(
+            s.key == "peristiwa_penting" and s.number == self.draft.sub_type for s in SUB_TYPES
+        )
+        self._rows["service.peristiwa"].display = needs
+        if not needs and self.draft.peristiwa is not None:
+            self.draft.peristiwa = None
+
+    async def _check(self) -> None:
+        """Validate the whole draft and show every issue where it belongs."""
+        app, issues, report = self.draft.check(today=_today())
+        if app is not None and self._kecamatan:
+            refusal = address_refusal(app, self._kecamatan)
+            if refusal is not None and app.address.desa_code:
+                issues.append(refusal)
+        self._issues, self._overridden = issues, list(report.overridden)
+        grouped, accepted = issues_by_field(issues), issues_by_field(report.overridden)
+        for path, row in self._rows.items():
+            row.show(grouped.get(path, []), accepted.get(path, []))
+        problems: dict[int, int] = {}
+        for i in range(len(self.draft.members)):
+            prefix = f"members[{i}]"
+            problems[i] = sum(1 for f in issues if f.field.startswith(prefix))
+        self.query_one("#members", MemberTable).show(self.draft.members, problems)
+        family = [f for f in issues if f.field == "members"]
+        note = self.query_one("#members-message", Static)
+        note.update(Text("\n").join(Text(f"✗ {f.message}", style="red") for f in family))
+        checklist = None
+        if app is not None:
+            checklist = checklist_of(app, today=_today())
+        await self.query_one("#checklist", ChecklistPanel).show(
+            checklist, self.draft.attached_documents
+        )
+        self.query_one("#problems", IssueList).show(issues, self._overridden)
+        missing = len(checklist.missing(self.draft.attached_documents)) if checklist else 0
+        self._summarize(issues, missing)
+
+    def _summarize(self, issues: list[Issue], missing: int) -> None:
+        errors = sum(1 for f in issues if f.severity is Severity.ERROR)
+        warnings = len(issues) - errors
+        parts = [
+            Text(f"{errors} galat", style="bold red" if errors else "green"),
+            Text(f"{warnings} peringatan", style="bold yellow" if warnings else "green"),
+            Text(f"{missing} persyaratan belum ada", style="yellow" if missing else "green"),
+            Text("belum disimpan" if self._dirty() else "tersimpan", style="bold"),
+        ]
+        self.query_one("#form-summary", Static).update(Text(" · ").join(parts))
+
+    def _dirty(self) -> bool:
+        app, _ = self.draft.application()
+        if self._saved is None:
+            return app is not None or any(v.strip() for v in self.draft.text.values())
+        return app is None or app.to_dict() != self._saved.to_dict()
+
+    # -- members -----------------------------------------------------------------------------
+
+    def action_add_member(self) -> None:
+        """Add a member (in a form of its own)."""
+        self._edit_member(None)
+
+    @on(MemberTable.AddRequested)
+    def _add_requested(self) -> None:
+        self._edit_member(None)
+
+    @on(MemberTable.EditRequested)
+    def _edit_requested(self, event: MemberTable.EditRequested) -> None:
+        self._edit_member(event.index)
+
+    def _edit_member(self, index: int | None) -> None:
+        async def done(member: object) -> None:
+            if member is None:
+                return
+            self.draft.members = self.draft.with_member(index, member)  # type: ignore[arg-type]
+            await self._check()
+            self.query_one("#members", MemberTable).focus()
+
+        self.app.push_screen(MemberFormScreen(self.draft, index, today=_today), done)
+
+    @on(MemberTable.RemoveRequested)
+    def _remove_requested(self, event: MemberTable.RemoveRequested) -> None:
+        member = self.draft.members[event.index]
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                del self.draft.members[event.index]
+                await self._check()
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Hapus {member.nama or 'anggota ini'} dari permohonan?", yes="Hapus", no="Batal"
+            ),
+            answered,
+        )
+
+    # -- checklist and problems --------------------------------------------------------------
+
+    @on(ChecklistPanel.Changed)
+    async def _document(self, event: ChecklistPanel.Changed) -> None:
+        if event.present:
+            self.draft.attached_documents.add(event.document)
+        else:
+            self.draft.attached_documents.discard(event.document)
+        await self._check()
+
+    def action_problems(self) -> None:
+        """Jump to the list of problems."""
+        problems = self.query_one("#problems", IssueList)
+        problems.focus()
+        problems.scroll_visible()
+
+    @on(IssueList.Chosen)
+    def _problem_chosen(self, event: IssueList.Chosen) -> None:
+        found = event.issue
+        if event.overridden:
+            self._confirm_drop_override(found)
+        elif found.severity is Severity.WARNING:
+            self._ask_override(found)
+        else:
+            self._go_to(found.field)
+
+    def _ask_override(self, found: Issue) -> None:
+        operator = self.counter.operator
+
+        async def answered(reason: str | None) -> None:
+            if reason:
+                self.draft.override(found, reason, operator.id if operator else "")
+                await self._check()
+
+        self.app.push_screen(
+            ReasonDialog(
+                "Kecualikan peringatan",
+                f"{field_label(found.field)}: {found.message}\nMengapa tetap dilanjutkan?",
+                min_length=DEFAULT_OPTIONS.min_override_reason,
+            ),
+            answered,
+        )
+
+    def _confirm_drop_override(self, found: Issue) -> None:
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                self.draft.drop_override(found)
+                await self._check()
+
+        self.app.push_screen(
+            ConfirmDialog("Batalkan pengecualian ini? Peringatannya terbuka lagi."), answered
+        )
+
+    def _go_to(self, path: str) -> None:
+        if path.startswith(_MEMBER_FIELD):
+            index = int(path[len(_MEMBER_FIELD) :].split("]", 1)[0])
+            if index < len(self.draft.members):
+                self._edit_member(index)
+            return
+        row = self._rows.get(path)
+        if row is not None:
+            row.control.focus()
+        elif path.startswith("checklist."):
+            self.query_one("#checklist", ChecklistPanel).focus()
+
+    # -- saving and leaving ------------------------------------------------------------------
+
+    async def action_save(self) -> bool:
+        """Record the draft (created the first time, edited after). True when saved."""
+        app, _ = self.draft.application()
+        if app is None:
+            self.notify("Pilih jenis dan sub jenis permohonan dulu.", severity="warning")
+            self._go_to("service.service_type")
+            return False
+        required = shape_issues(app)
+        if required:
+            for found in required:
+                row = self._rows.get(found.field)
+                if row is not None:
+                    row.show([found])
+            labels = ", ".join(dict.fromkeys(field_label(f.field) for f in required))
+            self.notify(f"Untuk menyimpan draf, isi dulu: {labels}.", severity="warning")
+            self._go_to(required[0].field)
+            return False
+        operator = self.counter.operator
+        if operator is None:
+            return False
+        actions = self.counter.actions()
+        try:
+            if self._saved is None:
+                actions.create_application(app, operator_id=operator.id)
+                verb = "Draf tersimpan"
+            else:
+                event = actions.edit_application(app, operator_id=operator.id)
+                verb = "Perubahan tersimpan" if event else "Tidak ada perubahan"
+        except KKError as exc:
+            self.notify(exc.message, title="Belum tersimpan", severity="error", timeout=10)
+            return False
+        self._saved = app
+        self.query_one("#form-title", Static).update("Ubah permohonan")
+        self.counter.outbox_changed()
+        self.notify(f"{verb}: {app.applicant.nama}.", timeout=4)
+        await self._check()
+        return True
+
+    def action_leave(self) -> None:
+        """Back to where the operator came from; asks when there are unsaved changes."""
+        if not self._dirty():
+            self.dismiss(self._saved.id if self._saved else None)
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(self._saved.id if self._saved else None)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Ada perubahan yang belum disimpan. Tinggalkan tanpa menyimpan?",
+                yes="Tinggalkan",
+                no="Kembali mengisi",
+            ),
+            answered,
+        )

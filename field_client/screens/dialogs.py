@@ -1,0 +1,89 @@
+"""Small modal dialogs: a yes/no confirmation and a reason to type.
+
+Every destructive step (removing a member, leaving a form with unsaved changes, cancelling
+an application) asks first. Both dialogs are keyboard first: ``y``/``n`` or Enter/Escape.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+__all__ = ["ConfirmDialog", "ReasonDialog"]
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask a yes/no question; dismisses with ``True`` for yes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Ya"),
+        Binding("n,escape", "answer(False)", "Tidak"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Ya", no: str = "Tidak") -> None:
+        super().__init__(classes="dialog-screen")
+        self._question, self._yes, self._no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._question, id="question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self._yes} (y)", id="yes", variant="error")
+                yield Button(f"{self._no} (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # the safe answer is the default
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(yes)
+
+
+class ReasonDialog(ModalScreen[str | None]):
+    """Ask for a reason of at least ``min_length`` characters; ``None`` when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Batal")]
+
+    def __init__(self, title: str, explanation: str, *, min_length: int) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._explanation, self._min = title, explanation, min_length
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._title, classes="screen-title")
+            yield Static(self._explanation, id="explanation")
+            yield Input(placeholder=f"alasan, minimal {self._min} karakter", id="reason")
+            yield Static("", id="reason-message")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Simpan (Enter)", id="ok", variant="primary")
+                yield Button("Batal (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        reason = " ".join(self.query_one("#reason", Input).value.split())
+        if len(reason) < self._min:
+            self.query_one("#reason-message", Static).update(
+                Text(f"Tulis alasan yang jelas, minimal {self._min} karakter.", style="bold red")
+            )
+            return
+        self.dismiss(reason)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without a reason."""
+        self.dismiss(None)

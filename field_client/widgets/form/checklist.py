@@ -1,0 +1,98 @@
+"""The requirement checklist of the chosen service (SOP step 2): each document present or not.
+
+A requirement is met by any one of its documents ("buku nikah atau SPTJM"), so each
+accepted document has its own check box under the requirement, and the requirement's line
+says whether it is met. The list follows the service and the family: a WNA member adds the
+KITAP, a recorded marriage the buku nikah.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, Static
+
+from protocol.requirements import DOCUMENTS, Checklist
+
+__all__ = ["ChecklistPanel"]
+
+
+class ChecklistPanel(Vertical):
+    """Requirements and their documents as check boxes; Space ticks the focused one."""
+
+    DEFAULT_CSS = """
+    ChecklistPanel {
+        height: auto;
+    }
+    ChecklistPanel > .requirement {
+        height: auto;
+    }
+    ChecklistPanel > Checkbox {
+        padding: 0 0 0 2;
+    }
+    """
+
+    @dataclass
+    class Changed(Message):
+        """A document was marked present (``present``) or missing."""
+
+        document: str
+        present: bool
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        self._shape: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+        self._checklist: Checklist | None = None
+
+    async def show(self, checklist: Checklist | None, attached: Collection[str]) -> None:
+        """Show ``checklist`` with ``attached`` ticked (rebuilt only when it changed)."""
+        self._checklist = checklist
+        shape = (
+            () if checklist is None else tuple((r.code, r.any_of) for r in checklist.requirements)
+        )
+        if shape != self._shape:
+            self._shape = shape
+            await self.remove_children()
+            if checklist is None:
+                await self.mount(Static("Pilih jenis permohonan dulu.", classes="requirement"))
+                return
+            widgets: list[Static | Checkbox] = []
+            for req in checklist.requirements:
+                widgets.append(Static("", id=f"req-{req.code}", classes="requirement"))
+                for code in req.any_of:
+                    box = Checkbox(
+                        DOCUMENTS[code].display,
+                        code in attached,
+                        name=code,  # one document may meet two requirements: ids differ
+                        id=f"doc-{req.code}-{code}",
+                        compact=True,
+                    )
+                    widgets.append(box)
+            await self.mount_all(widgets)
+        self._mark(attached)
+
+    def _mark(self, attached: Collection[str]) -> None:
+        if self._checklist is None:
+            return
+        for req in self._checklist.requirements:
+            met = req.is_satisfied_by(attached)
+            line = Text.assemble(
+                ("✓ " if met else "✗ ", "green" if met else "red"),
+                (req.label, "bold"),
+                (f" ({req.condition})" if req.condition else "", "dim"),
+            )
+            self.query_one(f"#req-{req.code}", Static).update(line)
+            for code in req.any_of:
+                box = self.query_one(f"#doc-{req.code}-{code}", Checkbox)
+                if box.value != (code in attached):
+                    with box.prevent(Checkbox.Changed):
+                        box.value = code in attached
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        if event.checkbox.name:
+            self.post_message(self.Changed(event.checkbox.name, event.value))

@@ -1,0 +1,67 @@
+"""Every open problem of an application in one list: errors, warnings, accepted warnings.
+
+Selecting a warning lets the operator accept it with a reason (an override); selecting an
+accepted one takes the acceptance back; selecting an error jumps to its field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from field_client.widgets.form.field_row import issue_text
+from protocol.application import field_label
+from protocol.errors import Issue
+
+__all__ = ["IssueList"]
+
+
+class IssueList(OptionList):
+    """The checks of the whole application; Enter acts on the highlighted one."""
+
+    DEFAULT_CSS = """
+    IssueList {
+        height: auto;
+        max-height: 14;
+    }
+    """
+
+    @dataclass
+    class Chosen(Message):
+        """The operator pressed Enter on an issue."""
+
+        issue: Issue
+        overridden: bool
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        self._items: list[tuple[Issue, bool]] = []
+
+    def show(self, issues: Sequence[Issue], overridden: Sequence[Issue]) -> None:
+        """Replace the list."""
+        items = [(i, False) for i in issues] + [(i, True) for i in overridden]
+        if items == self._items and self.option_count:
+            return  # checked on every keystroke: repaint only what changed
+        highlighted = self.highlighted
+        self._items = items
+        self.clear_options()
+        if not self._items:
+            self.add_option(Option(Text("✓ Tidak ada masalah.", style="green"), disabled=True))
+            return
+        for found, accepted in self._items:
+            line = Text.assemble((f"{field_label(found.field)}: ", "bold"))
+            line.append_text(issue_text(found, overridden=accepted))
+            self.add_option(Option(line))
+        if highlighted is not None:
+            self.highlighted = min(highlighted, len(self._items) - 1)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if 0 <= event.option_index < len(self._items):
+            found, accepted = self._items[event.option_index]
+            self.post_message(self.Chosen(found, accepted))

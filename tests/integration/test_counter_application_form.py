@@ -1,0 +1,220 @@
+"""New application at the counter (SOP steps 1-2), driven with Pilot at 80x24.
+
+A real server enrolls the counter and serves the operator account; the operator then works
+as at the counter: picks the service, types the applicant and address (a wrong NIK is
+flagged while typing), adds the family's members in their own form (pick-lists for every
+coded column, the NIK read and cross-checked), accepts a warning with a reason, ticks the
+documents, and saves the draft. Assertions are on the screen and on the SQLite store.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Select
+
+from field_client.screens import DashboardScreen
+from field_client.screens.application_form import ApplicationFormScreen
+from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
+from field_client.screens.member_form import MemberFormScreen
+from field_client.store import Store
+from field_client.sync import enroll_device
+from field_client.widgets.form import MemberTable
+from field_client.widgets.form.field_row import control_id
+from protocol.events import EventKind
+from protocol.workflow import State
+from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code
+from tests.support.counter_ui import (
+    SIZE,
+    app_for,
+    choose,
+    counter_config,
+    log_in,
+    text,
+    type_into,
+    until,
+)
+
+
+def field(path: str) -> str:
+    return f"#{control_id(path)}"
+
+
+def row_message(app, path: str) -> str:
+    """The message line under a field."""
+    control = app.screen.query_one(field(path))
+    return str(control.parent.parent.query_one(".row-message").render())
+
+
+@pytest.fixture
+async def config(server, tmp_path):
+    config = counter_config(tmp_path / "counter")
+    await enroll_device(config, server_url=server.base_url, code=issue_code(server))
+    add_operator(server, "budi", full_name="Budi Santoso")
+    return config
+
+
+async def fill_head_of_family(pilot) -> None:
+    """The member form, typed as an operator would (the NIK fills birth date and sex)."""
+    app = pilot.app
+    await type_into(pilot, field("nama"), "ahmad  fauzi")
+    await type_into(pilot, field("nik"), "1606011403950002")
+    await pilot.pause()
+    assert "lahir 14-03-1995, laki-laki, terdaftar di Kec. Sekayu" in row_message(app, "nik")
+    assert app.screen.query_one(field("tanggal_lahir"), Input).value == "14-03-1995"
+    assert app.screen.query_one(field("jenis_kelamin"), Select).value == 1
+    await type_into(pilot, field("tempat_lahir"), "sekayu")
+    await choose(pilot, field("agama"), "ISLAM")
+    await choose(pilot, field("pendidikan"), "DIPLOMA IV")
+    await choose(pilot, field("pekerjaan"), "KARYAWAN SWASTA")
+    await choose(pilot, field("golongan_darah"), "O+")
+    await choose(pilot, field("status_perkawinan"), "KAWIN TERCATAT")
+    await type_into(pilot, field("tanggal_perkawinan"), "10-02-2020")
+    await choose(pilot, field("shdk"), "KEPALA KELUARGA")
+    await choose(pilot, field("kewarganegaraan"), "WNI")
+    await type_into(pilot, field("nama_ayah"), "suparman")
+    await type_into(pilot, field("nama_ibu"), "siti aminah")
+
+
+async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
+        form = app.screen
+
+        await choose(pilot, field("service.service_type"), "A")
+        await choose(pilot, field("service.sub_type"), "A.1")
+        assert form.draft.service_type == "BARU" and form.draft.sub_type == 1
+
+        # A NIK that is too short is flagged while typing, and clears once complete.
+        await type_into(pilot, field("applicant.nama"), "Ahmad Fauzi")
+        await type_into(pilot, field("applicant.nik"), "1606011403")
+        await pilot.pause()
+        assert "NIK harus 16 digit angka" in row_message(app, "applicant.nik")
+        await pilot.press(*"950002")
+        await pilot.pause()
+        assert row_message(app, "applicant.nik") == ""
+        await type_into(pilot, field("applicant.whatsapp"), "0812 7788 1234")
+        await type_into(pilot, field("address.alamat"), "Jl. Merdeka No. 12")
+        await type_into(pilot, field("address.rt"), "3")
+        await type_into(pilot, field("address.rw"), "1")
+        assert app.screen.query_one(field("address.kecamatan"), Select).value == "160601"
+        await choose(pilot, field("address.desa_code"), "Kayu Ara")
+        assert form.draft.text["address.desa_code"] == "1606011009"
+        assert "Keluarga belum memiliki anggota" in text(app, "#members-message")
+
+        # The head of the family. A birth date that disagrees with the NIK is a warning
+        # the operator may accept with a reason (the paper is right, the NIK is old).
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
+        await fill_head_of_family(pilot)
+        birth = app.screen.query_one(field("tanggal_lahir"), Input)
+        birth.value = "15-03-1995"  # the paper says the 15th; the NIK says the 14th
+        await pilot.pause()
+        assert "tanggal lahir" in row_message(app, "nik").lower()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is form)
+        table = form.query_one("#members", MemberTable)
+        assert table.row_count == 1
+        assert "AHMAD FAUZI" in str(table.get_row_at(0))
+
+        # The warning waits in the problem list; Enter on it asks for the reason.
+        await pilot.press("f6")
+        problems = form.query_one("#problems")
+        warning_index = next(
+            i for i, (found, _) in enumerate(problems._items) if found.severity.value == "warning"
+        )
+        problems.highlighted = warning_index
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReasonDialog))
+        await pilot.press(*"pendek", "enter")
+        assert "minimal 10 karakter" in text(app, "#reason-message")
+        await pilot.press(*" sekali? tidak: akta kelahiran menyebut tanggal 15", "enter")
+        await until(pilot, lambda: app.screen is form)
+        assert len(form.draft.overrides) == 1
+        assert "dikecualikan" in str(problems.get_option_at_index(warning_index).prompt)
+
+        # Documents: the F-1.02 and the buku nikah are here.
+        form.query_one("#doc-formulir_f102-f102").focus()
+        await pilot.press("space")
+        form.query_one("#doc-bukti_perkawinan-buku_nikah").focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert form.draft.attached_documents == {"f102", "buku_nikah"}
+        assert "0 persyaratan belum ada" in text(app, "#form-summary")
+
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "tersimpan" in text(app, "#form-summary"))
+        application_id = form.draft.id
+
+        await pilot.press("escape")  # nothing unsaved: straight back
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        assert text(app, "#count-draft") == "Draf: 1"
+
+    with Store.open(config.db_path) as store:
+        stored = store.get_application(application_id)
+        assert stored is not None and stored.state is State.DRAFT
+        saved = stored.application
+        assert saved.applicant.nik == "1606011403950002"
+        assert saved.address.rt == "3" and saved.address.desa_code == "1606011009"
+        (head,) = saved.members
+        assert head.nama == "AHMAD FAUZI" and head.agama == 1 and head.pekerjaan == 15
+        assert head.status_perkawinan == 5 and head.tanggal_perkawinan.isoformat() == "2020-02-10"
+        (override,) = saved.overrides
+        assert override.field == "members[0].nik" and "akta kelahiran" in override.reason
+        assert saved.attached_documents == {"f102", "buku_nikah"}
+        kinds = [e.event.kind for e in store.history(application_id)]
+        assert kinds == [EventKind.APPLICATION_CREATED]
+
+
+async def test_unsaved_changes_and_removing_a_member_ask_first(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
+        form = app.screen
+        await type_into(pilot, field("applicant.nama"), "Siti")
+
+        # Saving without the service or the required fields says what is missing.
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Pilih jenis dan sub jenis" in row_message(app, "service.sub_type")
+        await choose(pilot, field("service.service_type"), "A")
+        await choose(pilot, field("service.sub_type"), "A.3")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "NIK pemohon wajib diisi" in row_message(app, "applicant.nik")
+
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
+        await type_into(pilot, field("nama"), "siti rahma")
+        await pilot.press("escape")  # typed something: asks
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is form)
+        assert len(form.draft.members) == 1
+
+        table = form.query_one("#members", MemberTable)
+        table.focus()
+        await pilot.press("delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Hapus SITI RAHMA" in text(app, "#question")
+        await pilot.press("escape")  # the safe answer
+        await until(pilot, lambda: app.screen is form)
+        assert len(form.draft.members) == 1
+        await pilot.press("delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen is form)
+        assert form.draft.members == []
+
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")  # leave without saving
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+    with Store.open(config.db_path) as store:
+        assert store.search_applications() == []

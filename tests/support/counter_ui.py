@@ -1,0 +1,84 @@
+"""Driving the counter app with Textual's Pilot at 80x24, the way an operator does."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, Static
+
+from field_client.app import CounterApp, make_counter_app
+from field_client.config import CounterConfig
+from field_client.screens import DashboardScreen
+from field_client.sync import SyncEngine
+
+SIZE = (80, 24)
+"""The terminal the kecamatan PCs have."""
+
+
+def counter_config(data_dir: Path, **changes: object) -> CounterConfig:
+    """A counter with short timeouts and backoff, so tests of a cut link stay quick."""
+    settings: dict[str, object] = {
+        "data_dir": data_dir,
+        "connect_timeout_s": 3,
+        "read_timeout_s": 10,
+        "write_timeout_s": 10,
+        "request_deadline_s": 20,
+        "backoff_base_s": 0.05,
+        "backoff_cap_s": 0.2,
+        "poll_interval_s": 60,
+        "trust_env": False,
+    }
+    settings.update(changes)
+    return CounterConfig(**settings)
+
+
+def app_for(config: CounterConfig) -> CounterApp:
+    """The app with a sync engine on a seeded RNG (repeatable backoff)."""
+    return make_counter_app(config, engine_factory=lambda c: SyncEngine(c, rng=random.Random(1)))
+
+
+def text(app: CounterApp, selector: str) -> str:
+    """What a Static shows, as plain text."""
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 15) -> None:
+    """Wait (condition-based) until ``predicate`` holds; generous for a loaded machine."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await pilot.pause(0.05)
+
+
+async def type_into(pilot: Pilot[None], selector: str, value: str, *, clear: bool = False) -> None:
+    """Focus a field (as a click would) and type."""
+    widget = pilot.app.screen.query_one(selector)
+    widget.focus()
+    await pilot.pause()
+    if clear and isinstance(widget, Input):
+        widget.value = ""
+    await pilot.press(*value)
+
+
+async def choose(pilot: Pilot[None], selector: str, label: str) -> None:
+    """Pick an entry of a pick-list with the keyboard: open, type to search, Enter."""
+    select = pilot.app.screen.query_one(selector, Select)
+    select.focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    await pilot.press(*label)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def log_in(pilot: Pilot[None], username: str, password: str) -> None:
+    """Wait for the pulled accounts, then log in from the login screen."""
+    app = pilot.app
+    assert isinstance(app, CounterApp)
+    await until(pilot, lambda: app.store is not None and app.store.active_operator_count() > 0)
+    await type_into(pilot, "#username", username)
+    await pilot.press("enter", *password, "enter")
+    await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
