@@ -20,7 +20,9 @@ so the counter's screens handle them exactly like workflow and validation errors
         ├── ApplicationNotFound              an action on an id that is not stored
         ├── ApplicationTransferred           an action on an application the server moved
         │                                    to another device (read-only here)
-        └── StoreError                       the database file cannot be used safely
+        ├── StoreError                       the database file cannot be used safely
+        └── ScanError                        a scan cannot be attached or opened (type,
+                                             size, locked data key, missing server key)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "ApplicationNotFound",
     "ApplicationTransferred",
     "StoreError",
+    "ScanError",
     "PushResultError",
 ]
 
@@ -64,6 +67,15 @@ define_messages(
         "outbox.result_conflict": "Jawaban server untuk catatan nomor {seq} berubah dari "
         '"{before}" menjadi "{after}"; jawaban tidak disimpan.',
         "outbox.bad_result": "Jawaban server untuk catatan nomor {seq} tidak sah: {detail}.",
+        "scan.locked": "Berkas pindaian terkunci untuk operator ini: kunci data loket belum "
+        "dibagikan kepadanya. Minta operator yang sudah pernah membuka berkas masuk lebih "
+        "dulu pada sesi yang sama.",
+        "scan.wrong_password": "Kata sandi tidak membuka kunci berkas pindaian.",
+        "scan.server_key_missing": "Loket belum menerima kunci enkripsi server; sambungkan "
+        "ke jaringan dan sinkronkan sekali sebelum melampirkan berkas.",
+        "scan.not_found": "Berkas pindaian {scan_id} tidak ada di loket ini.",
+        "scan.blob_missing": "Isi berkas pindaian {scan_id} hilang dari folder loket.",
+        "scan.unknown_document": 'Jenis dokumen "{document}" tidak dikenal.',
     }
 )
 
@@ -118,6 +130,10 @@ class ApplicationTransferred(CounterError):
 
 class StoreError(CounterError):
     code = "store.error"
+
+
+class ScanError(CounterError):
+    code = "scan.error"
 
 
 class PushResultError(ProtocolError):

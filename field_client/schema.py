@@ -1,4 +1,4 @@
-"""The counter's SQLite schema (version 2) and how a database file is brought up to it.
+"""The counter's SQLite schema (version 3) and how a database file is brought up to it.
 
 Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
 
@@ -29,13 +29,26 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
                   at (server time): the signed KK the server made
     message_status  message_id PK, application_id, status, at, cursor: the WhatsApp
                   messages to the applicant, latest status each
+    scan_keyring  operator_id PK, wrapped_data_key (the device data key wrapped under a key
+                  derived from that operator's password, signing.key_wrap), created_at
+    scans         scan_id PK (SHA-256 of the encrypted blob in the scans/ folder), dedup_tag
+                  UNIQUE (HMAC of the plaintext under the data key), wrapped_key (the scan
+                  key under the data key), media_type, plain_bytes, original_bytes (before
+                  recompression), blob_bytes, created_at, uploaded_at (NULL until the server
+                  holds the whole blob)
+    application_scans  (application_id, scan_id) PK, document (requirement document
+                  code), attached_at: which scans an application carries
+
+``device.server_box_key`` (version 3) is the server's X25519 public key that scan keys are
+sealed for, learned signed by the pinned server key (NULL until then).
 
 The last three take no foreign key to ``applications``: the server is the authority, and a
 signed event about an application this file lacks (restored from an old backup) is kept
 rather than refused, because refusing it would stop every later event from being applied.
 
 Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
-columns and the three tables above. :func:`ensure_schema` migrates a version-1 file in place
+columns and the decisions, kk_documents and message_status tables; 3 added the scan tables
+and ``device.server_box_key``. :func:`ensure_schema` migrates a version-1 file in place
 (``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
 outbox's triggers stay as they are).
 
@@ -61,7 +74,6 @@ from protocol.workflow import State
 
 __all__ = ["SCHEMA_VERSION", "ensure_schema"]
 
-SCHEMA_VERSION = 2
 
 _STATES = ", ".join(f"'{s.value}'" for s in State)
 
@@ -195,8 +207,46 @@ _MIGRATION_V2: tuple[str, ...] = (
     "INSERT INTO meta (key, value) VALUES ('pull_cursor', '0')",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _MIGRATION_V2)
+_MIGRATION_SCANS: tuple[str, ...] = (
+    "ALTER TABLE device ADD COLUMN server_box_key TEXT",
+    """
+    CREATE TABLE scan_keyring (
+        operator_id TEXT PRIMARY KEY,
+        wrapped_data_key TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE scans (
+        scan_id TEXT PRIMARY KEY CHECK (length(scan_id) = 64),
+        dedup_tag TEXT NOT NULL UNIQUE,
+        wrapped_key TEXT NOT NULL,
+        media_type TEXT NOT NULL
+            CHECK (media_type IN ('image/jpeg', 'image/png', 'application/pdf')),
+        plain_bytes INTEGER NOT NULL CHECK (plain_bytes > 0),
+        original_bytes INTEGER NOT NULL CHECK (original_bytes > 0),
+        blob_bytes INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        uploaded_at TEXT
+    ) STRICT
+    """,
+    "CREATE INDEX scans_not_uploaded ON scans (created_at) WHERE uploaded_at IS NULL",
+    """
+    CREATE TABLE application_scans (
+        application_id TEXT NOT NULL REFERENCES applications (id),
+        scan_id TEXT NOT NULL REFERENCES scans (scan_id),
+        document TEXT NOT NULL,
+        attached_at TEXT NOT NULL,
+        PRIMARY KEY (application_id, scan_id)
+    ) STRICT
+    """,
+    "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _MIGRATION_V2, _MIGRATION_SCANS)
 """``_MIGRATIONS[i]`` brings a file from version ``i`` to ``i + 1`` (0: an empty file)."""
+
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 def ensure_schema(db: Database) -> None:

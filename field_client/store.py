@@ -34,11 +34,19 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
+from field_client import scans as scan_files
 from field_client.errors import (
     DeviceAlreadyEnrolled,
     DeviceNotEnrolled,
     PushResultError,
     StoreError,
+)
+from field_client.scans import (
+    SCAN_COLUMNS,
+    AttachedScan,
+    DataKey,
+    ScanFolder,
+    ScanInfo,
 )
 from field_client.schema import ensure_schema
 from protocol.application import Application
@@ -65,6 +73,9 @@ __all__ = [
     "SyncStatus",
     "ChainHead",
     "search_text",
+    "DataKey",
+    "AttachedScan",
+    "ScanInfo",
 ]
 
 BUSY_TIMEOUT_MS = 5000
@@ -600,6 +611,11 @@ class Store(_Reads):
             raise
         return cls(db, path)
 
+    @property
+    def scan_folder(self) -> ScanFolder:
+        """The encrypted blobs, in ``scans/`` beside the database file."""
+        return ScanFolder(self.path.parent / "scans")
+
     def close(self) -> None:
         """Close the connection; an open transaction is rolled back by SQLite."""
         self._db.close()
@@ -661,6 +677,102 @@ class Store(_Reads):
                     device.enrolled_at,
                 ],
             )
+
+    def server_box_key(self) -> str | None:
+        """The server's X25519 public key (base64) scans are sealed for, once learned."""
+        row = self._row("SELECT server_box_key FROM device WHERE id = 1")
+        return None if row is None else row["server_box_key"]
+
+    def set_server_box_key(self, key_b64: str) -> None:
+        """Record the server's scan key; the caller verified the server's signature on it
+        with the pinned key (:func:`signing.sealed_box.scan_key_statement`)."""
+        with self.transaction() as tx:
+            if tx.device() is None:
+                raise DeviceNotEnrolled.of("device.not_enrolled")
+            self._db.execute("UPDATE device SET server_box_key = ? WHERE id = 1", [key_b64])
+
+    # -- scans -------------------------------------------------------------------------
+
+    def unlock_scans(
+        self, operator_id: str, password: str, *, at: str, unlocked: DataKey | None = None
+    ) -> DataKey:
+        """The device data key for a logged-in operator (call it at login, keep the result
+        for the session, drop it at logout); see :func:`field_client.scans.unlock`."""
+        with self.transaction() as tx:
+            return scan_files.unlock(tx, operator_id, password, at=at, unlocked=unlocked)
+
+    def attach_scan(
+        self,
+        key: DataKey,
+        application_id: str,
+        document: str,
+        content: bytes,
+        *,
+        at: str,
+        original_bytes: int | None = None,
+    ) -> AttachedScan:
+        """Encrypt ``content`` (JPEG, PNG or PDF) and attach it to the application as the
+        requirement document ``document``; the same file attached again is stored once.
+        See :func:`field_client.scans.attach` for the refusals (:class:`ScanError`)."""
+        with self.transaction() as tx:
+            return scan_files.attach(
+                tx,
+                self.scan_folder,
+                key,
+                application_id,
+                document,
+                content,
+                at=at,
+                original_bytes=original_bytes,
+            )
+
+    def read_scan(self, key: DataKey, scan_id: str) -> bytes:
+        """A scan's content, for a logged-in operator's preview."""
+        return scan_files.read_plaintext(self, self.scan_folder, key, scan_id)
+
+    def application_scans(self, application_id: str) -> list[ScanInfo]:
+        """The scans attached to one application, in the order attached."""
+        rows = self._rows(
+            f"SELECT {SCAN_COLUMNS} FROM application_scans a JOIN scans s USING (scan_id)"
+            " WHERE a.application_id = ? ORDER BY a.attached_at, s.scan_id",
+            [application_id],
+        )
+        return [ScanInfo.from_row(r) for r in rows]
+
+    def scans_to_upload(self) -> list[ScanInfo]:
+        """Scans the server does not hold yet, each once, oldest application first (so an
+        application becomes complete centrally as soon as possible), then in the order
+        attached."""
+        rows = self._rows(
+            f"SELECT {SCAN_COLUMNS} FROM scans s JOIN application_scans a USING (scan_id)"
+            " JOIN applications p ON p.id = a.application_id WHERE s.uploaded_at IS NULL"
+            " ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
+        )
+        seen: set[str] = set()
+        out = []
+        for row in rows:
+            if row["scan_id"] not in seen:
+                seen.add(row["scan_id"])
+                out.append(ScanInfo.from_row(row))
+        return out
+
+    def mark_scans_uploaded(self, scan_ids: Iterable[str], *, at: str) -> None:
+        """Record that the server holds these blobs whole (it said so)."""
+        with self.transaction():
+            for scan_id in scan_ids:
+                self._db.execute(
+                    "UPDATE scans SET uploaded_at = ? WHERE scan_id = ? AND uploaded_at IS NULL",
+                    [at, scan_id],
+                )
+
+    def scan_summary(self) -> dict[str, int]:
+        """Scans still to send and their bytes on the wire, for the sync status."""
+        row = self._row(
+            "SELECT COUNT(*) AS pending_scans, COALESCE(SUM(blob_bytes), 0) AS pending_scan_bytes"
+            " FROM scans WHERE uploaded_at IS NULL"
+        )
+        assert row is not None
+        return dict(row)
 
     # -- operators ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from protocol.errors import KKError, ValidationError, define_messages, message_for
 
@@ -27,6 +28,7 @@ __all__ = [
     "generate_key",
     "save_private_key",
     "load_private_key",
+    "read_private_key_file",
     "public_key_b64",
     "load_public_key_b64",
     "fingerprint",
@@ -57,8 +59,9 @@ def generate_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
-    """Write ``key`` as unencrypted PKCS#8 PEM readable by the owner only.
+def save_private_key(key: Ed25519PrivateKey | X25519PrivateKey, path: Path) -> None:
+    """Write ``key`` as unencrypted PKCS#8 PEM readable by the owner only (the server's
+    X25519 scan key, :mod:`signing.sealed_box`, is kept the same way).
 
     Never overwrites: a device's identity is its key, and replacing it silently would orphan
     its enrollment. The file is created with mode 0600 from the start (no window in which
@@ -98,7 +101,17 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """Load a key written by :func:`save_private_key`; refuse it if others can read it."""
+    """Load an Ed25519 key written by :func:`save_private_key`; refuse it if others can read
+    it."""
+    key = read_private_key_file(path)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(message_for("key.file_unreadable", path=path))
+    return key
+
+
+def read_private_key_file(path: Path) -> object:
+    """The private key in a PEM file written by :func:`save_private_key`, of whatever type
+    (``None`` when unparsable); refused when missing or readable by others."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -113,12 +126,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
             code="key.insecure_permissions",
         )
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        key = None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(message_for("key.file_unreadable", path=path))
-    return key
+        return None
 
 
 def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -15,12 +15,20 @@ import hashlib
 import hmac
 import os
 
-__all__ = ["hash_password", "verify_password", "needs_rehash", "MIN_PASSWORD_LENGTH"]
+__all__ = [
+    "hash_password",
+    "verify_password",
+    "needs_rehash",
+    "derive_key",
+    "MIN_PASSWORD_LENGTH",
+    "DEFAULT_LOG2_N",
+]
 
 MIN_PASSWORD_LENGTH = 8
 # 2**15 * 8 * 128 bytes = 32 MiB and ~0.1 s per check on this hardware: slow for an attacker
 # with a stolen disk, still quick at a counter's login.
 _LOG2_N, _R, _P = 15, 8, 1
+DEFAULT_LOG2_N = _LOG2_N
 _DKLEN = 32
 _MAXMEM = 64 * 1024 * 1024
 
@@ -52,6 +60,15 @@ def needs_rehash(encoded: str) -> bool:
     """True when the hash uses weaker parameters than today's defaults."""
     parts = encoded.split("$")
     return len(parts) != 6 or parts[0] != "scrypt" or parts[1:4] != [str(_LOG2_N), str(_R), str(_P)]
+
+
+def derive_key(password: str, salt: bytes, *, log2_n: int = _LOG2_N) -> bytes:
+    """A 32-byte key from ``password`` (scrypt, same cost as a login check), to wrap the
+    counter's scan data key (:mod:`signing.key_wrap`). Use a salt of its own, never the
+    password hash's: that hash is stored in plain on the counter for offline login."""
+    if not 10 <= log2_n <= 20:
+        raise ValueError("log2_n out of range")
+    return _scrypt(password, salt, log2_n, _R, _P)
 
 
 def _scrypt(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:

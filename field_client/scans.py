@@ -1,0 +1,336 @@
+"""Document scans on the counter: encrypted the moment they are attached, content-addressed.
+
+Key hierarchy (design.md §4, docs/security.md):
+
+* each scan gets a fresh random key and becomes one encrypted blob
+  (:mod:`signing.scan_cipher`) whose header seals that key for the server's X25519 key: the
+  sync engine uploads blobs with no secret at hand, only the server opens them;
+* the scan key is also wrapped under the **device data key** (``scans.wrapped_key``), so a
+  logged-in operator can preview the scan here;
+* the data key exists only wrapped, once per operator, under a key derived from that
+  operator's password (``scan_keyring``). A stolen disk without a password opens no scan.
+
+Dedup: the same file attached twice is stored once. The lookup key is an HMAC of the
+plaintext under a key derived from the data key (``scans.dedup_tag``), not its plain
+SHA-256, which would tell a thief holding a list of known documents' hashes which of them
+this counter has.
+
+Blobs live in ``scans/<first two hex>/<scan id>`` beside ``counter.db``, named by the
+SHA-256 of their bytes (the scan id): no outside name ever reaches the file system. A blob
+is written and fsynced under a temporary name, then renamed, before its row commits; a
+crash between the two leaves an unreferenced blob, never a row without its blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from field_client.errors import ApplicationNotFound, ScanError
+from protocol.requirements import DOCUMENTS
+from protocol.scans import MAX_SCAN_BYTES, sniff_media_type
+from signing.key_wrap import (
+    KeyUnwrapError,
+    unwrap_key,
+    unwrap_with_password,
+    wrap_key,
+    wrap_with_password,
+)
+from signing.scan_cipher import decrypt_scan, encrypt_scan
+from signing.sealed_box import load_box_public_b64
+
+if TYPE_CHECKING:
+    from field_client.store import Transaction
+
+__all__ = [
+    "DataKey",
+    "ScanFolder",
+    "ScanInfo",
+    "AttachedScan",
+    "unlock",
+    "attach",
+    "read_plaintext",
+]
+
+
+class DataKey:
+    """The device data key, unlocked for one operator's session. Never stored plain, never
+    printed; drop it at logout."""
+
+    __slots__ = ("_key", "_dedup", "_wrap")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("a data key has 32 bytes")
+        self._key = key
+        self._dedup = _subkey(key, b"KK-SCAN-DEDUP-V1")
+        self._wrap = _subkey(key, b"KK-SCAN-WRAP-V1")
+
+    def __repr__(self) -> str:
+        return "DataKey(<hidden>)"
+
+    def dedup_tag(self, plaintext: bytes) -> str:
+        """The keyed hash that finds an identical file already attached."""
+        return hmac.new(self._dedup, plaintext, hashlib.sha256).hexdigest()
+
+    def wrap_scan_key(self, scan_key: bytes, scan_id: str) -> str:
+        """``scan_key`` wrapped for this counter, bound to its scan."""
+        return wrap_key(self._wrap, scan_key, context=_scan_context(scan_id))
+
+    def unwrap_scan_key(self, wrapped: str, scan_id: str) -> bytes:
+        """The scan key :meth:`wrap_scan_key` wrapped."""
+        return unwrap_key(self._wrap, wrapped, context=_scan_context(scan_id))
+
+    def wrap_for(self, operator_id: str, password: str) -> str:
+        """This key wrapped under ``password`` for the ``scan_keyring`` row of the operator."""
+        return wrap_with_password(password, self._key, context=_operator_context(operator_id))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DataKey) and hmac.compare_digest(self._key, other._key)
+
+    def __hash__(self) -> int:
+        return hash(self._dedup)
+
+
+def _subkey(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
+
+
+def _scan_context(scan_id: str) -> bytes:
+    return b"KK-SCAN-KEY-V1\n" + scan_id.encode("ascii")
+
+
+def _operator_context(operator_id: str) -> bytes:
+    return b"KK-DATA-KEY-V1\n" + operator_id.encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    """A scan attached to an application, as lists and the sync engine see it."""
+
+    scan_id: str
+    application_id: str
+    document: str
+    """The requirement document code (:data:`protocol.requirements.DOCUMENTS`)."""
+    media_type: str
+    plain_bytes: int
+    original_bytes: int
+    """Bytes of the file as the operator gave it (before recompression)."""
+    blob_bytes: int
+    """Bytes of the encrypted blob: what goes over the link."""
+    created_at: str
+    uploaded_at: str | None
+    """When the server confirmed it holds the whole blob (``None``: still to send)."""
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ScanInfo:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+
+SCAN_COLUMNS = (
+    "s.scan_id, a.application_id, a.document, s.media_type, s.plain_bytes, s.original_bytes,"
+    " s.blob_bytes, s.created_at, s.uploaded_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedScan:
+    """What :meth:`Store.attach_scan` did."""
+
+    scan_id: str
+    media_type: str
+    original_bytes: int
+    plain_bytes: int
+    blob_bytes: int
+    deduplicated: bool
+    """The same file was attached before: nothing new was stored or will be sent."""
+
+    @property
+    def saved_bytes(self) -> int:
+        """Bytes recompression saved (0 for a file kept as it was)."""
+        return self.original_bytes - self.plain_bytes
+
+
+class ScanFolder:
+    """The content-addressed folder of encrypted blobs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, scan_id: str) -> Path:
+        """Where the blob of ``scan_id`` lives (the id is checked: 64 hex digits)."""
+        if len(scan_id) != 64 or any(c not in "0123456789abcdef" for c in scan_id):
+            raise ValueError("not a scan id")
+        return self.root / scan_id[:2] / scan_id
+
+    def write(self, scan_id: str, blob: bytes) -> None:
+        """Store ``blob`` under its id, durably; an existing blob (same bytes) is kept."""
+        target = self.path(scan_id)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".{scan_id}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, blob)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def read(self, scan_id: str) -> bytes:
+        """The blob's bytes; :class:`ScanError` ``scan.blob_missing`` if the file is gone."""
+        try:
+            return self.path(scan_id).read_bytes()
+        except FileNotFoundError:
+            raise ScanError.of("scan.blob_missing", scan_id=scan_id[:12]) from None
+
+
+def unlock(
+    tx: Transaction,
+    operator_id: str,
+    password: str,
+    *,
+    at: str,
+    unlocked: DataKey | None = None,
+) -> DataKey:
+    """The data key for ``operator_id``, opened with their password.
+
+    The first operator to unlock makes the key. An operator without a wrapped copy yet gets
+    one when ``unlocked`` (the key another operator opened earlier in this session) is
+    given; otherwise ``scan.locked`` (:class:`ScanError`). A wrong password raises
+    ``scan.wrong_password``. The caller has checked the password at login already; this
+    check is the cryptographic one.
+    """
+    row = tx._row("SELECT wrapped_data_key FROM scan_keyring WHERE operator_id = ?", [operator_id])
+    if row is not None:
+        try:
+            raw = unwrap_with_password(
+                password, row["wrapped_data_key"], context=_operator_context(operator_id)
+            )
+        except KeyUnwrapError:
+            raise ScanError.of("scan.wrong_password") from None
+        return DataKey(raw)
+    any_row = tx._row("SELECT 1 AS x FROM scan_keyring LIMIT 1")
+    if any_row is None:
+        key = DataKey(os.urandom(32))
+    elif unlocked is not None:
+        key = unlocked
+    else:
+        raise ScanError.of("scan.locked")
+    tx._db.execute(
+        "INSERT INTO scan_keyring (operator_id, wrapped_data_key, created_at) VALUES (?, ?, ?)",
+        [operator_id, key.wrap_for(operator_id, password), at],
+    )
+    return key
+
+
+def attach(
+    tx: Transaction,
+    folder: ScanFolder,
+    key: DataKey,
+    application_id: str,
+    document: str,
+    content: bytes,
+    *,
+    at: str,
+    original_bytes: int | None = None,
+) -> AttachedScan:
+    """Encrypt and store ``content`` and link it to the application (see module doc).
+
+    ``original_bytes`` is the size before recompression (default: ``len(content)``).
+    Refuses an unknown document code, a type other than JPEG/PNG/PDF by content, an empty
+    or too large file, an application not stored here, and a device that does not know
+    the server's scan key yet (``scan.server_key_missing``: one sync fetches it).
+    """
+    if document not in DOCUMENTS:
+        raise ScanError.of("scan.unknown_document", document=document[:40])
+    if not content:
+        raise ScanError.of("scan.empty")
+    if len(content) > MAX_SCAN_BYTES:
+        raise ScanError.of("scan.too_large", size=len(content), max=MAX_SCAN_BYTES)
+    media_type = sniff_media_type(content[:16])
+    if media_type is None:
+        raise ScanError.of("scan.bad_type")
+    if tx.application_state(application_id) is None:
+        raise ApplicationNotFound.of("application.unknown", application_id=application_id)
+    tag = key.dedup_tag(content)
+    existing = tx._row("SELECT * FROM scans WHERE dedup_tag = ?", [tag])
+    if existing is not None:
+        scan_id = existing["scan_id"]
+        _link(tx, application_id, scan_id, document, at)
+        return AttachedScan(
+            scan_id,
+            existing["media_type"],
+            existing["original_bytes"],
+            existing["plain_bytes"],
+            existing["blob_bytes"],
+            deduplicated=True,
+        )
+    server_key = _server_box_key(tx)
+    encrypted = encrypt_scan(content, server_key)
+    folder.write(encrypted.scan_id, encrypted.blob)
+    original = len(content) if original_bytes is None else original_bytes
+    tx._db.execute(
+        "INSERT INTO scans (scan_id, dedup_tag, wrapped_key, media_type, plain_bytes,"
+        " original_bytes, blob_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            encrypted.scan_id,
+            tag,
+            key.wrap_scan_key(encrypted.scan_key, encrypted.scan_id),
+            media_type,
+            len(content),
+            original,
+            len(encrypted.blob),
+            at,
+        ],
+    )
+    _link(tx, application_id, encrypted.scan_id, document, at)
+    return AttachedScan(
+        encrypted.scan_id,
+        media_type,
+        original,
+        len(content),
+        len(encrypted.blob),
+        deduplicated=False,
+    )
+
+
+def _link(tx: Transaction, application_id: str, scan_id: str, document: str, at: str) -> None:
+    tx._db.execute(
+        "INSERT INTO application_scans (application_id, scan_id, document, attached_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (application_id, scan_id) DO NOTHING",
+        [application_id, scan_id, document, at],
+    )
+
+
+def _server_box_key(tx: Transaction) -> Any:
+    row = tx._row("SELECT server_box_key FROM device WHERE id = 1")
+    if row is None or not row["server_box_key"]:
+        raise ScanError.of("scan.server_key_missing")
+    return load_box_public_b64(row["server_box_key"])
+
+
+def read_plaintext(tx_or_store: Any, folder: ScanFolder, key: DataKey, scan_id: str) -> bytes:
+    """The scan's content for a logged-in operator's preview."""
+    row = tx_or_store._row("SELECT wrapped_key FROM scans WHERE scan_id = ?", [scan_id])
+    if row is None:
+        raise ScanError.of("scan.not_found", scan_id=scan_id[:12])
+    try:
+        scan_key = key.unwrap_scan_key(row["wrapped_key"], scan_id)
+    except KeyUnwrapError:
+        raise ScanError.of("scan.locked") from None
+    return decrypt_scan(folder.read(scan_id), scan_key)
