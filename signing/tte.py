@@ -60,6 +60,7 @@ __all__ = [
     "LocalTimeStamper",
     "TTEError",
     "Verdict",
+    "batch_validation",
     "load_pkcs12_signer",
     "sign_batch",
     "sign_batch_each",
@@ -230,12 +231,34 @@ def load_pkcs12_signer(
         raise TTEError(message_for("tte.key_unreadable"), code="tte.key_unreadable") from exc
     if cert is None or not isinstance(key, EllipticCurvePrivateKey | RSAPrivateKey):
         raise TTEError(message_for("tte.key_unreadable"), code="tte.key_unreadable")
-    root = load_cert_from_pemder(str(trust_root))
     others = [_asn1(c) for c in chain or ()]
     for path in other_certs:
         others.extend(load_certs_from_pemder([str(path)]))
     registry = SimpleCertificateStore()
     registry.register_multiple(others)
+    context, timestamper = batch_validation(
+        trust_root=trust_root, crls=crls, tsa_cert=tsa_cert, tsa_key=tsa_key, chain=others
+    )
+    return KKSigner(
+        signer=CachedKeySigner(_asn1(cert), key, registry),
+        validation_context=context,
+        timestamper=timestamper,
+        signer_name=cert.subject.rfc4514_string(),
+    )
+
+
+def batch_validation(
+    *,
+    trust_root: Path,
+    crls: Sequence[Path],
+    tsa_cert: Path,
+    tsa_key: Path,
+    chain: Sequence[asn1_x509.Certificate] = (),
+) -> tuple[ValidationContext, LocalTimeStamper]:
+    """What a :class:`KKSigner` needs besides the key, whatever holds the key (PKCS#12 or a
+    PKCS#11 token): the validation context embedded at B-LT (trust anchor, ``chain``, the
+    TSA certificate, the CRLs; no fetching) and the local timestamping authority."""
+    root = load_cert_from_pemder(str(trust_root))
     tsa = load_cert_from_pemder(str(tsa_cert))
     tsa_private = serialization.load_pem_private_key(Path(tsa_key).read_bytes(), None)
     if not isinstance(tsa_private, RSAPrivateKey):
@@ -244,17 +267,12 @@ def load_pkcs12_signer(
         )
     context = ValidationContext(
         trust_roots=[root],
-        other_certs=[*others, tsa],
+        other_certs=[*chain, tsa],
         crls=load_crls(crls),
         allow_fetching=False,
         revocation_mode="hard-fail",
     )
-    return KKSigner(
-        signer=CachedKeySigner(_asn1(cert), key, registry),
-        validation_context=context,
-        timestamper=LocalTimeStamper(tsa, tsa_private, others),
-        signer_name=cert.subject.rfc4514_string(),
-    )
+    return context, LocalTimeStamper(tsa, tsa_private, list(chain))
 
 
 def load_demo_signer(pki_dir: Path, passphrase: str) -> KKSigner:
