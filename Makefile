@@ -33,16 +33,18 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Debian tools the KK document and TTE tests call: pdftoppm + pdfsig (poppler-utils) and
-# certutil (libnss3-tools, an NSS trust store for pdfsig). Installed only when missing; the
-# tests fail (never skip) without them.
+# Debian tools the KK document and TTE tests call: pdftoppm + pdfsig (poppler-utils),
+# certutil (libnss3-tools, an NSS trust store for pdfsig) and SoftHSM2 (softhsm2, a PKCS#11
+# token for the Kepala Dinas key on a token). Installed only when missing; the tests fail
+# (never skip) without them.
 system-deps:
-	@if command -v pdftoppm >/dev/null && command -v pdfsig >/dev/null && command -v certutil >/dev/null; then \
+	@if command -v pdftoppm >/dev/null && command -v pdfsig >/dev/null && command -v certutil >/dev/null \
+		&& command -v softhsm2-util >/dev/null; then \
 		true; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update && apt-get install -y --no-install-recommends poppler-utils libnss3-tools; \
+		apt-get update && apt-get install -y --no-install-recommends poppler-utils libnss3-tools softhsm2; \
 	else \
-		echo "pdftoppm/pdfsig/certutil missing: run as root or install poppler-utils and libnss3-tools" >&2; \
+		echo "pdftoppm/pdfsig/certutil/softhsm2-util missing: run as root or install poppler-utils, libnss3-tools and softhsm2" >&2; \
 		exit 1; \
 	fi
 

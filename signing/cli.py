@@ -36,7 +36,8 @@ kali frasa sandi (sign-batch), pemeriksaan luring (verify) dan contoh KK bertand
 
 \b
 Halaman verifikasi kode QR: /verifikasi/<kode> di server pusat (kk-server).
-Belum tersedia pada versi ini: kunci pada token PKCS#11.
+Kunci pada token PKCS#11: dipakai server pusat (KK_SERVER_TTE_PKCS11_LIBRARY).
+Belum tersedia pada versi ini: sign-batch dari baris perintah dengan token PKCS#11.
 """
 
 _DESCRIPTIONS = {

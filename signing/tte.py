@@ -47,6 +47,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError, SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -60,6 +61,7 @@ __all__ = [
     "LocalTimeStamper",
     "TTEError",
     "Verdict",
+    "batch_validation",
     "load_pkcs12_signer",
     "sign_batch",
     "sign_batch_each",
@@ -230,12 +232,34 @@ def load_pkcs12_signer(
         raise TTEError(message_for("tte.key_unreadable"), code="tte.key_unreadable") from exc
     if cert is None or not isinstance(key, EllipticCurvePrivateKey | RSAPrivateKey):
         raise TTEError(message_for("tte.key_unreadable"), code="tte.key_unreadable")
-    root = load_cert_from_pemder(str(trust_root))
     others = [_asn1(c) for c in chain or ()]
     for path in other_certs:
         others.extend(load_certs_from_pemder([str(path)]))
     registry = SimpleCertificateStore()
     registry.register_multiple(others)
+    context, timestamper = batch_validation(
+        trust_root=trust_root, crls=crls, tsa_cert=tsa_cert, tsa_key=tsa_key, chain=others
+    )
+    return KKSigner(
+        signer=CachedKeySigner(_asn1(cert), key, registry),
+        validation_context=context,
+        timestamper=timestamper,
+        signer_name=cert.subject.rfc4514_string(),
+    )
+
+
+def batch_validation(
+    *,
+    trust_root: Path,
+    crls: Sequence[Path],
+    tsa_cert: Path,
+    tsa_key: Path,
+    chain: Sequence[asn1_x509.Certificate] = (),
+) -> tuple[ValidationContext, LocalTimeStamper]:
+    """What a :class:`KKSigner` needs besides the key, whatever holds the key (PKCS#12 or a
+    PKCS#11 token): the validation context embedded at B-LT (trust anchor, ``chain``, the
+    TSA certificate, the CRLs; no fetching) and the local timestamping authority."""
+    root = load_cert_from_pemder(str(trust_root))
     tsa = load_cert_from_pemder(str(tsa_cert))
     tsa_private = serialization.load_pem_private_key(Path(tsa_key).read_bytes(), None)
     if not isinstance(tsa_private, RSAPrivateKey):
@@ -244,17 +268,12 @@ def load_pkcs12_signer(
         )
     context = ValidationContext(
         trust_roots=[root],
-        other_certs=[*others, tsa],
+        other_certs=[*chain, tsa],
         crls=load_crls(crls),
         allow_fetching=False,
         revocation_mode="hard-fail",
     )
-    return KKSigner(
-        signer=CachedKeySigner(_asn1(cert), key, registry),
-        validation_context=context,
-        timestamper=LocalTimeStamper(tsa, tsa_private, others),
-        signer_name=cert.subject.rfc4514_string(),
-    )
+    return context, LocalTimeStamper(tsa, tsa_private, list(chain))
 
 
 def load_demo_signer(pki_dir: Path, passphrase: str) -> KKSigner:
@@ -398,6 +417,11 @@ _NO_REVOCATION_DATA = {
 }
 
 
+_EXCUSED_BY_TIMESTAMP = {"tte.expired", "tte.revocation_unknown"}
+"""What happened after signing and B-LT answers: the signer's certificate expired, or the
+CRLs embedded at signing are past their next update (:func:`_at_signing_time`)."""
+
+
 def _indic_name(status: PdfSignatureStatus) -> str:
     """pyhanko's sub-indication as a stable technical token (for support, not prose)."""
     indic = status.trust_problem_indic
@@ -432,10 +456,11 @@ async def verify_kk_async(
     """Check every signature of ``pdf`` offline against ``trust_roots`` (PEM paths).
 
     Validation data comes from the file itself (B-LT); nothing is fetched. ``moment``
-    validates as of another time (default: now); ``crls`` adds newer CRLs than the embedded
-    ones (a certificate revoked after signing). The verdict follows pyhanko's
-    ``bottom_line`` for every signature, and the whole file must be covered or changed
-    only by validation-data updates.
+    validates as of another time (default: now); a signer certificate that expired after
+    signing is judged at the signature timestamp's time (:func:`_at_signing_time`);
+    ``crls`` adds newer CRLs than the embedded ones (a certificate revoked after signing).
+    The verdict follows pyhanko's ``bottom_line`` for every signature, and the whole file
+    must be covered or changed only by validation-data updates.
     """
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
@@ -459,10 +484,7 @@ async def verify_kk_async(
     }
     if moment is not None:
         settings["moment"] = moment
-    try:
-        context = DocumentSecurityStore.read_dss(reader).as_validation_context(settings)
-    except NoDSSFoundError:  # not B-LT: validate with what the CMS carries
-        context = ValidationContext(**settings)  # type: ignore[arg-type]
+    context = _context(reader, settings)
     last: Verdict | None = None
     for sig in embedded:
         try:
@@ -473,6 +495,8 @@ async def verify_kk_async(
         signer = _common_name(status.signing_cert)
         when = status.timestamp_validity.timestamp if status.timestamp_validity else None
         when = when or status.signer_reported_dt
+        if not status.bottom_line and _classify(status) in _EXCUSED_BY_TIMESTAMP:
+            status = await _at_signing_time(sig, reader, settings, status)
         if not status.bottom_line:
             code = _classify(status)
             detail = {"detail": _indic_name(status)} if code == "tte.invalid" else {}
@@ -483,6 +507,46 @@ async def verify_kk_async(
         )
     assert last is not None
     return last
+
+
+def _context(reader: PdfFileReader, settings: dict[str, object]) -> ValidationContext:
+    """The validation context of ``settings`` with the file's own validation data (DSS)."""
+    try:
+        return DocumentSecurityStore.read_dss(reader).as_validation_context(settings)
+    except NoDSSFoundError:  # not B-LT: validate with what the CMS carries
+        return ValidationContext(**settings)  # type: ignore[arg-type]
+
+
+async def _at_signing_time(
+    sig: EmbeddedPdfSignature,
+    reader: PdfFileReader,
+    settings: dict[str, object],
+    status: PdfSignatureStatus,
+) -> PdfSignatureStatus:
+    """B-LT's point: validate as of the signature timestamp's time ``T``.
+
+    Used when the signature fails *now* only because of time: the signer's certificate has
+    expired since, or the CRLs embedded at signing are past their next update (with offline
+    checking nothing fresher exists). The timestamp token must be intact and cryptographically
+    valid; the whole signature, the timestamp's TSA chain included, is then validated as of
+    ``T`` with the validation data embedded at signing. Valid then means valid now, so a KK
+    does not turn invalid when the Kepala Dinas's certificate expires or a CRL ages.
+
+    The residual trust is in the TSA key: a TSA key compromised later could backdate. PAdES
+    B-LTA's archive timestamps, renewed before the TSA certificate or its algorithms weaken,
+    close that (docs/security.md). Revocation is never excused this way: a signer shown
+    revoked by the data at hand stays ``tte.revoked``.
+    """
+    stamp = status.timestamp_validity
+    if stamp is None or not (stamp.intact and stamp.valid):
+        return status
+    try:
+        past = await async_validate_pdf_signature(
+            sig, _context(reader, {**settings, "moment": stamp.timestamp})
+        )
+    except (SignatureValidationError, ValueError):
+        return status
+    return past if past.bottom_line else status
 
 
 def verify_kk(

@@ -79,6 +79,18 @@ class ServerConfig(BaseSettings):
     503 ``tte.not_configured``). The passphrase is never configured: the Kepala Dinas types
     it for each batch."""
 
+    tte_pkcs11_library: Path | None = None
+    """PKCS#11 library of the token holding the Kepala Dinas's key (e.g.
+    ``/usr/lib/softhsm/libsofthsm2.so``). Set: the key is on the token, the secret typed per
+    batch is the token's user PIN, and ``tte_pki_dir`` still supplies the trust root, chain,
+    CRLs and timestamping key (the PKCS#12 file is not used)."""
+
+    tte_pkcs11_token: str = ""
+    """Label of the token (PKCS#11 only)."""
+
+    tte_pkcs11_key_label: str = "kepala-dinas"
+    """Label of the signing key and its certificate on the token (PKCS#11 only)."""
+
     kepala_dinas_name: str = "KEPALA DINAS (DEMO)"
     """Name printed under the QR code of a signed KK."""
 

@@ -104,14 +104,7 @@ class DemoAllocator:
                 raise Refusal("kk_number.exhausted", status=503, kecamatan=kecamatan)
             number = f"{kecamatan}{day}{serial:04d}"
             if kk_registry.number_source(conn, number) is None:  # skip SIAK/existing numbers
-                kk_registry.register_number(
-                    conn,
-                    kk_number=number,
-                    kecamatan=kecamatan,
-                    source=self.source,
-                    application_id=application_id,
-                    at=stamp(now),
-                )
+                _register(conn, number, kecamatan, self.source, application_id, now)
                 return number
 
 
@@ -128,15 +121,26 @@ class SiakAllocator:
             raise Refusal("kk_number.siak_missing", status=409, application_id=application_id)
         if kk_registry.number_source(conn, number) is not None:
             raise Refusal("kk_number.taken", status=409, kk_number=number)
-        kk_registry.register_number(
-            conn,
-            kk_number=number,
-            kecamatan=kecamatan,
-            source=self.source,
-            application_id=application_id,
-            at=stamp(now),
-        )
+        _register(conn, number, kecamatan, self.source, application_id, now)
         return number
+
+
+def _register(
+    conn: sqlite3.Connection,
+    number: str,
+    kecamatan: str,
+    source: str,
+    application_id: str,
+    now: datetime,
+) -> None:
+    kk_registry.register_number(
+        conn,
+        kk_number=number,
+        kecamatan=kecamatan,
+        source=source,
+        application_id=application_id,
+        at=stamp(now),
+    )
 
 
 ALLOCATORS = {"demo": DemoAllocator, "siak": SiakAllocator}
@@ -179,14 +183,7 @@ def assign_kk_number(
         if not _KK_NUMBER.match(number):
             raise Refusal("kk_number.existing_missing", status=409, application_id=app.id)
         if kk_registry.number_source(conn, number) is None:  # issued before this system
-            kk_registry.register_number(
-                conn,
-                kk_number=number,
-                kecamatan=number[:6],
-                source="existing",
-                application_id=app.id,
-                at=stamp(now),
-            )
+            _register(conn, number, number[:6], "existing", app.id, now)
     kk_registry.assign_number(
         conn,
         application_id=app.id,

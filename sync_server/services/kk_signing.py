@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +41,7 @@ from protocol.server_events import ServerEventKind
 from protocol.workflow import Action, Role, State
 from signing.kk_pdf import Official, render_kk
 from signing.tte import KKSigner, TTEError, load_demo_signer, sign_kk
+from signing.tte_pkcs11 import demo_pkcs11_signer
 from sync_server.clock import stamp
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal, refusal_for
@@ -84,19 +86,35 @@ class SignOutcome:
         return self.refusal is None
 
 
-def open_signer(config: ServerConfig, passphrase: str) -> KKSigner:
-    """Open the Kepala Dinas's key for one batch.
+@contextmanager
+def open_signer(config: ServerConfig, passphrase: str) -> Iterator[KKSigner]:
+    """Open the Kepala Dinas's key for one batch (``with``: a token session is closed after).
 
-    Raises 503 ``tte.not_configured`` without a configured PKI, 422
-    ``tte.passphrase_required`` for an empty passphrase and 422 ``tte.key_unreadable`` for a
-    wrong one (nothing is signed then).
+    The key is the PKCS#12 of ``tte_pki_dir`` (``passphrase``: its passphrase) or, with
+    ``tte_pkcs11_library`` set, the token's key (``passphrase``: the user PIN). Raises 503
+    ``tte.not_configured`` without a configured PKI, 422 ``tte.passphrase_required`` for an
+    empty passphrase, 422 ``tte.key_unreadable`` for a wrong one (nothing is signed then),
+    503 ``tte.token_unavailable`` when the token is not there.
     """
     if config.tte_pki_dir is None:
         raise Refusal("tte.not_configured", status=503)
     if not passphrase:
         raise Refusal("tte.passphrase_required", status=422)
     try:
-        return load_demo_signer(config.tte_pki_dir, passphrase)
+        if config.tte_pkcs11_library is None:
+            opened: AbstractContextManager[KKSigner] = nullcontext(
+                load_demo_signer(config.tte_pki_dir, passphrase)
+            )
+        else:
+            opened = demo_pkcs11_signer(
+                config.tte_pkcs11_library,
+                config.tte_pki_dir,
+                token_label=config.tte_pkcs11_token,
+                pin=passphrase,
+                key_label=config.tte_pkcs11_key_label,
+            )
+        with opened as signer:
+            yield signer
     except TTEError as exc:
         status = 422 if exc.code == "tte.key_unreadable" else 503
         raise Refusal(exc.code, status=status, message=exc.message) from None

@@ -154,14 +154,38 @@ def test_revoked_certificate_fails(pki: Path, signed: bytes, tmp_path: Path) -> 
     assert "dicabut" in result.output and "tte.revoked" in result.output
 
 
-def test_expired_certificate_fails(tmp_path: Path) -> None:
+def test_a_b_lt_kk_outlives_its_signer_certificate_and_crls(tmp_path: Path) -> None:
+    """B-LT validates as of the signature timestamp: a KK signed while the certificate was
+    valid stays valid after it expired and after the embedded CRLs went stale (offline),
+    while a bare B-B signature, with no proof of when it was made, is then expired."""
     short = tmp_path / "pendek"
-    create_demo_pki(short, PASSPHRASE, signer_days=1)
-    signed = sign_kk(_kk(), load_demo_signer(short, PASSPHRASE))
+    create_demo_pki(short, PASSPHRASE, signer_days=1, crl_days=7)
+    signer = load_demo_signer(short, PASSPHRASE)
+    signed, bare = sign_kk(_kk(), signer), sign_kk(_kk(), signer, level="B-B")
+    crls = [short / FILES["root_crl"], short / FILES["intermediate_crl"]]
     assert verify_kk(signed, _root(short)).valid
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
-    verdict = verify_kk(signed, _root(short), moment=later)
+    assert verify_kk(bare, _root(short), crls=crls).valid
+    now = dt.datetime.now(dt.UTC)
+    for days in (2, 30, 1000):  # certificate expired; CRLs stale; years later
+        verdict = verify_kk(signed, _root(short), moment=now + dt.timedelta(days=days))
+        assert verdict.valid, (days, verdict.code)
+        assert verdict.signed_at is not None and verdict.signed_at < now + dt.timedelta(hours=1)
+    verdict = verify_kk(bare, _root(short), crls=crls, moment=now + dt.timedelta(days=2))
     assert verdict.code == "tte.expired" and "kedaluwarsa" in verdict.message
+    # never excused: a change, or a signer revoked by the data at hand
+    data = bytearray(signed)
+    data[signed.index(b"stream", len(signed) // 4) + 40] ^= 0x01
+    later = now + dt.timedelta(days=30)
+    assert verify_kk(bytes(data), _root(short), moment=later).code == "tte.modified"
+
+
+def test_signing_with_an_expired_certificate_is_refused(tmp_path: Path) -> None:
+    old = tmp_path / "lama"
+    three_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    create_demo_pki(old, PASSPHRASE, signer_days=1, now=three_days_ago)
+    with pytest.raises(TTEError) as caught:
+        sign_kk(_kk(), load_demo_signer(old, PASSPHRASE))
+    assert caught.value.code == "tte.sign_failed"
 
 
 def test_unsigned_pdf_and_garbage(pki: Path) -> None:

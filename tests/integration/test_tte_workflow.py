@@ -252,10 +252,12 @@ def test_drafts_for_the_verifier_and_kabid_are_watermarked_and_logged(
 
 def test_without_a_pki_or_passphrase_nothing_can_be_signed(tmp_path, demo_pki):
     with pytest.raises(Refusal) as caught:
-        kk_signing.open_signer(ServerConfig(data_dir=tmp_path), TTE_PASSPHRASE)
+        with kk_signing.open_signer(ServerConfig(data_dir=tmp_path), TTE_PASSPHRASE):
+            pass
     assert (caught.value.code, caught.value.status) == ("tte.not_configured", 503)
     with pytest.raises(Refusal) as caught:
-        kk_signing.open_signer(ServerConfig(data_dir=tmp_path, tte_pki_dir=demo_pki), "")
+        with kk_signing.open_signer(ServerConfig(data_dir=tmp_path, tte_pki_dir=demo_pki), ""):
+            pass
     assert (caught.value.code, caught.value.status) == ("tte.passphrase_required", 422)
 
 

@@ -120,18 +120,18 @@ async def _sign(
     passphrase = body.passphrase.get_secret_value() if body.passphrase else ""
 
     def work() -> kk_signing.SignOutcome:
-        signer = kk_signing.open_signer(context.config, passphrase)
-        [outcome] = kk_signing.sign_batch(
-            context.db,
-            context.config,
-            signer,
-            [application_id],
-            actor_id=user.user_id,
-            actor_name=user.full_name,
-            client_ip=ip,
-            clock=utc_now,
-            expected_state=body.expected_state,
-        )
+        with kk_signing.open_signer(context.config, passphrase) as signer:
+            [outcome] = kk_signing.sign_batch(
+                context.db,
+                context.config,
+                signer,
+                [application_id],
+                actor_id=user.user_id,
+                actor_name=user.full_name,
+                client_ip=ip,
+                clock=utc_now,
+                expected_state=body.expected_state,
+            )
         return outcome
 
     outcome = await run_in_threadpool(work)

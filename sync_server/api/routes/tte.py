@@ -69,17 +69,17 @@ async def sign_batch(
     passphrase = body.passphrase.get_secret_value()
 
     def work() -> list[kk_signing.SignOutcome]:
-        signer = kk_signing.open_signer(config, passphrase)
-        return kk_signing.sign_batch(
-            context.db,
-            config,
-            signer,
-            body.application_ids,
-            actor_id=user.user_id,
-            actor_name=user.full_name,
-            client_ip=ip,
-            clock=utc_now,
-        )
+        with kk_signing.open_signer(config, passphrase) as signer:
+            return kk_signing.sign_batch(
+                context.db,
+                config,
+                signer,
+                body.application_ids,
+                actor_id=user.user_id,
+                actor_name=user.full_name,
+                client_ip=ip,
+                clock=utc_now,
+            )
 
     outcomes = await run_in_threadpool(work)
     results = [_result(o) for o in outcomes]
