@@ -648,7 +648,7 @@ def test_a_version_1_counter_file_is_migrated_and_then_pulls(server, client, tmp
 
     with Store.open(path) as store:
         version = store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'")
-        assert version.fetchone() == ("2",)
+        assert version.fetchone() == (str(counter_schema.SCHEMA_VERSION),)
         assert store.pull_cursor() == 0
         held = store.get_application(app_id)
         assert (held.state, held.last_seq, held.read_only) == (State.DRAFT, 1, False)
