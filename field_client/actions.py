@@ -31,6 +31,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from field_client import scans
 from field_client.errors import (
     ApplicationExists,
     ApplicationNotFound,
@@ -39,14 +40,16 @@ from field_client.errors import (
     DeviceKeyMismatch,
     DeviceNotEnrolled,
     OperatorNotPermitted,
+    ScanError,
 )
+from field_client.scans import AttachedScan, DataKey
 from field_client.store import Device, Store, Transaction
 from protocol.application import Application
 from protocol.errors import ValidationError
 from protocol.events import EVENT_ACTIONS, ChangeEvent, EventKind, format_timestamp
 from protocol.jurisdiction import address_refusal, office_date, operator_refusal
 from protocol.validation import readiness
-from protocol.workflow import Action, Reasons, Role, State, transition
+from protocol.workflow import Action, Reasons, Role, State, counter_may_edit, transition
 from signing.events import build_event
 from signing.keys import public_key_b64
 
@@ -150,6 +153,63 @@ class Counter:
         """``issued`` -> ``archived``: step 6 of the SOP is done."""
         return _recorded(self._act(application_id, EventKind.ARCHIVED, operator_id=operator_id))
 
+    def attach_scan(
+        self,
+        application_id: str,
+        document: str,
+        content: bytes,
+        *,
+        operator_id: str,
+        key: DataKey,
+        original_bytes: int | None = None,
+    ) -> AttachedScan:
+        """Attach a scan of the requirement document ``document`` (JPEG, PNG or PDF).
+
+        In one transaction: the usual device, operator and ownership checks; the file is
+        encrypted and stored (:func:`field_client.scans.attach`: deduplicated, refused by
+        content type and size), and a ``scan.attached`` event naming it by id is appended
+        so the server knows which scans the application carries. Attaching the same file
+        to the same application again writes nothing. ``key`` is the operator's unlocked
+        data key (:meth:`Store.unlock_scans`); ``original_bytes`` the size before
+        recompression, for the saving shown to the operator.
+        """
+        moment = self._now()
+        with self._store.transaction() as tx:
+            device = self._enrolled_device(tx)
+            self._check_operator(tx, operator_id, device)
+            state = tx.application_state(application_id)
+            if state is None:
+                raise ApplicationNotFound.of("application.unknown", application_id=application_id)
+            _refuse_if_transferred(tx, application_id)
+            if not counter_may_edit(state):
+                raise ScanError.of("scan.not_editable", state=state.label)
+            at = format_timestamp(moment)
+            attached = scans.attach(
+                tx,
+                self._store.scan_folder,
+                key,
+                application_id,
+                document,
+                content,
+                at=at,
+                original_bytes=original_bytes,
+            )
+            if attached.newly_linked:
+                event = self._next_event(
+                    tx,
+                    device,
+                    operator_id,
+                    EventKind.SCAN_ATTACHED,
+                    application_id,
+                    attached.reference(document).to_body(),
+                    moment,
+                )
+                tx.update_application(
+                    application_id, state=state, at=event.created_at, last_seq=event.seq
+                )
+                tx.append_event(event)
+        return attached
+
     # -- changes that come from the server ---------------------------------------------
 
     def apply_server_state(self, application_id: str, state: State) -> None:
@@ -190,15 +250,7 @@ class Counter:
                 raise ApplicationExists.of("application.duplicate", application_id=application_id)
             if kind is not EventKind.APPLICATION_CREATED and stored is None:
                 raise ApplicationNotFound.of("application.unknown", application_id=application_id)
-            moved_to = tx.transferred_to(application_id)
-            if moved_to is not None:
-                # The server gave it to another device; an event from here would be refused
-                # (application.not_owner) days later, so refuse it now.
-                raise ApplicationTransferred.of(
-                    "application.transferred_away",
-                    application_id=application_id,
-                    device_id=moved_to,
-                )
+            _refuse_if_transferred(tx, application_id)
             action = EVENT_ACTIONS[kind]
             new_state = transition(state, action, Role.OPERATOR, reasons)
             refusal = new_data and address_refusal(new_data, device.kecamatan)
@@ -210,17 +262,8 @@ class Counter:
             if kind is EventKind.APPLICATION_EDITED and new_data is not None:
                 if new_data.to_dict() == stored:
                     return None
-            head = tx.chain_head()
-            event = build_event(
-                key=self._key,
-                device_id=device.device_id,
-                operator_id=operator_id,
-                previous_seq=head.seq,
-                previous_hash=head.hash,
-                kind=kind,
-                application_id=application_id,
-                body=body or {},
-                at=moment,
+            event = self._next_event(
+                tx, device, operator_id, kind, application_id, body or {}, moment
             )
             if kind is EventKind.APPLICATION_CREATED:
                 assert new_data is not None
@@ -237,6 +280,30 @@ class Counter:
                 )
             tx.append_event(event)
         return event
+
+    def _next_event(
+        self,
+        tx: Transaction,
+        device: Device,
+        operator_id: str,
+        kind: EventKind,
+        application_id: str,
+        body: Mapping[str, Any],
+        moment: datetime,
+    ) -> ChangeEvent:
+        """The signed event that follows the chain head read in this transaction."""
+        head = tx.chain_head()
+        return build_event(
+            key=self._key,
+            device_id=device.device_id,
+            operator_id=operator_id,
+            previous_seq=head.seq,
+            previous_hash=head.hash,
+            kind=kind,
+            application_id=application_id,
+            body=body,
+            at=moment,
+        )
 
     def _enrolled_device(self, tx: Transaction) -> Device:
         device = tx.device()
@@ -262,6 +329,16 @@ class Counter:
 
     def _timestamp(self) -> str:
         return format_timestamp(self._now())
+
+
+def _refuse_if_transferred(tx: Transaction, application_id: str) -> None:
+    # The server gave it to another device; an event from here would be refused
+    # (application.not_owner) days later, so refuse it now.
+    moved_to = tx.transferred_to(application_id)
+    if moved_to is not None:
+        raise ApplicationTransferred.of(
+            "application.transferred_away", application_id=application_id, device_id=moved_to
+        )
 
 
 def _recorded(event: ChangeEvent | None) -> ChangeEvent:

@@ -76,6 +76,7 @@ define_messages(
         "scan.not_found": "Berkas pindaian {scan_id} tidak ada di loket ini.",
         "scan.blob_missing": "Isi berkas pindaian {scan_id} hilang dari folder loket.",
         "scan.unknown_document": 'Jenis dokumen "{document}" tidak dikenal.',
+        "scan.not_editable": "Berkas tidak dapat dilampirkan: permohonan berstatus {state}.",
     }
 )
 

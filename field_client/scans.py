@@ -36,7 +36,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from field_client.errors import ApplicationNotFound, ScanError
 from protocol.requirements import DOCUMENTS
-from protocol.scans import MAX_SCAN_BYTES, sniff_media_type
+from protocol.scans import MAX_SCAN_BYTES, ScanReference, sniff_media_type
+from signing.durable import fsync_dir
 from signing.key_wrap import (
     KeyUnwrapError,
     unwrap_key,
@@ -143,7 +144,7 @@ SCAN_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class AttachedScan:
-    """What :meth:`Store.attach_scan` did."""
+    """What :meth:`field_client.actions.Counter.attach_scan` did."""
 
     scan_id: str
     media_type: str
@@ -152,6 +153,12 @@ class AttachedScan:
     blob_bytes: int
     deduplicated: bool
     """The same file was attached before: nothing new was stored or will be sent."""
+    newly_linked: bool = True
+    """False when the scan was attached to this application already (nothing written)."""
+
+    def reference(self, document: str) -> ScanReference:
+        """How a ``scan.attached`` event names this scan."""
+        return ScanReference(self.scan_id, document, self.media_type, self.blob_bytes)
 
     @property
     def saved_bytes(self) -> int:
@@ -185,11 +192,7 @@ class ScanFolder:
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(target.parent)
 
     def read(self, scan_id: str) -> bytes:
         """The blob's bytes; :class:`ScanError` ``scan.blob_missing`` if the file is gone."""
@@ -271,7 +274,6 @@ def attach(
     existing = tx._row("SELECT * FROM scans WHERE dedup_tag = ?", [tag])
     if existing is not None:
         scan_id = existing["scan_id"]
-        _link(tx, application_id, scan_id, document, at)
         return AttachedScan(
             scan_id,
             existing["media_type"],
@@ -279,6 +281,7 @@ def attach(
             existing["plain_bytes"],
             existing["blob_bytes"],
             deduplicated=True,
+            newly_linked=_link(tx, application_id, scan_id, document, at),
         )
     server_key = _server_box_key(tx)
     encrypted = encrypt_scan(content, server_key)
@@ -309,12 +312,13 @@ def attach(
     )
 
 
-def _link(tx: Transaction, application_id: str, scan_id: str, document: str, at: str) -> None:
-    tx._db.execute(
+def _link(tx: Transaction, application_id: str, scan_id: str, document: str, at: str) -> bool:
+    cursor = tx._db.execute(
         "INSERT INTO application_scans (application_id, scan_id, document, attached_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (application_id, scan_id) DO NOTHING",
         [application_id, scan_id, document, at],
     )
+    return cursor.rowcount == 1
 
 
 def _server_box_key(tx: Transaction) -> Any:

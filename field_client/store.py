@@ -701,31 +701,6 @@ class Store(_Reads):
         with self.transaction() as tx:
             return scan_files.unlock(tx, operator_id, password, at=at, unlocked=unlocked)
 
-    def attach_scan(
-        self,
-        key: DataKey,
-        application_id: str,
-        document: str,
-        content: bytes,
-        *,
-        at: str,
-        original_bytes: int | None = None,
-    ) -> AttachedScan:
-        """Encrypt ``content`` (JPEG, PNG or PDF) and attach it to the application as the
-        requirement document ``document``; the same file attached again is stored once.
-        See :func:`field_client.scans.attach` for the refusals (:class:`ScanError`)."""
-        with self.transaction() as tx:
-            return scan_files.attach(
-                tx,
-                self.scan_folder,
-                key,
-                application_id,
-                document,
-                content,
-                at=at,
-                original_bytes=original_bytes,
-            )
-
     def read_scan(self, key: DataKey, scan_id: str) -> bytes:
         """A scan's content, for a logged-in operator's preview."""
         return scan_files.read_plaintext(self, self.scan_folder, key, scan_id)

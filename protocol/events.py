@@ -33,6 +33,7 @@ from typing import Any
 from protocol.application import Application
 from protocol.canonical import canonical_json, sha256_hex
 from protocol.errors import ChainError, Issue, ValidationError, define_messages, message_for
+from protocol.scans import ScanReference, scan_from_body
 from protocol.workflow import Action, Reasons
 
 __all__ = [
@@ -88,6 +89,9 @@ class EventKind(enum.StrEnum):
     WITHDRAWN = "application.withdrawn"
     ISSUED = "application.issued"
     ARCHIVED = "application.archived"
+    SCAN_ATTACHED = "scan.attached"
+    """A document scan was attached (body ``{"scan": ...}``, :mod:`protocol.scans`): no
+    workflow move; it tells the server which scans to expect for the application."""
 
 
 EVENT_ACTIONS: Mapping[EventKind, Action] = {
@@ -101,7 +105,7 @@ EVENT_ACTIONS: Mapping[EventKind, Action] = {
     EventKind.ARCHIVED: Action.ARCHIVE,
 }
 """The workflow action each event asks for; the server judges it with
-:func:`protocol.workflow.transition`."""
+:func:`protocol.workflow.transition`. ``scan.attached`` asks for none."""
 
 _CARRIES_APPLICATION = {EventKind.APPLICATION_CREATED, EventKind.APPLICATION_EDITED}
 _CARRIES_REASONS = {EventKind.MARKED_INCOMPLETE, EventKind.WITHDRAWN}
@@ -176,7 +180,12 @@ class ChangeEvent:
 
     @property
     def action(self) -> Action:
+        """The workflow action asked for (``KeyError`` for ``scan.attached``: none)."""
         return EVENT_ACTIONS[self.kind]
+
+    def scan(self) -> ScanReference:
+        """The scan a ``scan.attached`` event names."""
+        return scan_from_body(self.body)
 
     @classmethod
     def from_wire(cls, data: Any) -> ChangeEvent:
@@ -248,6 +257,8 @@ class ChangeEvent:
                 raise ValidationError.single("event.application_mismatch", field="body")
         elif self.kind in _CARRIES_REASONS:
             reasons_from_body(self.body)
+        elif self.kind is EventKind.SCAN_ATTACHED:
+            scan_from_body(self.body)
         elif self.body:
             raise _malformed(f"{self.kind.value} tidak membawa isi", "body")
 

@@ -11,8 +11,12 @@ declared type proves nothing). Limits bound what one counter can make the server
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from protocol.errors import define_messages
+from protocol.errors import ValidationError, define_messages
+from protocol.requirements import DOCUMENTS
 
 __all__ = [
     "SCAN_ID",
@@ -21,6 +25,8 @@ __all__ = [
     "MAX_APPLICATION_SCAN_BYTES",
     "is_scan_id",
     "sniff_media_type",
+    "ScanReference",
+    "scan_from_body",
 ]
 
 SCAN_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -63,3 +69,49 @@ def sniff_media_type(head: bytes) -> str | None:
         if head.startswith(magic):
             return media_type
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReference:
+    """What a ``scan.attached`` event says about a scan: ``{"scan": {"id", "document",
+    "media_type", "bytes"}}`` (``bytes``: the encrypted blob's length, what will be sent)."""
+
+    id: str
+    document: str
+    """The requirement document code (:data:`protocol.requirements.DOCUMENTS`)."""
+    media_type: str
+    bytes: int
+
+    def to_body(self) -> dict[str, Any]:
+        """The event body naming this scan."""
+        return {
+            "scan": {
+                "id": self.id,
+                "document": self.document,
+                "media_type": self.media_type,
+                "bytes": self.bytes,
+            }
+        }
+
+
+def scan_from_body(body: Mapping[str, Any]) -> ScanReference:
+    """Parse a ``scan.attached`` body; :class:`ValidationError` (``event.malformed``)."""
+    scan = body.get("scan")
+    if set(body) != {"scan"} or not isinstance(scan, Mapping):
+        raise _malformed('isi harus berupa {"scan": {...}}')
+    if set(scan) != {"id", "document", "media_type", "bytes"}:
+        raise _malformed("scan harus berisi id, document, media_type dan bytes")
+    size = scan["bytes"]
+    if not is_scan_id(scan["id"]):
+        raise _malformed("scan.id harus 64 digit heksadesimal")
+    if scan["document"] not in DOCUMENTS:
+        raise _malformed("scan.document bukan kode dokumen persyaratan")
+    if scan["media_type"] not in MEDIA_TYPES:
+        raise _malformed("scan.media_type harus JPEG, PNG atau PDF")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 2 * MAX_SCAN_BYTES:
+        raise _malformed("scan.bytes di luar batas")
+    return ScanReference(scan["id"], scan["document"], scan["media_type"], size)
+
+
+def _malformed(detail: str) -> ValidationError:
+    return ValidationError.single("event.malformed", field="body.scan", detail=detail)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from protocol.errors import KKError, ValidationError, define_messages, message_for
+from signing.durable import fsync_dir
 
 __all__ = [
     "KeyFileError",
@@ -89,15 +90,7 @@ def save_private_key(key: Ed25519PrivateKey | X25519PrivateKey, path: Path) -> N
         raise KeyFileError(message_for("key.exists", path=path), code="key.exists") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)  # the new name survives a power cut, not just the bytes
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)  # the new name survives a power cut, not just the bytes
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

@@ -24,15 +24,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from protocol.errors import KKError, ValidationError, define_messages, message_for
+from protocol.errors import (
+    KKError,
+    SignatureInvalid,
+    ValidationError,
+    define_messages,
+    message_for,
+)
 from signing.keys import KeyFileError, read_private_key_file, save_private_key
 
 __all__ = [
@@ -46,6 +55,7 @@ __all__ = [
     "seal",
     "open_sealed",
     "scan_key_statement",
+    "verify_scan_key_offer",
 ]
 
 SEAL_OVERHEAD = 32 + 16
@@ -59,6 +69,8 @@ define_messages(
         "box.invalid_key": "Kunci publik enkripsi server tidak sah: harus kunci X25519 "
         "(32 byte, base64).",
         "box.unopenable": "Berkas terenkripsi tidak dapat dibuka: kunci salah atau isinya rusak.",
+        "signature.scan_key_invalid": "Kunci enkripsi berkas dari server tidak ditandatangani "
+        "oleh kunci server yang dicatat saat pendaftaran; kunci tidak dipakai.",
         "box.key_file_unreadable": "Berkas kunci enkripsi {path} rusak atau bukan kunci X25519.",
     }
 )
@@ -142,3 +154,21 @@ def open_sealed(private: X25519PrivateKey, sealed: bytes, *, context: bytes = b"
 def scan_key_statement(box_public_b64_text: str) -> bytes:
     """The bytes the server signs with its Ed25519 key to vouch for its X25519 public key."""
     return b"KK-SCAN-KEY-V1\n" + box_public_b64_text.encode("ascii")
+
+
+def verify_scan_key_offer(server_key: Ed25519PublicKey, offer: Mapping[str, Any]) -> str:
+    """The X25519 public key (base64) of an offer ``{"scan_public_key",
+    "scan_key_signature"}`` whose signature verifies with the pinned ``server_key``;
+    :class:`SignatureInvalid` (``signature.scan_key_invalid``) otherwise."""
+    public = offer.get("scan_public_key")
+    signature = offer.get("scan_key_signature")
+    try:
+        if not isinstance(public, str) or not isinstance(signature, str):
+            raise ValueError("missing")
+        load_box_public_b64(public)
+        server_key.verify(base64.b64decode(signature, validate=True), scan_key_statement(public))
+    except (ValueError, InvalidSignature, ValidationError, binascii.Error):
+        raise SignatureInvalid(
+            message_for("signature.scan_key_invalid"), code="signature.scan_key_invalid"
+        ) from None
+    return public

@@ -57,6 +57,7 @@ from sync_server.api.routes import (
     documents,
     health,
     queue,
+    scans,
     sync,
     tte,
     verify,
@@ -96,4 +97,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(tte.router)
     app.include_router(documents.router)
     app.include_router(verify.router)
+    app.include_router(scans.router)
+    app.include_router(scans.staff_router)
     return app

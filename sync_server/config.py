@@ -5,7 +5,10 @@ Every field documents itself (the docstring under it). The CLI's ``--data-dir`` 
 
 * ``server.db``: SQLite in WAL mode, ``synchronous=FULL`` (:mod:`sync_server.storage.db`);
 * ``server_key.pem``: the server's Ed25519 key, mode 0600, made by ``kk-server init``;
-* ``documents/``: signed KKs and archive packages, content-addressed by SHA-256.
+* ``documents/``: signed KKs and archive packages, content-addressed by SHA-256;
+* ``server_scan_key.pem``: the server's X25519 key that counters seal scan keys for, mode
+  0600, made by ``kk-server init`` (lose it and no stored scan can be read again);
+* ``scans/``: encrypted scan blobs, content-addressed (:mod:`sync_server.storage.scans`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE", "DOCUMENTS_DIR"]
+from protocol.scans import MAX_APPLICATION_SCAN_BYTES, MAX_SCAN_BYTES
+
+__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE", "DOCUMENTS_DIR", "BOX_KEY_FILE", "SCANS_DIR"]
 
 DB_FILE = "server.db"
 KEY_FILE = "server_key.pem"
 DOCUMENTS_DIR = "documents"
+BOX_KEY_FILE = "server_scan_key.pem"
+SCANS_DIR = "scans"
 
 
 class ServerConfig(BaseSettings):
@@ -105,10 +112,30 @@ class ServerConfig(BaseSettings):
     """Verification look-ups (page or JSON) one client address may make per minute: 429
     above, so the token space cannot be walked."""
 
+    max_scan_bytes: int = Field(default=MAX_SCAN_BYTES, ge=1024, le=MAX_SCAN_BYTES)
+    """Largest scan (plaintext) accepted; a blob announced larger is refused."""
+
+    max_application_scan_bytes: int = Field(
+        default=MAX_APPLICATION_SCAN_BYTES, ge=1024, le=MAX_APPLICATION_SCAN_BYTES
+    )
+    """Largest total of the scans of one application (encrypted bytes)."""
+
+    upload_expiry_hours: int = Field(default=72, ge=1)
+    """A partial scan upload untouched this long is discarded (its bytes deleted); the
+    counter then starts it again from zero. Three days covers a weekend without network."""
+
     @property
     def documents_dir(self) -> Path:
         """Content-addressed store of signed KKs and archive packages (by SHA-256)."""
         return self.data_dir / DOCUMENTS_DIR
+
+    @property
+    def box_key_path(self) -> Path:
+        return self.data_dir / BOX_KEY_FILE
+
+    @property
+    def scans_dir(self) -> Path:
+        return self.data_dir / SCANS_DIR
 
     @property
     def db_path(self) -> Path:

@@ -35,6 +35,12 @@ Codes, grouped by where they arise (HTTP status in brackets):
   ``application.unknown``, ``application.not_owner``, ``application.not_ready`` and the
   workflow's own codes (``workflow.*``)
 * pull: ``pull.bad_parameter`` [400], ``pull.cursor_ahead`` [409]
+* scans (:mod:`sync_server.services.scans`): ``scan.unknown`` [404], ``scan.not_yours``
+  [403], ``scan.offset_mismatch`` [409], ``scan.checksum_mismatch`` / ``scan.beyond_length``
+  / ``scan.bad_header`` / ``scan.bad_parameter`` [400], ``scan.hash_mismatch`` /
+  ``scan.unreadable`` / ``scan.bad_type`` [422], ``scan.not_complete`` [409]; refusals of a
+  ``scan.attached`` event: ``scan.not_editable``, ``scan.too_large``,
+  ``scan.application_too_large``, ``scan.size_conflict``
 * central decisions (:mod:`sync_server.services.decisions`): ``application.unknown`` [404],
   ``decision.*`` [403/400], ``decision.conflict`` [409] and the workflow's own errors
   (over HTTP, :mod:`sync_server.api.routes.decisions`: ``workflow.illegal_transition``

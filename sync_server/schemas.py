@@ -54,6 +54,11 @@ class EnrollResponse(BaseModel):
     """The server's Ed25519 public key (base64 of 32 raw bytes): pin it."""
     server_time: str
     """The server clock (UTC), so the counter can correct its own before signing."""
+    scan_public_key: str
+    """The server's X25519 public key (base64) that scan keys are sealed for."""
+    scan_key_signature: str
+    """Ed25519 signature (base64) by ``server_public_key`` over
+    ``KK-SCAN-KEY-V1\n<scan_public_key>``."""
 
 
 class EventResultOut(BaseModel):
@@ -246,6 +251,23 @@ class HistoryEntry(BaseModel):
     server_time: str
 
 
+class ScanSummary(BaseModel):
+    """One document scan of an application, as the central views list it."""
+
+    scan_id: str
+    document: str
+    """Requirement document code (``kk_lama``, ``buku_nikah``...)."""
+    status: Literal["arriving", "complete"]
+    """``arriving`` until every byte is here and verified."""
+    bytes: int
+    """Encrypted size."""
+    received_bytes: int
+    media_type: str | None
+    """Known once complete (detected from the content)."""
+    attached_at: str
+    """Server time the ``scan.attached`` event was applied."""
+
+
 class ApplicationDetail(BaseModel):
     """An application as the server stores it, for central staff review."""
 
@@ -261,8 +283,8 @@ class ApplicationDetail(BaseModel):
     """Requirements with attached/missing; ``None`` if the stored snapshot no longer parses."""
     history: list[HistoryEntry]
     """Oldest first."""
-    scans: Literal["not yet available"]
-    """Scan images are not on the server yet (a later step uploads them)."""
+    scans: list[ScanSummary]
+    """The application's document scans, in the order attached."""
     access_seq: int
     """The access-log row that records this read."""
 

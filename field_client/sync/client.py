@@ -24,6 +24,7 @@ JSON (a hotspot's login page answering 200 with HTML).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -43,6 +44,8 @@ __all__ = [
     "PULL_PATH",
     "PushAnswer",
     "PullAnswer",
+    "ChunkAnswer",
+    "SCANS_PATH",
     "SyncClient",
     "timeouts",
     "utc_now",
@@ -51,6 +54,7 @@ __all__ = [
 
 PUSH_PATH = "/api/v1/sync/push"
 PULL_PATH = "/api/v1/sync/pull"
+SCANS_PATH = "/api/v1/sync/scans"
 
 log = logging.getLogger("field_client.sync")
 
@@ -86,6 +90,16 @@ class PullAnswer:
     """Signed server events in wire form, oldest first (verified by the store)."""
     more: bool
     """True when the server holds more events after these."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkAnswer:
+    """The server's acknowledgement of one scan chunk."""
+
+    offset: int
+    """Bytes of the blob the server now holds."""
+    complete: bool
+    """The whole blob arrived and was verified."""
 
 
 def read_json(response: httpx.Response) -> Any:
@@ -196,6 +210,43 @@ class SyncClient:
         if not isinstance(events, list) or not isinstance(more, bool):
             raise LinkDown.of("sync.bad_response", status=200)
         return PullAnswer(events, more)
+
+    async def scan_key(self) -> dict[str, Any]:
+        """The server's X25519 scan key offer (verify it with the pinned key)."""
+        return await self.signed("GET", f"{SCANS_PATH}/key")
+
+    async def scan_status(self, scan_ids: list[str]) -> list[dict[str, Any]]:
+        """The missing check: ``[{"scan_id", "status", "offset", "bytes"}]``."""
+        body = json.dumps({"scan_ids": scan_ids}).encode("ascii")
+        data = await self.signed(
+            "POST", f"{SCANS_PATH}/status", body=body, headers={"Content-Type": "application/json"}
+        )
+        scans = data.get("scans")
+        if not isinstance(scans, list) or not all(
+            isinstance(s, dict)
+            and isinstance(s.get("scan_id"), str)
+            and s.get("status") in ("complete", "partial", "unknown")
+            and isinstance(s.get("offset"), int)
+            for s in scans
+        ):
+            raise LinkDown.of("sync.bad_response", status=200)
+        return scans
+
+    async def upload_chunk(self, scan_id: str, offset: int, data: bytes) -> ChunkAnswer:
+        """Send ``data`` as the bytes of the blob from ``offset`` on, with its SHA-256."""
+        digest = hashlib.sha256(data).hexdigest()
+        answer = await self.signed(
+            "PATCH",
+            f"{SCANS_PATH}/{scan_id}?offset={int(offset)}&sha256={digest}",
+            body=data,
+            headers={"Content-Type": "application/offset+octet-stream"},
+        )
+        new_offset, complete = answer.get("offset"), answer.get("complete")
+        if isinstance(new_offset, bool) or not isinstance(new_offset, int):
+            raise LinkDown.of("sync.bad_response", status=200)
+        if not isinstance(complete, bool):
+            raise LinkDown.of("sync.bad_response", status=200)
+        return ChunkAnswer(new_offset, complete)
 
     async def signed(
         self,

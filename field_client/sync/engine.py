@@ -22,6 +22,10 @@ One round (:meth:`SyncEngine.run_once`):
    :meth:`Store.apply_server_events` (which verifies them against the pinned server key and
    applies a batch all or nothing), until the server says there are no ``more``.
 
+3. scans: the missing check, then each unsent scan's blob from where the server's copy
+   stops, oldest application first, pushing any new events before each file
+   (:mod:`field_client.sync.uploads`). :attr:`SyncStatus.transfer` shows the progress.
+
 Failures never reach the caller; they become the :class:`SyncStatus` the UI shows:
 
 * no network, timeouts, cuts, a gateway's 502/503/504, a hotspot's page
@@ -64,7 +68,10 @@ from field_client.errors import DeviceKeyMismatch, DeviceNotEnrolled
 from field_client.store import Device, Store
 from field_client.sync.client import SyncClient, timeouts, utc_now
 from field_client.sync.errors import LinkDown, ServerRefusal, SyncError
+from field_client.sync.progress import TransferProgress
+from field_client.sync.uploads import ScanUploader
 from protocol.errors import KKError, message_for
+from protocol.events import format_timestamp
 from signing.keys import load_private_key, public_key_b64
 
 __all__ = ["SyncStatus", "Backoff", "SyncEngine"]
@@ -106,6 +113,13 @@ class SyncStatus:
     """Stable code of ``last_error`` (``sync.offline``, ``device.revoked``...)."""
     device_revoked: bool = False
     """The server revoked this device: the engine stopped and will not try again."""
+    pending_scans: int = 0
+    """Scans the server does not hold whole yet."""
+    pending_scan_bytes: int = 0
+    """Their encrypted size: what is left to send at most."""
+    transfer: TransferProgress | None = None
+    """The scan transfer running now (bytes, rate, time left), for the progress bar;
+    ``None`` when no scan is moving."""
 
     def describe(self) -> str:
         """One Indonesian line for a status bar or the CLI."""
@@ -120,8 +134,12 @@ class SyncStatus:
         else:
             state = "Tidak terhubung ke server pusat"
         parts = [state, f"{self.pending_events} catatan menunggu dikirim"]
+        if self.pending_scans:
+            parts.append(f"{self.pending_scans} berkas menunggu dikirim")
         if self.refused_events:
             parts.append(f"{self.refused_events} catatan ditolak server")
+        if self.transfer is not None:
+            parts.append(self.transfer.describe())
         return "; ".join(parts) + "."
 
 
@@ -392,6 +410,18 @@ class SyncEngine:
         await self._push_all(client)
         self._publish(**(await self._db.run(_counts)))
         await self._pull_all(client)
+        # Scans last: small events and the centre's answers never wait behind a big file.
+        uploader = ScanUploader(
+            client,
+            self._db.run,
+            push_events=lambda: self._push_all(client),
+            on_progress=self._progress,
+            timestamp=lambda: format_timestamp(self._clock()),
+        )
+        await uploader.run()
+
+    def _progress(self, transfer: TransferProgress | None) -> None:
+        self._publish(transfer=transfer)
 
     async def _connect(self) -> SyncClient:
         """The client for the enrolled device (re-made if the enrollment changed)."""
@@ -525,7 +555,7 @@ class SyncEngine:
 
 
 def _counts(store: Store) -> dict[str, int]:
-    return store.outbox_summary()
+    return {**store.outbox_summary(), **store.scan_summary()}
 
 
 def _encode(wires: list[bytes]) -> bytes:

@@ -48,7 +48,7 @@ from field_client.errors import DeviceAlreadyEnrolled
 from field_client.store import Device, Store
 from field_client.sync.client import read_json, refusal_of, timeouts, utc_now
 from field_client.sync.errors import EnrollmentError, LinkDown, ServerRefusal
-from protocol.errors import ValidationError, message_for
+from protocol.errors import SignatureInvalid, ValidationError, message_for
 from protocol.events import format_timestamp, parse_timestamp
 from signing.keys import (
     fingerprint,
@@ -58,6 +58,7 @@ from signing.keys import (
     public_key_b64,
     save_private_key,
 )
+from signing.sealed_box import verify_scan_key_offer
 
 __all__ = ["ENROLL_PATH", "Enrollment", "enroll_device"]
 
@@ -134,6 +135,8 @@ async def enroll_device(
         received_at = clock()
         device = _device_from(answer, base_url, key)
         store.record_enrollment(device)
+        if "scan_public_key" in answer:  # a server from before scans sends none
+            store.set_server_box_key(answer["scan_public_key"])
     finally:
         store.close()
     server_time = parse_timestamp(answer["server_time"])
@@ -214,6 +217,11 @@ def _answer(data: Any, status: int, base_url: str) -> dict[str, Any]:
         raise _bad_response(base_url, status) from None
     if parse_timestamp(data["server_time"]) is None:
         raise _bad_response(base_url, status)
+    if "scan_public_key" in data:
+        try:
+            verify_scan_key_offer(load_public_key_b64(data["server_public_key"]), data)
+        except SignatureInvalid:
+            raise _bad_response(base_url, status) from None
     return data
 
 

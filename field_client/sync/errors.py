@@ -39,6 +39,7 @@ define_messages(
         "catatan itu tidak ada lagi di loket ini. Hubungi admin Dinas.",
         "sync.no_progress": "Jawaban server pusat tidak memajukan pengiriman (catatan nomor "
         "{seq}); pengiriman dicoba lagi nanti. Laporkan ke admin bila berulang.",
+        "sync.bad_scan_status": "Server pusat tidak menjawab status berkas {scan_id}.",
         "sync.stopped": "{reason} Sinkronisasi loket ini dihentikan; catatan yang belum "
         "terkirim tetap tersimpan di loket.",
         "sync.internal_error": "Terjadi kesalahan di aplikasi loket saat sinkronisasi; data "

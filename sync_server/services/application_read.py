@@ -5,7 +5,9 @@ access-log row (:mod:`sync_server.services.access_log`, action ``application.rea
 with the read: no personal data leaves the database unrecorded. An unknown application
 (404 ``application.unknown``) discloses nothing and is not logged.
 
-Scan images are not stored on the server yet; the answer says so (``scans``).
+``scans`` lists the application's document scans, each ``complete`` or still ``arriving``
+(:func:`sync_server.services.scans.scan_list`); the images themselves are read one by one
+(``GET /api/v1/applications/{id}/scans/{scan_id}``), each read logged on its own.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ from protocol.validation import checklist_of
 from protocol.workflow import Role, State
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import access_log
+from sync_server.services import access_log, scans
 from sync_server.storage import changelog as log_store
 from sync_server.storage.db import Database
 
-__all__ = ["SCANS_NOT_AVAILABLE", "read_application"]
-
-SCANS_NOT_AVAILABLE = "not yet available"
+__all__ = ["read_application"]
 
 
 def read_application(
@@ -47,6 +47,7 @@ def read_application(
         if record is None:
             raise Refusal("application.unknown", status=404, application_id=application_id)
         trail = log_store.trail_of(conn, application_id)
+        attached = scans.scan_list(conn, application_id)
         logged = access_log.append(
             conn,
             at=stamp(now),
@@ -83,7 +84,7 @@ def read_application(
             }
             for e in trail
         ],
-        "scans": SCANS_NOT_AVAILABLE,
+        "scans": attached,
         "access_seq": logged.seq,
     }
 

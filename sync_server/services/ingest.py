@@ -40,6 +40,10 @@ message the operator sees on the next pull. Refusals, in the order checked:
 * ``application.created``: ``application.duplicate`` (the id exists), then
   ``application.wrong_kecamatan`` (the address is outside the device's kecamatan). Applied:
   the application is stored in ``draft``, owned by the device, with the snapshot;
+* ``scan.attached``: :func:`sync_server.services.scans.register_attached`
+  (``application.unknown``, ``application.not_owner``, ``scan.not_editable``,
+  ``scan.too_large``, ``scan.application_too_large``, ``scan.size_conflict``). Applied: the
+  application expects the scan (docs/protocol.md §11); no state changes;
 * any other kind: ``application.unknown``, ``application.not_owner`` (another device holds
   it), then :func:`protocol.workflow.transition` with ``Role.OPERATOR`` and the event's
   reasons (the workflow's code: ``workflow.illegal_transition``,
@@ -98,7 +102,8 @@ from protocol.workflow import Reasons, Role, State, transition
 from signing.events import verify_event
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import archive
+from sync_server.services import archive, scans
+from sync_server.services.scans import DEFAULT_SCAN_LIMITS, ScanLimits
 from sync_server.storage import accounts as account_store
 from sync_server.storage import audit
 from sync_server.storage import changelog as log_store
@@ -130,6 +135,8 @@ _NEEDS_READINESS = {EventKind.SUBMITTED, EventKind.RESUBMITTED}
 class PushLimits:
     max_decompressed_bytes: int = 32 * 1024 * 1024
     max_events: int = 500
+    scans: ScanLimits = DEFAULT_SCAN_LIMITS
+    """Limits a ``scan.attached`` event is judged against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,12 +301,17 @@ class _Fork(Exception):
 
 
 def store_batch(
-    db: Database, device: Device, events: Sequence[ChangeEvent], *, now: datetime
+    db: Database,
+    device: Device,
+    events: Sequence[ChangeEvent],
+    *,
+    now: datetime,
+    scan_limits: ScanLimits = DEFAULT_SCAN_LIMITS,
 ) -> PushOutcome:
     """Check 5 and apply, in one transaction. Raises :class:`Refusal` for a refused batch."""
     try:
         with db.write() as conn:
-            return _store(conn, device, events, now)
+            return _store(conn, device, events, now, scan_limits)
     except _Fork as fork:
         with db.write() as conn:
             audit.record_fork(
@@ -320,7 +332,13 @@ def store_batch(
         ) from None
 
 
-def _store(conn: Any, device: Device, events: Sequence[ChangeEvent], now: datetime) -> PushOutcome:
+def _store(
+    conn: Any,
+    device: Device,
+    events: Sequence[ChangeEvent],
+    now: datetime,
+    scan_limits: ScanLimits,
+) -> PushOutcome:
     head = log_store.last_event(conn, device.device_id)
     acked = head.seq if head else 0
     old = [e for e in events if e.seq <= acked]
@@ -343,7 +361,7 @@ def _store(conn: Any, device: Device, events: Sequence[ChangeEvent], now: dateti
             raise Refusal(exc.code, status=409, message=exc.message, extra=extra) from None
         previous_seq, previous_hash = event.seq, event.hash()
 
-    judge = _Judge(conn, device, now)
+    judge = _Judge(conn, device, now, scan_limits)
     outcomes: dict[int, EventResult] = {}
     for event in new:
         result = judge.apply(event)
@@ -404,10 +422,11 @@ def _refuse_if(found: Issue | None) -> None:
 class _Judge:
     """Applies new events of one device, in order, inside the push's transaction."""
 
-    def __init__(self, conn: Any, device: Device, now: datetime) -> None:
+    def __init__(self, conn: Any, device: Device, now: datetime, scan_limits: ScanLimits) -> None:
         self.conn = conn
         self.device = device
         self.now = now
+        self.scan_limits = scan_limits
         self.today = office_date(now)
         self._operators: dict[str, Issue | None] = {}
 
@@ -416,6 +435,12 @@ class _Judge:
             self._check_operator(event.operator_id)
             if event.kind is EventKind.APPLICATION_CREATED:
                 self._create(event)
+            elif event.kind is EventKind.SCAN_ATTACHED:
+                _refuse_if(
+                    scans.register_attached(
+                        self.conn, self.device, event, now=self.now, limits=self.scan_limits
+                    )
+                )
             else:
                 self._move(event)
         except _Refused as refused:
@@ -579,4 +604,4 @@ def receive_push(
     data = decode_body(raw_body, content_encoding, max_decompressed=limits.max_decompressed_bytes)
     wire_events = parse_batch(data, max_events=limits.max_events)
     events = check_batch(device, wire_events)
-    return store_batch(db, device, events, now=now)
+    return store_batch(db, device, events, now=now, scan_limits=limits.scans)

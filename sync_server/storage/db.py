@@ -10,7 +10,7 @@ either commits whole or leaves nothing. Every connection is opened for one unit 
 closed after it; callers run that work in a worker thread, never on the event loop.
 
 Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
-sorts chronologically. Schema (version 4)::
+sorts chronologically. Schema (version 6)::
 
     enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
     devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
@@ -40,12 +40,18 @@ sorts chronologically. Schema (version 4)::
     kk_documents        every signed KK: unguessable verification token, number, SHA-256 of
                         the stored PDF, signer, signing time, superseded_at/by
     archives            the one immutable archive package per archived application
+    scans               one row per scan blob a counter announced: uploader device, length,
+                        bytes received so far, arriving / complete, and once complete the
+                        type, plaintext length and SHA-256 (:mod:`sync_server.storage.scans`)
+    application_scans   which scans each application carries (from ``scan.attached``
+                        events: device, seq, operator, document code)
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
 in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures`` and an
 index of applications by state (the work queues). Version 4 added ``access_log``. Version 5
-added the KK number registry, the signed KK documents and the archive packages.
+added the KK number registry, the signed KK documents and the archive packages; version 6
+``scans`` and ``application_scans``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -67,8 +73,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from signing.keys import load_private_key
 
 __all__ = ["Database", "Connection", "UpgradeHook", "SCHEMA_VERSION"]
-
-SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = (
     """
@@ -345,14 +349,52 @@ _SCHEMA_KK_DOCUMENTS = (
     """,
 )
 
+_SCHEMA_SCANS = (
+    """
+    CREATE TABLE scans (
+        scan_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL REFERENCES devices (device_id),
+        blob_bytes      INTEGER NOT NULL CHECK (blob_bytes > 0),
+        received_bytes  INTEGER NOT NULL DEFAULT 0,
+        status          TEXT NOT NULL DEFAULT 'arriving'
+                        CHECK (status IN ('arriving', 'complete')),
+        media_type      TEXT,
+        plain_bytes     INTEGER,
+        plain_sha256    TEXT,
+        created_at      TEXT NOT NULL,
+        touched_at      TEXT NOT NULL,
+        completed_at    TEXT,
+        CHECK (received_bytes BETWEEN 0 AND blob_bytes)
+    )
+    """,
+    "CREATE INDEX scans_arriving ON scans (touched_at) WHERE status = 'arriving'",
+    "CREATE INDEX scans_by_content ON scans (plain_sha256)",
+    """
+    CREATE TABLE application_scans (
+        application_id  TEXT NOT NULL REFERENCES applications (application_id),
+        scan_id         TEXT NOT NULL REFERENCES scans (scan_id),
+        document        TEXT NOT NULL,
+        device_id       TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        operator_id     TEXT NOT NULL,
+        attached_at     TEXT NOT NULL,
+        PRIMARY KEY (application_id, scan_id)
+    )
+    """,
+    "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
     _SCHEMA_V3,
     _SCHEMA_V4,
     _SCHEMA_KK_DOCUMENTS,
+    _SCHEMA_SCANS,
 )
 """Statements that bring the schema from version i to i + 1."""
+
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class Connection(sqlite3.Connection):

@@ -63,9 +63,12 @@ async def test_enrollment_pins_the_server_key_and_records_the_device(server, lin
     assert device.device_id.startswith("dev-160601-")
     assert device.kecamatan == "160601"
     assert device.server_url == link.url
-    server_key = open_context(server.config).server_public_key
-    assert device.server_public_key == server_key  # pinned
+    context = open_context(server.config)
+    assert device.server_public_key == context.server_public_key  # pinned
     assert _enrolled(config) == device
+    # The scan key came signed by the pinned key, and was kept for sealing scans.
+    with Store.open(config.db_path) as store:
+        assert store.server_box_key() == context.scan_key_offer()["scan_public_key"]
     # The key file is private, and it is the key the server enrolled.
     mode = stat.S_IMODE(config.key_path.stat().st_mode)
     assert mode == 0o600

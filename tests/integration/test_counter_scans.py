@@ -4,6 +4,7 @@ Real SQLite files and blob folders; the server's X25519 key is a real key pair w
 half only the test (standing in for the server) holds.
 """
 
+# ruff: noqa: F811  (fixtures imported from other test modules)
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +16,7 @@ import pytest
 
 from field_client.errors import ApplicationNotFound, ScanError
 from field_client.store import Store
+from protocol.events import EventKind
 from signing.scan_cipher import open_scan
 from signing.sealed_box import box_public_b64, generate_box_key
 from tests.factories import application_dict
@@ -32,10 +34,20 @@ def server_box():
 
 
 @pytest.fixture
-def store(env, server_box):  # noqa: F811
+def store(env, server_box):
     env.store.set_server_box_key(box_public_b64(server_box))
     env.counter.create_application(app(), operator_id=OPERATOR_ID)
     return env.store
+
+
+@pytest.fixture
+def attach(env):
+    def attach_scan(key, application_id, document, content):
+        return env.counter.attach_scan(
+            application_id, document, content, operator_id=OPERATOR_ID, key=key
+        )
+
+    return attach_scan
 
 
 def all_bytes(directory: Path) -> bytes:
@@ -43,11 +55,11 @@ def all_bytes(directory: Path) -> bytes:
 
 
 def test_an_attached_scan_is_stored_encrypted_and_only_the_server_or_an_operator_opens_it(
-    store, server_box
+    attach, store, server_box
 ):
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
     photo = jpeg_scan(seed=7)
-    attached = store.attach_scan(key, APP_ID, "kk_lama", photo, at=AT)
+    attached = attach(key, APP_ID, "kk_lama", photo)
 
     blob_path = store.scan_folder.path(attached.scan_id)
     blob = blob_path.read_bytes()
@@ -65,31 +77,41 @@ def test_an_attached_scan_is_stored_encrypted_and_only_the_server_or_an_operator
     assert info.blob_bytes == len(blob) and info.uploaded_at is None
 
 
-def test_the_same_file_attached_twice_is_stored_and_queued_once(store, env):  # noqa: F811
+def test_the_same_file_attached_twice_is_stored_and_queued_once(attach, store, env):
     env.counter.create_application(
         app(**{**application_dict(), "id": OTHER_ID}), operator_id=OPERATOR_ID
     )
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
-    first = store.attach_scan(key, APP_ID, "buku_nikah", pdf_scan(), at=AT)
-    again = store.attach_scan(key, APP_ID, "buku_nikah", pdf_scan(), at=AT)
-    other_app = store.attach_scan(key, OTHER_ID, "buku_nikah", pdf_scan(), at=AT)
+    first = attach(key, APP_ID, "buku_nikah", pdf_scan())
+    again = attach(key, APP_ID, "buku_nikah", pdf_scan())
+    other_app = attach(key, OTHER_ID, "buku_nikah", pdf_scan())
     assert not first.deduplicated and again.deduplicated and other_app.deduplicated
     assert first.scan_id == again.scan_id == other_app.scan_id
     assert len(list(store.scan_folder.root.rglob("*"))) == 2  # one folder, one blob
     assert [s.scan_id for s in store.scans_to_upload()] == [first.scan_id]
     assert [s.scan_id for s in store.application_scans(OTHER_ID)] == [first.scan_id]
+    # Each application's log names the scan once, by id: what the server learns first.
+    for application_id in (APP_ID, OTHER_ID):
+        named = [
+            e.event.scan()
+            for e in store.history(application_id)
+            if e.event.kind is EventKind.SCAN_ATTACHED
+        ]
+        assert [(r.id, r.document, r.bytes) for r in named] == [
+            (first.scan_id, "buku_nikah", first.blob_bytes)
+        ]
     # The dedup key is keyed: the plain SHA-256 of the file appears nowhere on disk.
     plain_hash = hashlib.sha256(pdf_scan()).hexdigest().encode()
     assert plain_hash not in all_bytes(store.path.parent)
 
 
-def test_scans_are_queued_oldest_application_first(store, env):  # noqa: F811
+def test_scans_are_queued_oldest_application_first(attach, store, env):
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
     env.counter.create_application(
         app(**{**application_dict(), "id": OTHER_ID}), operator_id=OPERATOR_ID
     )
-    newer = store.attach_scan(key, OTHER_ID, "kk_lama", png_scan(seed=1), at=AT)
-    older = store.attach_scan(key, APP_ID, "kk_lama", png_scan(seed=2), at=AT)
+    newer = attach(key, OTHER_ID, "kk_lama", png_scan(seed=1))
+    older = attach(key, APP_ID, "kk_lama", png_scan(seed=2))
     assert [s.scan_id for s in store.scans_to_upload()] == [older.scan_id, newer.scan_id]
     store.mark_scans_uploaded([older.scan_id], at=AT)
     assert [s.scan_id for s in store.scans_to_upload()] == [newer.scan_id]
@@ -105,27 +127,27 @@ def test_scans_are_queued_oldest_application_first(store, env):  # noqa: F811
         (pdf_scan(), "../../etc/passwd", "scan.unknown_document"),
     ],
 )
-def test_bad_files_are_refused_and_nothing_is_written(store, content, document, code):
+def test_bad_files_are_refused_and_nothing_is_written(attach, store, content, document, code):
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
     with pytest.raises(ScanError) as refused:
-        store.attach_scan(key, APP_ID, document, content, at=AT)
+        attach(key, APP_ID, document, content)
     assert refused.value.code == code
     assert store.application_scans(APP_ID) == []
     assert not store.scan_folder.root.exists()
 
 
-def test_a_scan_needs_a_stored_application_and_the_server_key(store, env):  # noqa: F811
+def test_a_scan_needs_a_stored_application_and_the_server_key(attach, store, env):
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
     with pytest.raises(ApplicationNotFound):
-        store.attach_scan(key, OTHER_ID, "kk_lama", pdf_scan(), at=AT)
+        attach(key, OTHER_ID, "kk_lama", pdf_scan())
     env.store.db.execute("UPDATE device SET server_box_key = NULL")
     with pytest.raises(ScanError, match="kunci enkripsi server"):
-        store.attach_scan(key, APP_ID, "kk_lama", pdf_scan(), at=AT)
+        attach(key, APP_ID, "kk_lama", pdf_scan())
 
 
-def test_the_data_key_opens_per_operator_password(store):
+def test_the_data_key_opens_per_operator_password(attach, store):
     first = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
-    attached = store.attach_scan(first, APP_ID, "kk_lama", pdf_scan(), at=AT)
+    attached = attach(first, APP_ID, "kk_lama", pdf_scan())
     assert store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT) == first
     with pytest.raises(ScanError) as wrong:
         store.unlock_scans(OPERATOR_ID, "salah-sandi-1", at=AT)
@@ -141,12 +163,12 @@ def test_the_data_key_opens_per_operator_password(store):
     assert "hidden" in repr(first)
 
 
-def test_a_stolen_data_directory_without_a_password_opens_no_scan_or_key(store, tmp_path):
+def test_a_stolen_data_directory_without_a_password_opens_no_scan_or_key(attach, store, tmp_path):
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
     photo, pdf = jpeg_scan(seed=3), pdf_scan("AKTA CERAI RAHASIA")
     scans = [
-        store.attach_scan(key, APP_ID, "kk_lama", photo, at=AT),
-        store.attach_scan(key, APP_ID, "akta_cerai", pdf, at=AT),
+        attach(key, APP_ID, "kk_lama", photo),
+        attach(key, APP_ID, "akta_cerai", pdf),
     ]
     scan_keys = []
     for scan in scans:

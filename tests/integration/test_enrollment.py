@@ -47,7 +47,14 @@ def test_enrollment_returns_the_device_id_and_the_server_key_to_pin(server, clie
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"device_id", "kecamatan", "server_public_key", "server_time"}
+    assert set(body) == {
+        "device_id",
+        "kecamatan",
+        "server_public_key",
+        "server_time",
+        "scan_public_key",
+        "scan_key_signature",
+    }
     assert body["kecamatan"] == LAIS
     assert body["device_id"].startswith(f"dev-{LAIS}-")
     server_key = load_private_key(server.config.key_path)

@@ -36,7 +36,7 @@ def test_reading_returns_data_state_checklist_and_history(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["application_id"] == app_id
-    assert (body["state"], body["scans"]) == ("verified", "not yet available")
+    assert (body["state"], body["scans"]) == ("verified", [])
     assert body["state_label"]
     assert body["data"]["id"] == app_id
     assert body["data"]["attached_documents"] == sorted(body["data"]["attached_documents"])

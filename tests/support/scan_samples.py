@@ -37,11 +37,16 @@ def document_photo(width: int, height: int, *, seed: int, quality: int = 95) -> 
         y += line_h * 2
     cx, cy, r = width * 3 // 4, height * 3 // 4, max(10, width // 12)
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(40, 60, 160), width=max(2, r // 10))
-    noise = Image.effect_noise((width, height), 28).convert("RGB")
+    noise = _noise(rng, width, height).convert("RGB")
     photo = Image.blend(base, noise, 0.18).filter(ImageFilter.GaussianBlur(0.6))
     out = io.BytesIO()
     photo.save(out, "JPEG", quality=quality)
     return out.getvalue()
+
+
+def _noise(rng: random.Random, width: int, height: int) -> Image.Image:
+    """Grey sensor noise from ``rng`` (PIL's own noise is not seeded)."""
+    return Image.frombytes("L", (width, height), rng.randbytes(width * height))
 
 
 def jpeg_scan(seed: int = 1, size: tuple[int, int] = (640, 480)) -> bytes:
@@ -51,7 +56,7 @@ def jpeg_scan(seed: int = 1, size: tuple[int, int] = (640, 480)) -> bytes:
 
 def png_scan(seed: int = 2, size: tuple[int, int] = (200, 150)) -> bytes:
     """A small PNG with noise (incompressible enough to be a real upload)."""
-    image = Image.effect_noise(size, 40 + seed).convert("RGB")
+    image = _noise(random.Random(seed), *size).convert("RGB")
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()

@@ -46,8 +46,8 @@ async def read_application(
     as of the office's date) and its history (who did what, from/to state, reasons, device
     and server times), for the verifikator, Kabid and Kepala Dinas.
 
-    **Scans: not yet available.** Scan images are not stored on the server yet; ``scans``
-    says so until a later step uploads them.
+    ``scans`` lists the document scans (complete or still arriving); each image is read
+    with ``GET /api/v1/applications/{application_id}/scans/{scan_id}``.
 
     Every successful read is recorded in the hash-chained access log (reader, role, client
     IP, ``purpose`` or "detail view") in the same transaction as the read; ``access_seq``

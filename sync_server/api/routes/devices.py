@@ -71,4 +71,5 @@ async def enroll(request: Request, context: ContextDep, ip: ClientIpDep) -> Enro
         kecamatan=device.kecamatan,
         server_public_key=context.server_public_key,
         server_time=stamp(utc_now()),
+        **context.scan_key_offer(),
     )

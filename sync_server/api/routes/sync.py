@@ -65,6 +65,7 @@ async def push(signed: SignedRequestDep, context: ContextDep) -> PushResponse:
     limits = ingest.PushLimits(
         max_decompressed_bytes=config.max_decompressed_bytes,
         max_events=config.max_events_per_batch,
+        scans=context.scan_limits,
     )
     async with context.push_slots:
         outcome = await run_in_threadpool(

@@ -1,0 +1,179 @@
+"""Scan routes (:mod:`sync_server.services.scans`; protocol: docs/protocol.md §11).
+
+Counters (signed requests, like every ``/api/v1/sync`` route):
+
+* ``GET  /api/v1/sync/scans/key``: the server's X25519 public key and its Ed25519 signature;
+* ``POST /api/v1/sync/scans/status``: the missing check, ``{"scan_ids": [...]}`` (at most
+  500) answered ``{"scans": [{"scan_id", "status", "offset", "bytes"}]}``;
+* ``PATCH /api/v1/sync/scans/{scan_id}?offset=<n>&sha256=<hex>``: one chunk of the blob
+  (``application/offset+octet-stream``) written at ``offset``; ``sha256`` is the chunk's.
+  Both travel in the query so the request signature covers them (headers are not signed).
+  Answer ``{"scan_id", "offset", "complete"}``.
+
+Staff (bearer token; verifikator, Kabid, Kepala Dinas):
+
+* ``GET /api/v1/applications/{application_id}/scans/{scan_id}``: the decrypted scan with its
+  media type, recorded in the access log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from protocol.canonical import MAX_SAFE_INTEGER
+from protocol.scans import is_scan_id
+from protocol.workflow import Role
+from sync_server.api.deps import (
+    ClientIpDep,
+    ContextDep,
+    SignedRequestDep,
+    authenticated_request,
+    require_roles,
+)
+from sync_server.clock import utc_now
+from sync_server.errors import Refusal
+from sync_server.schemas import ErrorResponse
+from sync_server.services import scans
+from sync_server.services.staff_auth import StaffSession
+
+router = APIRouter(
+    prefix="/api/v1/sync/scans",
+    tags=["scans"],
+    dependencies=[Depends(authenticated_request)],
+    responses={
+        401: {"model": ErrorResponse, "description": "request.* and device.unknown"},
+        403: {"model": ErrorResponse, "description": "device.revoked, scan.not_yours"},
+        413: {"model": ErrorResponse, "description": "request.too_large"},
+    },
+)
+
+staff_router = APIRouter(prefix="/api/v1", tags=["applications"])
+
+_DIGITS = re.compile(r"^[0-9]{1,16}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+ReviewingStaff = Annotated[
+    StaffSession, Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS))
+]
+
+
+@router.get("/key")
+async def scan_key(context: ContextDep) -> dict[str, str]:
+    """The X25519 public key counters seal scan keys for, signed by the server's Ed25519
+    key over ``KK-SCAN-KEY-V1\\n<key>`` (check it with the key pinned at enrollment)."""
+    return context.scan_key_offer()
+
+
+@router.post(
+    "/status",
+    responses={400: {"model": ErrorResponse, "description": "request.* body errors"}},
+)
+async def scan_status(signed: SignedRequestDep, context: ContextDep) -> dict[str, Any]:
+    """The missing check: which of these scans the server holds, and where to resume."""
+    try:
+        data = json.loads(signed.body)
+    except (ValueError, RecursionError):
+        raise Refusal("request.malformed_json", status=400) from None
+    ids = data.get("scan_ids") if isinstance(data, dict) else None
+    if (
+        not isinstance(ids, list)
+        or len(ids) > scans.MAX_STATUS_IDS
+        or not all(is_scan_id(i) for i in ids)
+    ):
+        raise Refusal(
+            "request.invalid_body",
+            status=400,
+            detail=f"scan_ids: daftar paling banyak {scans.MAX_STATUS_IDS} pengenal berkas",
+        )
+    answers = await run_in_threadpool(
+        lambda: scans.upload_status(
+            context.db,
+            context.blobs,
+            context.box_key,
+            ids,
+            now=utc_now(),
+            limits=context.scan_limits,
+        )
+    )
+    return {"scans": answers}
+
+
+@router.patch(
+    "/{scan_id}",
+    responses={
+        400: {"model": ErrorResponse, "description": "scan.checksum_mismatch and others"},
+        404: {"model": ErrorResponse, "description": "scan.unknown"},
+        409: {"model": ErrorResponse, "description": "scan.offset_mismatch (with offset)"},
+        422: {"model": ErrorResponse, "description": "scan.hash_mismatch/unreadable/bad_type"},
+    },
+)
+async def upload_chunk(
+    scan_id: str, request: Request, signed: SignedRequestDep, context: ContextDep
+) -> dict[str, Any]:
+    """Append one chunk at ``offset``; the last one completes and verifies the scan."""
+    offset = request.query_params.get("offset", "")
+    digest = request.query_params.get("sha256", "")
+    if not _DIGITS.match(offset) or int(offset) > MAX_SAFE_INTEGER:
+        raise Refusal("scan.bad_parameter", status=400, extra={"name": "offset"}, name="offset")
+    if not _HEX64.match(digest):
+        raise Refusal("scan.bad_parameter", status=400, extra={"name": "sha256"}, name="sha256")
+    result = await run_in_threadpool(
+        lambda: scans.receive_chunk(
+            context.db,
+            context.blobs,
+            context.box_key,
+            signed.device,
+            scan_id,
+            offset=int(offset),
+            chunk_sha256=digest,
+            data=signed.body,
+            now=utc_now(),
+            limits=context.scan_limits,
+        )
+    )
+    return {"scan_id": scan_id, "offset": result.offset, "complete": result.complete}
+
+
+@staff_router.get(
+    "/applications/{application_id}/scans/{scan_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}}},
+        403: {"model": ErrorResponse, "description": "auth.forbidden_role (admin)"},
+        404: {"model": ErrorResponse, "description": "scan.unknown"},
+        409: {"model": ErrorResponse, "description": "scan.not_complete"},
+    },
+)
+async def read_scan(
+    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    scan_id: Annotated[str, Path(min_length=64, max_length=64)],
+    session: ReviewingStaff,
+    context: ContextDep,
+    ip: ClientIpDep,
+) -> Response:
+    """One scan of the application, decrypted for review; every read is in the access log."""
+    user = session.user
+    media_type, content = await run_in_threadpool(
+        lambda: scans.read_scan(
+            context.db,
+            context.blobs,
+            context.box_key,
+            application_id,
+            scan_id,
+            actor_id=user.user_id,
+            role=user.role,
+            client_ip=ip,
+            now=utc_now(),
+        )
+    )
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="{scan_id[:16]}"',
+    }
+    return Response(content=content, media_type=media_type, headers=headers)
