@@ -23,7 +23,6 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from field_client.actions import utc_now
 from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
 from field_client.store import StoredApplication
@@ -32,7 +31,6 @@ from field_client.widgets.status.sync_status_bar import format_bytes, format_whe
 from protocol.application import field_label
 from protocol.errors import Issue, KKError, ValidationError
 from protocol.events import parse_timestamp
-from protocol.jurisdiction import office_date
 from protocol.requirements import reason_label
 from protocol.validation import checklist_of, readiness
 from protocol.wilayah import region
@@ -176,6 +174,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         store = self.counter.store
         assert store is not None
         state, out = self.stored.state, Text()
+        now = self.counter.clock()
         if self.stored.read_only:
             out.append(
                 f"Dipindahkan ke loket {self.stored.transferred_to}; hanya bisa dilihat di sini.\n",
@@ -188,7 +187,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 when = parse_timestamp(last.at)
                 out.append(
                     f"Dikembalikan oleh {last.role.label} ({last.actor_name})"
-                    + (f" pada {format_when(when)}" if when else "")
+                    + (f" pada {format_when(when, now)}" if when else "")
                     + ":\n",
                     style="bold red",
                 )
@@ -210,7 +209,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 style="bold green",
             )
         if state in (State.DRAFT, State.INCOMPLETE):
-            today = office_date(utc_now())
+            today = self.counter.today()
             checklist = checklist_of(self.stored.application, today=today)
             missing = checklist.missing(self.stored.application.attached_documents)
             if missing:
@@ -221,7 +220,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
     def _timeline(self) -> None:
         store = self.counter.store
         assert store is not None
-        now = utc_now()
+        now = self.counter.clock()
         table = self.query_one("#timeline", DataTable)
         table.clear()
         for stay in stays(application_timeline(store, self.application_id), now=now):
@@ -236,7 +235,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             table.add_row(
                 f"{step}{timing.state.label}",
                 by[:16],
-                format_when(timing.entered_at),
+                format_when(timing.entered_at, now),
                 lama,
                 format_duration(target) if target else "",
             )
@@ -265,7 +264,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
     def action_submit(self) -> None:
         """Send it to the verifier (again, after a return); it must be ready."""
         assert self.stored is not None
-        report, missing = readiness(self.stored.application, today=office_date(utc_now()))
+        report, missing = readiness(self.stored.application, today=self.counter.today())
         if report.issues or missing:
             self._not_ready([*report.issues, *missing])  # before asking, not after
             return
@@ -287,7 +286,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
     def action_incomplete(self) -> None:
         """Record what is missing; the server sends the applicant the WhatsApp notice."""
         assert self.stored is not None
-        today = office_date(utc_now())
+        today = self.counter.today()
         checklist = checklist_of(self.stored.application, today=today)
         missing = checklist.missing(self.stored.application.attached_documents)
         if not missing:

@@ -96,7 +96,7 @@ F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
         if store is None:
             return
         rows = store.search_applications(text, limit=LIST_LIMIT)
-        self.query_one("#applications", ApplicationTable).show(rows)
+        self.query_one("#applications", ApplicationTable).show(rows, now=self.counter.clock())
         note = self.query_one("#list-note", Static)
         if rows:
             shown = f"{len(rows)} permohonan" + (
