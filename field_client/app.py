@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -31,7 +31,7 @@ from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from field_client.actions import Counter
+from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
 from field_client.screens.dashboard import DashboardScreen
@@ -40,6 +40,7 @@ from field_client.screens.login import LoginScreen
 from field_client.store import Device, Operator, Store
 from field_client.sync.engine import SyncEngine, SyncStatus
 from protocol.errors import KKError
+from protocol.jurisdiction import office_date
 from signing.keys import load_private_key
 
 __all__ = ["CounterApp", "EngineFactory", "make_counter_app"]
@@ -73,9 +74,12 @@ class CounterApp(App[None]):
         config: CounterConfig,
         *,
         engine_factory: EngineFactory | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         super().__init__()
         self.config = config
+        self.clock = clock
+        """The device clock (aware datetimes); screens and actions read time from it."""
         self._engine_factory: EngineFactory = engine_factory or SyncEngine
         self.store: Store | None = None
         """The operator's connection to the counter's store (open once enrolled)."""
@@ -189,8 +193,14 @@ class CounterApp(App[None]):
         needed: a counter that only looks things up never loads it)."""
         assert self.store is not None, "actions need an enrolled counter"
         if self._actions is None:
-            self._actions = Counter(self.store, load_private_key(self.config.key_path))
+            key = load_private_key(self.config.key_path)
+            self._actions = Counter(self.store, key, now=self.clock)
         return self._actions
+
+    def today(self) -> date:
+        """The office's calendar date (WIB) by :attr:`clock`: what validation judges
+        ages and deadlines against."""
+        return office_date(self.clock())
 
     def action_help(self) -> None:
         """F1: the keys of this screen and what the focused part is for."""
@@ -230,15 +240,21 @@ class CounterApp(App[None]):
 
 
 def make_counter_app(
-    config: CounterConfig | None = None, *, engine_factory: EngineFactory | None = None
+    config: CounterConfig | None = None,
+    *,
+    engine_factory: EngineFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> CounterApp:
     """The counter app for ``config`` (``KK_COUNTER_*`` environment variables by default).
 
     Args:
         config: the counter's settings; its data directory holds the store and the key.
         engine_factory: builds the sync engine (default: ``SyncEngine(config)``).
+        clock: the device clock (default: the system's, in UTC); tests fix it.
 
     Returns:
         The app, not yet running: ``.run()`` it, or ``.run_test()`` it in tests.
     """
-    return CounterApp(config or CounterConfig(), engine_factory=engine_factory)
+    return CounterApp(
+        config or CounterConfig(), engine_factory=engine_factory, clock=clock or utc_now
+    )

@@ -42,6 +42,7 @@ define_messages(
     {
         "draft.invalid_date": "Tanggal ditulis HH-BB-TTTT, misalnya 17-08-1990.",
         "draft.service_missing": "Pilih jenis dan sub jenis permohonan.",
+        "draft.choice_missing": "{title} belum dipilih.",
     }
 )
 
@@ -273,9 +274,9 @@ class ApplicationDraft:
         service, issues = self.service()
         app = self._build(service or _STAND_IN)
         report = validate(app, today=today)
-        found = [*issues, *report.issues]
+        found = [*issues, *(_unchosen(i, app) for i in report.issues)]
         if service is None:
-            found = [*issues, *(i for i in report.issues if not i.field.startswith("kk_number"))]
+            found = [i for i in found if not i.field.startswith("kk_number")]
             return None, found, report
         return app, found, report
 
@@ -299,6 +300,16 @@ class ApplicationDraft:
     def drop_override(self, found: Issue) -> None:
         """Take an override back: the warning is open again."""
         self.overrides = [o for o in self.overrides if not o.matches(found)]
+
+
+def _unchosen(found: Issue, app: Application) -> Issue:
+    """A pick-list not chosen yet reads "Agama belum dipilih.", not "Kode Agama "0" tidak
+    dikenal." (the form stores 0 for "not chosen")."""
+    if found.code == "code.unknown" and found.params.get("value") == 0:
+        return issue("draft.choice_missing", field=found.field, title=found.params["title"])
+    if found.code == "address.outside_muba" and not app.address.desa_code:
+        return issue("draft.choice_missing", field=found.field, title="Desa/Kelurahan")
+    return found
 
 
 def shape_issues(app: Application) -> Sequence[Issue]:

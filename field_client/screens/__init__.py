@@ -1,7 +1,18 @@
-"""Screens of the counter app, one per file: enrollment, login, dashboard."""
+"""Screens of the counter app, one per file: enrollment, login, dashboard, the application
+(view, form, member form) and small dialogs."""
 
+from field_client.screens.application_form import ApplicationFormScreen
+from field_client.screens.application_view import ApplicationScreen
 from field_client.screens.dashboard import DashboardScreen
 from field_client.screens.enrollment import EnrollmentScreen
 from field_client.screens.login import LoginScreen
+from field_client.screens.member_form import MemberFormScreen
 
-__all__ = ["DashboardScreen", "EnrollmentScreen", "LoginScreen"]
+__all__ = [
+    "ApplicationFormScreen",
+    "ApplicationScreen",
+    "DashboardScreen",
+    "EnrollmentScreen",
+    "LoginScreen",
+    "MemberFormScreen",
+]

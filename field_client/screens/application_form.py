@@ -16,7 +16,6 @@ screen, where the readiness is judged.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -27,7 +26,6 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
-from field_client.actions import utc_now
 from field_client.drafts import ApplicationDraft, issues_by_field, shape_issues
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
 from field_client.screens.member_form import MemberFormScreen
@@ -36,7 +34,7 @@ from field_client.widgets.form import ChecklistPanel, FieldRow, IssueList, Membe
 from field_client.widgets.form.field_row import control_id
 from protocol.application import Application, field_label
 from protocol.errors import Issue, KKError, Severity
-from protocol.jurisdiction import address_refusal, office_date
+from protocol.jurisdiction import address_refusal
 from protocol.services import SUB_TYPES, PeristiwaPenting, ServiceType
 from protocol.validation import DEFAULT_OPTIONS, checklist_of
 from protocol.wilayah import desa_in, muba_kecamatan
@@ -47,10 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["ApplicationFormScreen"]
 
 _MEMBER_FIELD = "members["
-
-
-def _today() -> date:
-    return office_date(utc_now())
 
 
 class ApplicationFormScreen(Screen[str | None]):
@@ -80,6 +74,10 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._saved: Application | None = stored.application if stored else None
         self.draft = ApplicationDraft.of(stored.application) if stored else ApplicationDraft()
         self._rows: dict[str, FieldRow] = {}
+        self._touched: set[str] = set()
+        """Fields the operator has been in: their problems show (a blank new form is not a
+        page of red). Everything shows for a stored application and after a save attempt."""
+        self._show_all = stored is not None
         self._kecamatan = ""
         self._issues: list[Issue] = []
         self._overridden: list[Issue] = []
@@ -122,14 +120,14 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
             for path, label, hint in (
                 ("applicant.nama", "Nama pemohon", "sesuai KTP"),
                 ("applicant.nik", "NIK pemohon", "16 digit"),
-                ("applicant.whatsapp", "Nomor WhatsApp", "0812 3456 7890"),
+                ("applicant.whatsapp", "Nomor WhatsApp", "mis. 0812 3456 7890"),
                 ("applicant.kk_number", "No. KK pemohon", "kosongkan bila tidak ada"),
             ):
                 yield self._text(path, label, t.get(path, ""), hint)
             yield Static("3. Alamat keluarga", classes="section")
             yield self._text("address.alamat", "Alamat", t.get("address.alamat", ""), "jalan, no.")
-            yield self._text("address.rt", "RT", t.get("address.rt", ""), "001")
-            yield self._text("address.rw", "RW", t.get("address.rw", ""), "001")
+            yield self._text("address.rt", "RT", t.get("address.rt", ""), "mis. 003")
+            yield self._text("address.rw", "RW", t.get("address.rw", ""), "mis. 001")
             desa = t.get("address.desa_code", "")
             kecamatan = desa[:6] if desa else self._kecamatan
             yield self._select_row(
@@ -145,7 +143,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
                 desa or None,
             )
             yield self._text(
-                "address.kode_pos", "Kode pos", t.get("address.kode_pos", ""), "5 digit"
+                "address.kode_pos", "Kode pos", t.get("address.kode_pos", ""), "mis. 30711"
             )
             yield self._text(
                 "kk_number", "No. KK keluarga", t.get("kk_number", ""), "untuk perubahan/hilang"
@@ -201,7 +199,15 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         if path is None:
             return
         self.draft.text[path] = event.value
+        self._touched.add(path)
         await self._check()
+
+    @on(Input.Blurred)
+    async def _left(self, event: Input.Blurred) -> None:
+        path = self._path_of(event.control.id)
+        if path is not None and path not in self._touched:
+            self._touched.add(path)
+            await self._check()
 
     @on(Input.Submitted)
     def _next(self) -> None:
@@ -211,6 +217,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
     async def _chosen(self, event: Select.Changed) -> None:
         path = self._path_of(event.control.id)
         value = None if event.select.is_blank() else event.value
+        if path is not None:
+            self._touched.add(path)
         if path == "service.service_type":
             if value != self.draft.service_type:
                 self.draft.service_type = None if value is None else str(value)
@@ -248,7 +256,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
 
     async def _check(self) -> None:
         """Validate the whole draft and show every issue where it belongs."""
-        app, issues, report = self.draft.check(today=_today())
+        app, issues, report = self.draft.check(today=self.counter.today())
         if app is not None and self._kecamatan:
             refusal = address_refusal(app, self._kecamatan)
             if refusal is not None and app.address.desa_code:
@@ -256,7 +264,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._issues, self._overridden = issues, list(report.overridden)
         grouped, accepted = issues_by_field(issues), issues_by_field(report.overridden)
         for path, row in self._rows.items():
-            row.show(grouped.get(path, []), accepted.get(path, []))
+            if self._show_all or path in self._touched:
+                row.show(grouped.get(path, []), accepted.get(path, []))
         problems: dict[int, int] = {}
         for i in range(len(self.draft.members)):
             prefix = f"members[{i}]"
@@ -267,7 +276,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         note.update(Text("\n").join(Text(f"✗ {f.message}", style="red") for f in family))
         checklist = None
         if app is not None:
-            checklist = checklist_of(app, today=_today())
+            checklist = checklist_of(app, today=self.counter.today())
         await self.query_one("#checklist", ChecklistPanel).show(
             checklist, self.draft.attached_documents
         )
@@ -314,7 +323,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
             await self._check()
             self.query_one("#members", MemberTable).focus()
 
-        self.app.push_screen(MemberFormScreen(self.draft, index, today=_today), done)
+        self.app.push_screen(MemberFormScreen(self.draft, index, today=self.counter.today), done)
 
     @on(MemberTable.RemoveRequested)
     def _remove_requested(self, event: MemberTable.RemoveRequested) -> None:
@@ -401,6 +410,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
 
     async def action_save(self) -> bool:
         """Record the draft (created the first time, edited after). True when saved."""
+        self._show_all = True  # from now on every problem shows where it is
+        await self._check()
         app, _ = self.draft.application()
         if app is None:
             self.notify("Pilih jenis dan sub jenis permohonan dulu.", severity="warning")

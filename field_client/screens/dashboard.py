@@ -17,10 +17,10 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from field_client.messages import LogoutRequested, SyncStatusChanged
 from field_client.screens.application_form import ApplicationFormScreen
+from field_client.screens.application_view import ApplicationScreen
 from field_client.store import StoredApplication
 from field_client.widgets.dashboard import ApplicationTable, StateCounts
 from field_client.widgets.status import SyncStatusBar
-from protocol.workflow import counter_may_edit
 
 if TYPE_CHECKING:
     from field_client.app import CounterApp
@@ -96,7 +96,7 @@ F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
         if store is None:
             return
         rows = store.search_applications(text, limit=LIST_LIMIT)
-        self.query_one("#applications", ApplicationTable).show(rows)
+        self.query_one("#applications", ApplicationTable).show(rows, now=self.counter.clock())
         note = self.query_one("#list-note", Static)
         if rows:
             shown = f"{len(rows)} permohonan" + (
@@ -136,11 +136,8 @@ F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
         self.open_application(stored)
 
     def open_application(self, stored: StoredApplication) -> None:
-        """Show one application (its form while the counter may still edit it)."""
-        if counter_may_edit(stored.state) and not stored.read_only:
-            self.app.push_screen(ApplicationFormScreen(stored))
-        else:
-            self.notify(f"Permohonan ini berstatus {stored.state.label}.")
+        """Show one application: its data, reasons for a return, actions, timeline."""
+        self.app.push_screen(ApplicationScreen(stored.application.id))
 
     def action_logout(self) -> None:
         """Leave the counter to the next operator."""

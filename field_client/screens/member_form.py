@@ -102,6 +102,9 @@ boleh dikecualikan dengan alasan di bagian *Pemeriksaan* formulir permohonan.
         member = draft.members[index] if index is not None else None
         self._initial = member_values(member) if member else {}
         self._rows: dict[str, FieldRow] = {}
+        self._touched: set[str] = set()
+        """Fields the operator has been in (a new member's blank form is not all red)."""
+        self._show_all = index is not None
 
     def compose(self) -> ComposeResult:
         number = (self._index + 1) if self._index is not None else len(self._draft.members) + 1
@@ -152,7 +155,18 @@ boleh dikecualikan dengan alasan di bagian *Pemeriksaan* formulir permohonan.
     def _on_change(self, event: Input.Changed | Select.Changed) -> None:
         if event.control.id == control_id("nik"):
             self._read_nik()
+        self._touch(event.control.id)
         self._check()
+
+    @on(Input.Blurred)
+    def _left(self, event: Input.Blurred) -> None:
+        self._touch(event.control.id)
+        self._check()
+
+    def _touch(self, widget_id: str | None) -> None:
+        for name, row in self._rows.items():
+            if row.control.id == widget_id:
+                self._touched.add(name)
 
     @on(Input.Submitted)
     def _next(self) -> None:
@@ -171,6 +185,8 @@ boleh dikecualikan dengan alasan di bagian *Pemeriksaan* formulir permohonan.
         for name, row in self._rows.items():
             if name == "nik" and not grouped.get(name):
                 continue  # the NIK's own line says what the NIK encodes
+            if not (self._show_all or name in self._touched):
+                continue
             row.show(grouped.get(name, []), accepted.get(name, []))
         errors = sum(len(v) for v in grouped.values())
         summary = self.query_one("#member-summary", Static)

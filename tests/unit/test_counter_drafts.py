@@ -94,3 +94,15 @@ def test_a_draft_needs_only_what_the_wire_format_requires():
         "address.rw",
         "address.desa_code",
     }
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(42, "42 dtk"), (5 * 60, "5 mnt"), (83 * 60, "1 j 23 mnt"), (26 * 3600 + 60, "1 hr 2 j")],
+)
+def test_durations_read_as_an_operator_says_them(seconds, shown):
+    from datetime import timedelta
+
+    from field_client.timeline import format_duration
+
+    assert format_duration(timedelta(seconds=seconds)) == shown

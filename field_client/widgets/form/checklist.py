@@ -16,9 +16,23 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Static
 
-from protocol.requirements import DOCUMENTS, Checklist
+from protocol.requirements import DOCUMENTS, Checklist, Requirement
 
-__all__ = ["ChecklistPanel"]
+__all__ = ["ChecklistPanel", "DocumentBox"]
+
+
+def _single_label(req: Requirement) -> str:
+    """A requirement one document meets: one box, named by the requirement."""
+    return req.label + (f" ({req.condition})" if req.condition else "")
+
+
+class DocumentBox(Checkbox):
+    """A check box that reads without colour: ``✓`` when the document is here, blank when
+    not (Textual's box shows an X either way, told apart by colour only)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
+        return "✓" if self.value else " "
 
 
 class ChecklistPanel(Vertical):
@@ -32,7 +46,7 @@ class ChecklistPanel(Vertical):
         height: auto;
     }
     ChecklistPanel > Checkbox {
-        padding: 0 0 0 2;
+        padding: 0;
     }
     """
 
@@ -60,12 +74,14 @@ class ChecklistPanel(Vertical):
             if checklist is None:
                 await self.mount(Static("Pilih jenis permohonan dulu.", classes="requirement"))
                 return
-            widgets: list[Static | Checkbox] = []
+            widgets: list[Static | DocumentBox] = []
             for req in checklist.requirements:
-                widgets.append(Static("", id=f"req-{req.code}", classes="requirement"))
+                single = len(req.any_of) == 1
+                if not single:  # "one of": the requirement, then its documents
+                    widgets.append(Static("", id=f"req-{req.code}", classes="requirement"))
                 for code in req.any_of:
-                    box = Checkbox(
-                        DOCUMENTS[code].display,
+                    box = DocumentBox(
+                        _single_label(req) if single else "  " + DOCUMENTS[code].display,
                         code in attached,
                         name=code,  # one document may meet two requirements: ids differ
                         id=f"doc-{req.code}-{code}",
@@ -79,13 +95,14 @@ class ChecklistPanel(Vertical):
         if self._checklist is None:
             return
         for req in self._checklist.requirements:
-            met = req.is_satisfied_by(attached)
-            line = Text.assemble(
-                ("✓ " if met else "✗ ", "green" if met else "red"),
-                (req.label, "bold"),
-                (f" ({req.condition})" if req.condition else "", "dim"),
-            )
-            self.query_one(f"#req-{req.code}", Static).update(line)
+            if len(req.any_of) > 1:
+                met = req.is_satisfied_by(attached)
+                line = Text.assemble(
+                    ("✓ " if met else "✗ ", "green" if met else "red"),
+                    (f"{req.label}, salah satu:", "bold"),
+                    (f" ({req.condition})" if req.condition else "", "dim"),
+                )
+                self.query_one(f"#req-{req.code}", Static).update(line)
             for code in req.any_of:
                 box = self.query_one(f"#doc-{req.code}-{code}", Checkbox)
                 if box.value != (code in attached):

@@ -52,12 +52,13 @@ class MemberTable(DataTable[str]):
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
+        # 68 cells with the padding: fits the form at 80 columns.
         self.add_column("No", width=2)
-        self.add_column("Nama lengkap", width=22)
+        self.add_column("Nama lengkap", width=18)
         self.add_column("NIK", width=16)
-        self.add_column("Hubungan", width=12)
+        self.add_column("Hubungan", width=10)
         self.add_column("Lahir", width=10)
-        self.add_column("Cek", width=5)
+        self.add_column("Cek", width=4)
 
     def show(self, members: Sequence[Member], problems: Mapping[int, int]) -> None:
         """Replace the rows; ``problems`` counts open issues per member index."""
@@ -68,13 +69,13 @@ class MemberTable(DataTable[str]):
         row = self.cursor_row
         self.clear()
         for i, m in enumerate(members):
-            relation = SHDK.label(m.shdk) if m.shdk in SHDK else "?"
+            relation = SHDK.label(m.shdk) if m.shdk in SHDK else "(belum)"
             count = problems.get(i, 0)
             self.add_row(
                 str(i + 1),
-                m.nama or "(tanpa nama)",
+                (m.nama or "(tanpa nama)")[:18],
                 m.nik or "(belum ada)",
-                relation[:12],
+                relation[:10],
                 format_date(m.tanggal_lahir),
                 f"{count} !" if count else "ok",
                 key=str(i),

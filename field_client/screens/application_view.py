@@ -1,0 +1,396 @@
+"""One application: what it is, where it stands, why it came back, and its timeline.
+
+Opened from the dashboard (Enter on a row). The keys offered follow the workflow: only the
+actions :func:`protocol.workflow.allowed_actions` gives the operator in the current state
+appear in the footer (edit, submit or resubmit, mark incomplete, issue, archive, cancel).
+Every action goes through :class:`~field_client.actions.Counter`, asks first when it cannot
+be undone at the counter, and a refusal (not ready, moved to another counter) is shown in
+plain words, never as a crash.
+
+A returned application shows the reasons of the verifier, Kabid or Kepala Dinas at the top:
+the checklist items in words and the free text, with who returned it and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from field_client.screens.application_form import ApplicationFormScreen
+from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
+from field_client.store import StoredApplication
+from field_client.timeline import application_timeline, format_duration, stays
+from field_client.widgets.status.sync_status_bar import format_bytes, format_when
+from protocol.application import field_label
+from protocol.errors import Issue, KKError, ValidationError
+from protocol.events import parse_timestamp
+from protocol.requirements import reason_label
+from protocol.validation import checklist_of, readiness
+from protocol.wilayah import region
+from protocol.workflow import (
+    MIN_REASON_TEXT,
+    Action,
+    Reasons,
+    Role,
+    State,
+    allowed_actions,
+)
+
+if TYPE_CHECKING:
+    from field_client.app import CounterApp
+
+__all__ = ["ApplicationScreen", "reasons_text"]
+
+# Binding action name -> the workflow actions it stands for.
+_KEYS: dict[str, tuple[Action, ...]] = {
+    "edit": (Action.EDIT,),
+    "submit": (Action.SUBMIT, Action.RESUBMIT),
+    "incomplete": (Action.MARK_INCOMPLETE,),
+    "issue": (Action.ISSUE,),
+    "archive": (Action.ARCHIVE,),
+    "withdraw": (Action.WITHDRAW,),
+}
+
+
+def reasons_text(reasons: Reasons | None) -> str:
+    """Reasons in words: the checklist items' labels, then the free text."""
+    if reasons is None:
+        return ""
+    parts = []
+    for code in reasons.items:
+        try:
+            parts.append(reason_label(code))
+        except KeyError:
+            parts.append(code)
+    if reasons.text.strip():
+        parts.append(reasons.text.strip())
+    return "; ".join(parts)
+
+
+class ApplicationScreen(Screen[None]):
+    """The application with the id given; Escape goes back to the list."""
+
+    HELP = """
+## Permohonan
+
+Di atas: data permohonan dan statusnya; bila dikembalikan, alasan dari Dinas.
+Di bawah: riwayat setiap langkah (siapa, kapan, berapa lama dibanding target SOP).
+Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "edit", "Ubah"),
+        Binding("s", "submit", "Ajukan"),
+        Binding("l", "incomplete", "Belum lengkap"),
+        Binding("t", "issue", "Terbitkan"),
+        Binding("r", "archive", "Arsipkan"),
+        Binding("b", "withdraw", "Batalkan"),
+        Binding("escape", "app.pop_screen", "Kembali"),
+    ]
+
+    def __init__(self, application_id: str) -> None:
+        super().__init__()
+        self.application_id = application_id
+        self.stored: StoredApplication | None = None
+
+    @property
+    def counter(self) -> CounterApp:
+        """The app, typed."""
+        return cast("CounterApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="KK")
+        with VerticalScroll(id="application-view"):
+            yield Static("", id="view-title", classes="screen-title")
+            yield Static("", id="view-summary")
+            yield Static("", id="view-notice")
+            yield Static("Riwayat dan waktu per langkah SOP", classes="section")
+            yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#timeline", DataTable)
+        for label, width in (
+            ("Langkah", 24),
+            ("Oleh", 16),
+            ("Mulai", 11),
+            ("Lama", 10),
+            ("Target", 6),
+        ):
+            table.add_column(label, width=width)
+        self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def on_sync_status_changed(self) -> None:
+        self.refresh_data()  # a pull may have returned, signed or moved it
+
+    # -- showing -------------------------------------------------------------------------
+
+    def refresh_data(self) -> None:
+        """Read the application, its decisions and its history again."""
+        store = self.counter.store
+        if store is None:
+            return
+        self.stored = store.get_application(self.application_id)
+        if self.stored is None:
+            self.query_one("#view-title", Static).update("Permohonan tidak ditemukan.")
+            return
+        app, state = self.stored.application, self.stored.state
+        self.query_one("#view-title", Static).update(
+            Text.assemble(app.applicant.nama or "(tanpa nama)", " · ", (state.label, "bold"))
+        )
+        self.query_one("#view-summary", Static).update(self._summary())
+        self.query_one("#view-notice", Static).update(self._notice())
+        self._timeline()
+        self.refresh_bindings()
+
+    def _summary(self) -> Text:
+        assert self.stored is not None
+        app = self.stored.application
+        desa = region(app.address.desa_code)
+        lines = [
+            app.service.label,
+            f"NIK pemohon {app.applicant.nik} · WA {app.applicant.whatsapp}",
+            f"{app.address.alamat} RT {app.address.rt}/RW {app.address.rw}, "
+            f"{desa.name if desa else app.address.desa_code}",
+            f"{len(app.members)} anggota keluarga"
+            + (f" · No. KK {self.stored.application.kk_number}" if app.kk_number else ""),
+        ]
+        return Text("\n".join(lines))
+
+    def _notice(self) -> Text:
+        """What the operator must know first: why it came back, what the server refused,
+        the signed KK, what is missing."""
+        assert self.stored is not None
+        store = self.counter.store
+        assert store is not None
+        state, out = self.stored.state, Text()
+        now = self.counter.clock()
+        if self.stored.read_only:
+            out.append(
+                f"Dipindahkan ke loket {self.stored.transferred_to}; hanya bisa dilihat di sini.\n",
+                style="bold yellow",
+            )
+        if state in (State.RETURNED, State.TTE_REJECTED):
+            decisions = [d for d in store.decisions(self.application_id) if d.to_state is state]
+            if decisions:
+                last = decisions[-1]
+                when = parse_timestamp(last.at)
+                out.append(
+                    f"Dikembalikan oleh {last.role.label} ({last.actor_name})"
+                    + (f" pada {format_when(when, now)}" if when else "")
+                    + ":\n",
+                    style="bold red",
+                )
+                out.append(f"  {reasons_text(last.reasons) or '(tanpa alasan)'}\n", style="red")
+                out.append("Perbaiki (e), lalu ajukan ulang (s).\n")
+        for entry in store.history(self.application_id):
+            if entry.status.value == "refused":
+                out.append(
+                    f"Ditolak server: {entry.result_message} ({entry.result_code})\n",
+                    style="bold red",
+                )
+        document = store.kk_document(self.application_id)
+        if document is not None:
+            size = document.document.get("size")
+            out.append(
+                f"KK bertanda tangan elektronik siap: No. KK {document.kk_number}"
+                + (f", PDF {format_bytes(int(size))}" if isinstance(size, int) else "")
+                + ".\n",
+                style="bold green",
+            )
+        if state in (State.DRAFT, State.INCOMPLETE):
+            today = self.counter.today()
+            checklist = checklist_of(self.stored.application, today=today)
+            missing = checklist.missing(self.stored.application.attached_documents)
+            if missing:
+                labels = ", ".join(r.label for r in missing)
+                out.append(f"Persyaratan belum ada: {labels}.\n", style="yellow")
+        return out
+
+    def _timeline(self) -> None:
+        store = self.counter.store
+        assert store is not None
+        now = self.counter.clock()
+        table = self.query_one("#timeline", DataTable)
+        table.clear()
+        for stay in stays(application_timeline(store, self.application_id), now=now):
+            timing, entry = stay.timing, stay.entered_by
+            step = f"{timing.step.number}. " if timing.step else ""
+            target = timing.target
+            duration = format_duration(timing.duration)
+            if timing.left_at is None and timing.step is None:
+                duration = "selesai"
+            lama = Text(duration, style="bold red" if timing.over_target else "")
+            by = entry.actor_name + (" (belum terkirim)" if entry.waiting else "")
+            table.add_row(
+                f"{step}{timing.state.label}",
+                by[:16],
+                format_when(timing.entered_at, now),
+                lama,
+                format_duration(target) if target else "",
+            )
+
+    # -- which keys apply --------------------------------------------------------------------
+
+    def _allowed(self) -> tuple[Action, ...]:
+        if self.stored is None or self.stored.read_only:
+            return ()
+        return allowed_actions(self.stored.state, Role.OPERATOR)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the keys the workflow allows in this state."""
+        wanted = _KEYS.get(action)
+        if wanted is None:
+            return True
+        return any(a in self._allowed() for a in wanted)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        """Correct the application (its form)."""
+        if self.stored is not None:
+            self.app.push_screen(ApplicationFormScreen(self.stored))
+
+    def action_submit(self) -> None:
+        """Send it to the verifier (again, after a return); it must be ready."""
+        assert self.stored is not None
+        report, missing = readiness(self.stored.application, today=self.counter.today())
+        if report.issues or missing:
+            self._not_ready([*report.issues, *missing])  # before asking, not after
+            return
+        resubmit = Action.RESUBMIT in self._allowed()
+        question = (
+            "Ajukan ulang ke verifikator? Pastikan alasan pengembalian sudah diperbaiki."
+            if resubmit
+            else "Ajukan ke verifikator? Setelah diajukan, data tidak bisa diubah kecuali "
+            "dikembalikan."
+        )
+
+        def act(operator_id: str) -> object:
+            actions = self.counter.actions()
+            do = actions.resubmit if resubmit else actions.submit
+            return do(self.application_id, operator_id=operator_id)
+
+        self._confirm_then(question, "Ajukan", act, "Permohonan diajukan.")
+
+    def action_incomplete(self) -> None:
+        """Record what is missing; the server sends the applicant the WhatsApp notice."""
+        assert self.stored is not None
+        today = self.counter.today()
+        checklist = checklist_of(self.stored.application, today=today)
+        missing = checklist.missing(self.stored.application.attached_documents)
+        if not missing:
+            self.notify("Semua persyaratan sudah ada; ajukan saja (s).")
+            return
+        labels = "\n".join(f"• {r.label}" for r in missing)
+        reasons = Reasons(items=tuple(r.code for r in missing))
+
+        def act(operator_id: str) -> object:
+            return self.counter.actions().mark_incomplete(
+                self.application_id, reasons, operator_id=operator_id
+            )
+
+        self._confirm_then(
+            f"Tandai belum lengkap? Pemohon akan diberi tahu lewat WhatsApp:\n{labels}",
+            "Tandai",
+            act,
+            "Ditandai belum lengkap; pemberitahuan WhatsApp dikirim saat sinkron.",
+        )
+
+    def action_issue(self) -> None:
+        """Step 6: issue the signed KK (the server sends it to the applicant)."""
+        assert self.stored is not None
+
+        def act(operator_id: str) -> object:
+            return self.counter.actions().issue(self.application_id, operator_id=operator_id)
+
+        self._confirm_then(
+            "Terbitkan KK ini? KK (PDF) dikirim ke WhatsApp pemohon "
+            f"{self.stored.application.applicant.whatsapp}.",
+            "Terbitkan",
+            act,
+            "KK diterbitkan; dikirim ke pemohon saat sinkron.",
+        )
+
+    def action_archive(self) -> None:
+        """Close the file: step 6 is done."""
+
+        def act(operator_id: str) -> object:
+            return self.counter.actions().archive(self.application_id, operator_id=operator_id)
+
+        self._confirm_then(
+            "Arsipkan permohonan ini? Tidak bisa dibuka lagi.", "Arsipkan", act, "Diarsipkan."
+        )
+
+    def action_withdraw(self) -> None:
+        """The applicant cancels: ask the reason, then confirm."""
+
+        async def reason_given(reason: str | None) -> None:
+            if not reason:
+                return
+
+            def act(operator_id: str) -> object:
+                return self.counter.actions().withdraw(
+                    self.application_id, Reasons(text=reason), operator_id=operator_id
+                )
+
+            self._confirm_then(
+                "Batalkan permohonan ini? Tidak bisa dibuka lagi.",
+                "Batalkan permohonan",
+                act,
+                "Permohonan dibatalkan.",
+            )
+
+        self.app.push_screen(
+            ReasonDialog(
+                "Batalkan permohonan",
+                "Tulis alasan pemohon membatalkan.",
+                min_length=MIN_REASON_TEXT,
+            ),
+            reason_given,
+        )
+
+    def _not_ready(self, issues: list[Issue]) -> None:
+        """Say what blocks the step, the first few in words."""
+        lines = [
+            f"• {i.message}" if i.field.startswith("checklist.") else
+            f"• {field_label(i.field)}: {i.message}"
+            for i in issues[:6]
+        ]  # fmt: skip
+        if len(issues) > len(lines):
+            lines.append(f"… dan {len(issues) - len(lines)} lagi (lihat formulir, e)")
+        self.notify("\n".join(lines), title="Belum bisa diajukan", severity="error", timeout=15)
+
+    def _confirm_then(
+        self, question: str, yes: str, act: Callable[[str], object], done: str
+    ) -> None:
+        operator = self.counter.operator
+        if operator is None:
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            try:
+                act(operator.id)
+            except ValidationError as exc:
+                self._not_ready(list(exc.issues))
+                return
+            except KKError as exc:
+                self.notify(exc.message, title="Tidak bisa", severity="error", timeout=10)
+                return
+            self.counter.outbox_changed()
+            self.notify(done, timeout=5)
+            self.refresh_data()
+
+        self.app.push_screen(ConfirmDialog(question, yes=yes, no="Batal"), answered)
