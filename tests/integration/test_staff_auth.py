@@ -263,6 +263,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         )
         for document in ("/draft-kk.pdf", "/biodata.pdf", "/kk.pdf", "/archive.zip")
     },
+    ("GET", "/api/v1/sync/scans/key"): _device_only(200),
+    # Empty bodies / no offset: authenticated, then refused as malformed.
+    ("POST", "/api/v1/sync/scans/status"): _device_only(400),
+    ("PATCH", "/api/v1/sync/scans/{scan_id}"): _device_only(400),
+    ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
+        404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
+    ),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 
@@ -297,18 +304,21 @@ def _device_headers(device: EnrolledDevice, method: str, path: str, body: bytes)
 
 @pytest.mark.parametrize("method,path", sorted(EXPECTED))
 def test_role_matrix(server, client, staff, method, path):
+    # A well-formed scan id: httpx would escape the braces of "{scan_id}", which the device
+    # signed unescaped.
+    url = path.replace("{scan_id}", "0" * 64)
     device = enroll_device(server, client)
     body = encode_push([]) if method == "POST" and path.startswith("/api/v1/sync") else b""
     callers: dict[str, dict[str, str]] = {
         "none": {},
-        "device": _device_headers(device, method, path, body),
+        "device": _device_headers(device, method, url, body),
     }
     for role in ALL_STAFF:
         callers[role.value] = _bearer(_token(client, role))
 
     seen = {}
     for caller, headers in callers.items():
-        response = client.request(method, path, headers=headers, content=body)
+        response = client.request(method, url, headers=headers, content=body)
         seen[caller] = response.status_code
         if caller not in ("none", "device") and response.status_code == 401:
             assert response.json()["code"] == "request.unsigned"  # token ignored
