@@ -26,9 +26,19 @@ from protocol.events import EventKind
 from protocol.workflow import Role, State
 from signing.keys import load_private_key
 from tests.factories import application_dict
-from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code
+from tests.integration.conftest import (
+    OPERATOR_PASSWORD,
+    TTE_PASSPHRASE,
+    add_operator,
+    issue_code,
+)
 from tests.integration.test_pull import server_app
-from tests.integration.test_staff_decisions import decide, staff, tokens  # noqa: F401
+from tests.integration.test_staff_decisions import (  # noqa: F401
+    decide,
+    server_config,
+    staff,
+    tokens,
+)
 from tests.support.counter_ui import SIZE, app_for, counter_config, log_in, text, until
 
 
@@ -122,7 +132,9 @@ async def test_returned_then_resubmitted_signed_issued_archived_with_its_timelin
             (Role.KABID, "approve", "verified"),
             (Role.KEPALA_DINAS, "sign", "approved"),
         ):
-            assert decide(client, tokens[role], app_id, action, before).status_code == 200
+            secret = {"passphrase": TTE_PASSPHRASE} if action == "sign" else {}
+            response = decide(client, tokens[role], app_id, action, before, **secret)
+            assert response.status_code == 200, response.text
         app.action_sync_now()
         await until(pilot, lambda: view.stored.state is State.SIGNED)
         await pilot.pause()
