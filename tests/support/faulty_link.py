@@ -195,18 +195,11 @@ class FaultyLink:
         if profile.shaped:
             await self._handle_shaped(client_r, client_w, profile)
             return
-        if profile.offline or self._rng.random() < profile.refuse_probability:
-            self.stats.refused += 1
-            client_w.transport.abort()
+        refused = profile.offline or self._rng.random() < profile.refuse_probability
+        upstream = await self._connect(client_w, refused)
+        if upstream is None:
             return
-        try:
-            server_r, server_w = await asyncio.open_connection(
-                self.upstream_host, self.upstream_port
-            )
-        except OSError:
-            client_w.transport.abort()
-            return
-        self._writers |= {client_w, server_w}
+        server_r, server_w = upstream
         drop_response = self._rng.random() < profile.cut_after_request_probability
         up = asyncio.create_task(self._pump(client_r, server_w, "up", client_w))
         down = asyncio.create_task(
@@ -259,24 +252,36 @@ class FaultyLink:
             else:
                 self.stats.bytes_down += len(chunk)
 
-    # -- shaped mode -------------------------------------------------------------------------
-
-    async def _handle_shaped(
-        self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, profile: LinkProfile
-    ) -> None:
-        if profile.offline or time.monotonic() < self._down_until:
+    async def _connect(
+        self, client_w: asyncio.StreamWriter, refused: bool
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The upstream connection, or ``None`` (client cut) when refused or unreachable."""
+        if refused:
             self.stats.refused += 1
             client_w.transport.abort()
-            return
-        await asyncio.sleep(2 * profile.delay_s)  # the handshake's round trip
+            return None
         try:
             server_r, server_w = await asyncio.open_connection(
                 self.upstream_host, self.upstream_port
             )
         except OSError:
             client_w.transport.abort()
-            return
+            return None
         self._writers |= {client_w, server_w}
+        return server_r, server_w
+
+    # -- shaped mode -------------------------------------------------------------------------
+
+    async def _handle_shaped(
+        self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, profile: LinkProfile
+    ) -> None:
+        refused = profile.offline or time.monotonic() < self._down_until
+        if not refused:
+            await asyncio.sleep(2 * profile.delay_s)  # the handshake's round trip
+        upstream = await self._connect(client_w, refused)
+        if upstream is None:
+            return
+        server_r, server_w = upstream
         pumps = [
             asyncio.create_task(self._shaped_pump(client_r, server_w, "up")),
             asyncio.create_task(self._shaped_pump(server_r, client_w, "down")),
