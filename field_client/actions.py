@@ -42,6 +42,7 @@ from field_client.errors import (
     OperatorNotPermitted,
     ScanError,
 )
+from field_client.recompress import recompress as recompress_photo
 from field_client.scans import AttachedScan, DataKey
 from field_client.store import Device, Store, Transaction
 from protocol.application import Application
@@ -161,7 +162,7 @@ class Counter:
         *,
         operator_id: str,
         key: DataKey,
-        original_bytes: int | None = None,
+        recompress: bool = True,
     ) -> AttachedScan:
         """Attach a scan of the requirement document ``document`` (JPEG, PNG or PDF).
 
@@ -170,9 +171,15 @@ class Counter:
         content type and size), and a ``scan.attached`` event naming it by id is appended
         so the server knows which scans the application carries. Attaching the same file
         to the same application again writes nothing. ``key`` is the operator's unlocked
-        data key (:meth:`Store.unlock_scans`); ``original_bytes`` the size before
-        recompression, for the saving shown to the operator.
+        data key (:meth:`Store.unlock_scans`). With ``recompress`` (the office setting
+        ``CounterConfig.recompress_photos``) a camera photo is first made document-sized
+        (:mod:`field_client.recompress`); :attr:`AttachedScan.saved_bytes` is the saving to
+        show the operator. Recompression runs before the transaction (it takes a second or
+        two for a 12 MP photo): call this off the UI thread.
         """
+        original_bytes = len(content)
+        if recompress:
+            content = recompress_photo(content).content
         moment = self._now()
         with self._store.transaction() as tx:
             device = self._enrolled_device(tx)

@@ -64,6 +64,21 @@ class CounterConfig(BaseSettings):
     pull_limit: int = Field(default=200, ge=1, le=500)
     """Most server events asked for per pull request (the server serves at most 500)."""
 
+    recompress_photos: bool = True
+    """Office setting: downscale and re-encode camera photos to document quality before they
+    are encrypted (long side 1600 px, SSIM >= 0.9; field_client.recompress). PDFs are kept
+    as they are. Off: every file is sent exactly as attached."""
+
+    scan_chunk_min_bytes: int = Field(default=16 * 1024, ge=1024)
+    """Smallest piece of a scan sent in one request (after repeated cuts)."""
+
+    scan_chunk_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+    """Largest piece of a scan sent in one request (the server accepts 4 MiB bodies)."""
+
+    scan_chunk_target_s: float = Field(default=8.0, gt=0)
+    """How long one piece should take on the link as measured: long enough that a round
+    trip per piece costs little, short enough that a cut loses little."""
+
     backoff_base_s: float = Field(default=2.0, gt=0)
     """First retry delay after a failure; it doubles per failure, with full jitter."""
 

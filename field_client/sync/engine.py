@@ -69,7 +69,7 @@ from field_client.store import Device, Store
 from field_client.sync.client import SyncClient, timeouts, utc_now
 from field_client.sync.errors import LinkDown, ServerRefusal, SyncError
 from field_client.sync.progress import TransferProgress
-from field_client.sync.uploads import ScanUploader
+from field_client.sync.uploads import ChunkSizer, ScanUploader
 from protocol.errors import KKError, message_for
 from protocol.events import format_timestamp
 from signing.keys import load_private_key, public_key_b64
@@ -244,6 +244,12 @@ class SyncEngine:
         self._round_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._retry_after: float | None = None
+        self._chunks = ChunkSizer(
+            minimum=config.scan_chunk_min_bytes,
+            maximum=config.scan_chunk_max_bytes,
+            target_s=config.scan_chunk_target_s,
+        )
+        """Scan piece size, kept across rounds: what the link taught stays learned."""
         self._answered = False
         """Whether the server answered during the current round (so it is online even if
         the round then fails on something local)."""
@@ -417,6 +423,7 @@ class SyncEngine:
             push_events=lambda: self._push_all(client),
             on_progress=self._progress,
             timestamp=lambda: format_timestamp(self._clock()),
+            chunks=self._chunks,
         )
         await uploader.run()
 

@@ -9,7 +9,12 @@ One pass (:meth:`ScanUploader.run`), after the round pushed its events:
    resume from), or has never heard of it (``unknown``: its ``scan.attached`` event has not
    been accepted; it waits for a later round);
 3. scans go oldest application first (:meth:`Store.scans_to_upload`); before each one,
-   events written meanwhile are pushed, so small events never wait behind a big file.
+   events written meanwhile are pushed, so small events never wait behind a big file;
+4. each blob goes in pieces from the server's offset, each with its SHA-256. The piece size
+   adapts to the link (:class:`ChunkSizer`): it aims at ``scan_chunk_target_s`` seconds at
+   the measured rate, doubles at most per success and halves after a cut, so a cut costs
+   at most one piece. After a cut the server's offset is asked again and the upload goes
+   on; after three cuts in a row the round gives up (the engine retries with backoff).
 
 Blobs are ciphertext: no key is needed here. Failures propagate to the engine's round
 (which shows them and retries with backoff); every upload resumes from the server's offset.
@@ -19,23 +24,54 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from field_client.scans import ScanInfo
 from field_client.store import Store
 from field_client.sync.client import SyncClient
-from field_client.sync.errors import ServerRefusal, SyncError
+from field_client.sync.errors import LinkDown, ServerRefusal, SyncError
 from field_client.sync.progress import ProgressMeter, TransferProgress
 from signing.keys import load_public_key_b64
 from signing.sealed_box import verify_scan_key_offer
 
-__all__ = ["ScanUploader"]
+__all__ = ["ScanUploader", "ChunkSizer"]
 
 log = logging.getLogger("field_client.sync")
 
 _STATUS_PAGE = 500
 _MAX_ATTEMPTS_PER_SCAN = 8
 """Refusals that say "send again" (offset moved, damaged chunk) before giving up a round."""
+_SEND_AGAIN = frozenset({"scan.offset_mismatch", "scan.checksum_mismatch", "request.bad_signature"})
+"""Refusals of a piece that mean "send from the server's offset again". The request
+signature covers the body's SHA-256, so a piece damaged on the way usually fails as
+``request.bad_signature`` before the server compares the piece's own checksum."""
+_MAX_CUTS_IN_A_ROW = 3
+"""Cuts of one piece after another before the round gives up and backs off."""
+
+
+@dataclass(slots=True)
+class ChunkSizer:
+    """The size of the next scan piece, adapted to the link."""
+
+    minimum: int
+    maximum: int
+    target_s: float
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size <= 0:
+            self.size = min(self.maximum, max(self.minimum, 64 * 1024))
+
+    def succeeded(self, rate_bps: float) -> None:
+        """A piece went through; ``rate_bps`` is the measured rate."""
+        ideal = rate_bps * self.target_s if rate_bps > 0 else self.size * 2
+        self.size = int(max(self.minimum, min(self.maximum, self.size * 2, ideal)))
+
+    def failed(self) -> None:
+        """A piece was cut: the link is worse than it looked."""
+        self.size = max(self.minimum, self.size // 2)
+
 
 StoreRunner = Callable[..., Awaitable[Any]]
 
@@ -59,12 +95,14 @@ class ScanUploader:
         push_events: Callable[[], Awaitable[None]],
         on_progress: Callable[[TransferProgress | None], None],
         timestamp: Callable[[], str],
+        chunks: ChunkSizer,
     ) -> None:
         self._client = client
         self._run = run
         self._push_events = push_events
         self._on_progress = on_progress
         self._timestamp = timestamp
+        self._chunks = chunks
 
     async def run(self) -> None:
         """One pass over the unsent scans (see the module doc)."""
@@ -109,22 +147,35 @@ class ScanUploader:
         blob: bytes = await self._run(lambda s: s.scan_folder.read(scan.scan_id))
         meter.start_file(len(blob), already=offset)
         self._on_progress(meter.snapshot())
-        attempts = 0
+        attempts = cuts = 0
         while True:
+            piece = blob[offset : offset + self._chunks.size]
             try:
-                answer = await self._client.upload_chunk(scan.scan_id, offset, blob[offset:])
+                answer = await self._client.upload_chunk(scan.scan_id, offset, piece)
+            except LinkDown:
+                self._chunks.failed()
+                cuts += 1
+                if cuts >= _MAX_CUTS_IN_A_ROW:
+                    raise
+                log.info("scan %s: piece at %d cut; asking the offset", scan.scan_id[:12], offset)
+                offset = int((await self._status([scan.scan_id]))[scan.scan_id]["offset"])
+                meter.restart()
+                continue
             except ServerRefusal as refusal:
                 attempts += 1
-                held = refusal.extra.get("offset")
-                retry = refusal.code in ("scan.offset_mismatch", "scan.checksum_mismatch")
+                held = refusal.extra.get("offset", offset)
+                retry = refusal.code in _SEND_AGAIN
                 if not retry or not isinstance(held, int) or attempts >= _MAX_ATTEMPTS_PER_SCAN:
                     raise
                 log.info("scan %s: %s, resuming at %d", scan.scan_id[:12], refusal.code, held)
                 offset = held
                 meter.restart()
                 continue
-            meter.sent(len(blob) - offset)
+            cuts = 0
+            meter.sent(len(piece))
+            self._chunks.succeeded(meter.rate_bps)
             offset = answer.offset
+            self._on_progress(meter.snapshot())
             if answer.complete:
                 break
         meter.finish_file()

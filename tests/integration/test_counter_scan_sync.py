@@ -36,7 +36,7 @@ def new_application(site: Site) -> str:
 def attach(site: Site, app_id: str, content: bytes, document: str = "kk_lama"):
     key = site.store.unlock_scans(site.operator_id, OPERATOR_PASSWORD, at=AT)
     return site.counter().attach_scan(
-        app_id, document, content, operator_id=site.operator_id, key=key
+        app_id, document, content, operator_id=site.operator_id, key=key, recompress=False
     )
 
 

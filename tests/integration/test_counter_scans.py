@@ -8,11 +8,14 @@ half only the test (standing in for the server) holds.
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from field_client.errors import ApplicationNotFound, ScanError
 from field_client.store import Store
@@ -44,7 +47,7 @@ def store(env, server_box):
 def attach(env):
     def attach_scan(key, application_id, document, content):
         return env.counter.attach_scan(
-            application_id, document, content, operator_id=OPERATOR_ID, key=key
+            application_id, document, content, operator_id=OPERATOR_ID, key=key, recompress=False
         )
 
     return attach_scan
@@ -197,3 +200,27 @@ def test_a_stolen_data_directory_without_a_password_opens_no_scan_or_key(attach,
     wrapped = [r[0] for r in conn.execute("SELECT wrapped_data_key FROM scan_keyring")]
     conn.close()
     assert wrapped and all(w.startswith("pw1$") for w in wrapped)
+
+
+def test_a_camera_photo_is_made_document_sized_before_it_is_encrypted(store, env):
+    from field_client.recompress import ssim
+    from tests.support.scan_samples import document_photo
+
+    key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
+    photo = document_photo(4000, 3000, seed=41, quality=90)
+    attached = env.counter.attach_scan(APP_ID, "kk_lama", photo, operator_id=OPERATOR_ID, key=key)
+    assert attached.original_bytes == len(photo)
+    assert attached.original_bytes / attached.plain_bytes >= 5
+    assert attached.saved_bytes == len(photo) - attached.plain_bytes
+    stored = Image.open(io.BytesIO(store.read_scan(key, attached.scan_id)))
+    assert (stored.format, stored.size) == ("JPEG", (1600, 1200))
+    reference = Image.open(io.BytesIO(photo)).resize((1600, 1200), Image.Resampling.LANCZOS)
+    gray = [np.asarray(i.convert("L"), dtype=float) for i in (stored, reference)]
+    assert ssim(*gray) >= 0.9
+    # A PDF is kept byte for byte; so is a photo when the office turns recompression off.
+    pdf = env.counter.attach_scan(APP_ID, "f102", pdf_scan(), operator_id=OPERATOR_ID, key=key)
+    assert store.read_scan(key, pdf.scan_id) == pdf_scan() and pdf.saved_bytes == 0
+    kept = env.counter.attach_scan(
+        APP_ID, "buku_nikah", photo, operator_id=OPERATOR_ID, key=key, recompress=False
+    )
+    assert store.read_scan(key, kept.scan_id) == photo

@@ -38,7 +38,7 @@ def document_photo(width: int, height: int, *, seed: int, quality: int = 95) -> 
     cx, cy, r = width * 3 // 4, height * 3 // 4, max(10, width // 12)
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(40, 60, 160), width=max(2, r // 10))
     noise = _noise(rng, width, height).convert("RGB")
-    photo = Image.blend(base, noise, 0.18).filter(ImageFilter.GaussianBlur(0.6))
+    photo = Image.blend(base, noise, 0.10).filter(ImageFilter.GaussianBlur(0.6))
     out = io.BytesIO()
     photo.save(out, "JPEG", quality=quality)
     return out.getvalue()
