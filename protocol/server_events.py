@@ -26,7 +26,9 @@ Bodies, by kind (every listed field required; :meth:`ServerEvent.from_wire` chec
                               bodies of earlier application.decided events), so it can take
                               the application over; the one for the old device only tells it
                               to stop editing
-    application.kk_ready     {"kk_number": 16 digits, "document": {...blob reference}}
+    application.kk_ready     {"kk_number": 16 digits, "document": {"sha256", "size",
+                              "media_type", "verification_url", "signed_at"}}; the server
+                              also sends "new_family" (bool)
     message.status           {"message_id", "status", "at"}
 
 Unknown extra body fields are accepted (a newer server may add some); unknown kinds are not,

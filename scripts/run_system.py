@@ -61,8 +61,8 @@ def main() -> int:
     step("TTE: PKI demo untuk tanda tangan Kepala Dinas")
     if not (pki / "kepala-dinas.p12").exists():
         run("kk-tte", "demo-pki", str(pki), "--passphrase-stdin", stdin=PKI_PASSPHRASE + "\n")
-    else:
-        print(f"PKI demo sudah ada di {pki}.")
+    else:  # signing needs current CRLs: a demo older than their 30 days renews them
+        run("kk-tte", "renew-crl", str(pki))
 
     step(f"Server pusat berjalan di {url}")
     log = (args.var / "server.log").open("ab")

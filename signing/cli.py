@@ -62,6 +62,24 @@ def main() -> None:
 
 
 @main.command(
+    "renew-crl",
+    help="Perbarui CRL Root dan Intermediate CA PKI demo di DIR (berlaku 30 hari lagi); "
+    "penandatanganan memerlukan CRL yang belum kedaluwarsa.",
+)
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+def renew_crl(directory: Path) -> None:
+    """Renew the demo CRLs (see :func:`signing.demo_pki.renew_demo_crls`)."""
+    from signing.demo_pki import renew_demo_crls
+
+    try:
+        number = renew_demo_crls(directory)
+    except (OSError, ValueError, TypeError) as exc:
+        click.secho(f"Galat: CRL tidak dapat diperbarui: {exc}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"CRL PKI demo di {directory} diperbarui (nomor {number}, berlaku 30 hari).")
+
+
+@main.command(
     "demo-pki",
     help="Buat PKI demo di direktori DIR (baru atau kosong): Root CA, Intermediate CA, "
     "sertifikat TTE Kepala Dinas (PKCS#12 berfrasa sandi), sertifikat stempel waktu dan "

@@ -37,7 +37,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from protocol.errors import KKError, define_messages, message_for
 
-__all__ = ["DemoPKI", "PKIError", "create_demo_pki", "issue_crl", "FILES", "DEFAULT_CRL_BASE_URL"]
+__all__ = [
+    "DemoPKI",
+    "PKIError",
+    "create_demo_pki",
+    "issue_crl",
+    "renew_demo_crls",
+    "FILES",
+    "DEFAULT_CRL_BASE_URL",
+]
 
 define_messages(
     {
@@ -309,3 +317,42 @@ def create_demo_pki(
     for role, data in contents.items():
         _write_new(directory / FILES[role], data, secret=role in _SECRET)
     return DemoPKI(directory)
+
+
+def renew_demo_crls(directory: Path, *, now: dt.datetime | None = None, days: int = 30) -> int:
+    """Re-issue the root and intermediate CRLs of a demo PKI, valid ``days`` more days.
+
+    A KK is signed with the CRLs found in the directory, and pyhanko refuses to sign with
+    stale ones: a demo server older than the CRLs' 30 days would stop signing. Revoked
+    entries are kept; each CRL number grows by one. Files are replaced atomically. Returns
+    the new intermediate CRL number.
+    """
+    directory = Path(directory)
+    now = now or dt.datetime.now(dt.UTC)
+    number = 0
+    for cert_role, key_role, crl_role in (
+        ("root_cert", "root_key", "root_crl"),
+        ("intermediate_cert", "intermediate_key", "intermediate_crl"),
+    ):
+        cert = x509.load_pem_x509_certificate((directory / FILES[cert_role]).read_bytes())
+        key = serialization.load_pem_private_key((directory / FILES[key_role]).read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise TypeError(f"{FILES[key_role]} is not an EC key")
+        old = x509.load_pem_x509_crl((directory / FILES[crl_role]).read_bytes())
+        previous = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        number = previous + 1
+        crl = issue_crl(cert, key, now=now, days=days, number=number)
+        builder = x509.CertificateRevocationListBuilder(
+            issuer_name=crl.issuer,
+            last_update=crl.last_update_utc,
+            next_update=crl.next_update_utc,
+            extensions=list(crl.extensions),
+            revoked_certificates=list(old),
+        )
+        renewed = builder.sign(key, hashes.SHA256())
+        target = directory / FILES[crl_role]
+        tmp = target.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        _write_new(tmp, renewed.public_bytes(serialization.Encoding.PEM), secret=False)
+        os.replace(tmp, target)
+    return number

@@ -76,10 +76,13 @@ def documents_root(conn: sqlite3.Connection) -> Path:
 def scan_files(conn: sqlite3.Connection, application_id: str) -> list[ArchiveFile]:
     """Every scan of the application, decrypted, as ``scans/<document code>-<n>.<ext>``.
 
-    HOOK for the scans work: scans are not stored on the server yet, so there are none.
-    When they are, return them here (and only here): :func:`build_package` puts them in the
-    ZIP and the manifest like every other file, and refuses with ``archive.incomplete``
-    when this raises for a scan that should exist.
+    HOOK for the scans work, the one place to fill: scans now reach the server
+    (:mod:`sync_server.services.scans`: ``application_scans``, encrypted blobs opened with
+    the server's X25519 key), but the archive does not take them yet, so it returns none.
+    Returned files go into the ZIP and the manifest like every other file; raise a
+    :class:`~sync_server.errors.Refusal` (``archive.incomplete``) for a scan that should be
+    there and is not (still arriving, or its blob missing), and the ``archive`` event is
+    refused with it.
     """
     return []
 

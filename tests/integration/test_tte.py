@@ -27,7 +27,7 @@ from pypdf import PdfReader
 
 from protocol.application import Application
 from signing.cli import EXIT_CODES, main
-from signing.demo_pki import FILES, create_demo_pki, issue_crl
+from signing.demo_pki import FILES, create_demo_pki, issue_crl, renew_demo_crls
 from signing.kk_pdf import Official, render_kk
 from signing.tte import TTEError, load_demo_signer, sign_kk, verify_kk
 from tests.factories import application_dict
@@ -302,3 +302,26 @@ def test_an_unreadable_trust_file_is_a_clear_error_not_a_traceback(tmp_path):
         )  # fmt: skip
         assert "Traceback" not in result.stdout + result.stderr
         assert result.returncode in (9, 11)
+
+
+def test_renewed_crls_let_an_old_demo_pki_sign_again(tmp_path: Path) -> None:
+    old = tmp_path / "lama"
+    create_demo_pki(old, PASSPHRASE, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=40))
+    with pytest.raises(TTEError):  # the CRLs of 40 days ago are stale: no signing
+        sign_kk(_kk(), load_demo_signer(old, PASSPHRASE))
+    # an entry listed by the old CRL survives renewal (a serial no demo certificate has)
+    inter = x509.load_pem_x509_certificate((old / FILES["intermediate_cert"]).read_bytes())
+    key = serialization.load_pem_private_key((old / FILES["intermediate_key"]).read_bytes(), None)
+    gone = x509.load_pem_x509_certificate((old / FILES["root_cert"]).read_bytes())
+    listed = issue_crl(inter, key, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=39),
+                       days=1, revoked=[gone], number=7)  # type: ignore[arg-type]  # fmt: skip
+    (old / FILES["intermediate_crl"]).write_bytes(listed.public_bytes(serialization.Encoding.PEM))
+
+    assert renew_demo_crls(old) == 8
+
+    crl = x509.load_pem_x509_crl((old / FILES["intermediate_crl"]).read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(gone.serial_number) is not None
+    assert crl.next_update_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=29)
+    assert crl.is_signature_valid(inter.public_key())
+    signed = sign_kk(_kk(), load_demo_signer(old, PASSPHRASE))
+    assert verify_kk(signed, _root(old)).valid

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -292,3 +293,30 @@ def test_the_siak_allocator_signs_with_the_number_staff_entered(
     with server.db.read() as conn:
         rows = conn.execute("SELECT kk_number, source FROM kk_numbers").fetchall()
     assert [tuple(r) for r in rows] == [("1606012511260001", "siak")]
+
+
+def test_two_signing_sessions_at_once_sign_each_kk_exactly_once(
+    server, client, tokens, counter, operator
+):
+    ids = [approved(counter, client, tokens, operator) for _ in range(3)]
+    kadis = tokens[Role.KEPALA_DINAS]
+    answers: list[dict[str, Any]] = []
+
+    def session() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=120) as own:
+            answers.append(sign_batch(own, kadis, ids).json())
+
+    threads = [threading.Thread(target=session) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    results = [r for answer in answers for r in answer["results"]]
+    assert len(results) == 6
+    for app_id in ids:
+        mine = [r for r in results if r["application_id"] == app_id]
+        assert sorted(r["status"] for r in mine) == ["refused", "signed"]
+        assert [r["code"] for r in mine if r["status"] == "refused"] == ["decision.conflict"]
+    assert sorted(d["application_id"] for d in documents(server)) == sorted(ids)
+    assert table_count(server, "kk_numbers") == 3
