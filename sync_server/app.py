@@ -25,6 +25,7 @@ GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK,      
 PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)      verifikator,
          kk-number                                                               kabid
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
+GET      /api/v1/sync/kk/{id}        the signed KK, for the owning counter        signed
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 =======  ==========================  ==========================================  ===========
@@ -52,6 +53,7 @@ from sync_server.api.errors import install_error_handlers
 from sync_server.api.routes import (
     applications,
     auth,
+    counter_documents,
     decisions,
     devices,
     documents,
@@ -97,6 +99,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(tte.router)
     app.include_router(documents.router)
     app.include_router(verify.router)
+    app.include_router(counter_documents.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
     return app

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from protocol.application import Application
 from protocol.errors import KKError, define_messages
@@ -40,8 +41,6 @@ from protocol.jurisdiction import office_date
 from protocol.server_events import ServerEventKind
 from protocol.workflow import Action, Role, State
 from signing.kk_pdf import Official, render_kk
-from signing.tte import KKSigner, TTEError, load_demo_signer, sign_kk
-from signing.tte_pkcs11 import demo_pkcs11_signer
 from sync_server.clock import stamp
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal, refusal_for
@@ -49,6 +48,9 @@ from sync_server.services import decisions, feed, kk_numbers
 from sync_server.storage import changelog as log_store
 from sync_server.storage import documents, kk_registry
 from sync_server.storage.db import Connection, Database
+
+if TYPE_CHECKING:  # pyhanko costs ~0.4 s to import: only a signing request pays for it
+    from signing.tte import KKSigner
 
 __all__ = ["SignOutcome", "open_signer", "sign_batch", "verification_url", "official"]
 
@@ -100,12 +102,17 @@ def open_signer(config: ServerConfig, passphrase: str) -> Iterator[KKSigner]:
         raise Refusal("tte.not_configured", status=503)
     if not passphrase:
         raise Refusal("tte.passphrase_required", status=422)
+    from signing.tte import TTEError, load_demo_signer
+
     try:
         if config.tte_pkcs11_library is None:
             opened: AbstractContextManager[KKSigner] = nullcontext(
                 load_demo_signer(config.tte_pki_dir, passphrase)
             )
         else:
+            # Imported here: python-pkcs11 loads a native module only a token setup needs.
+            from signing.tte_pkcs11 import demo_pkcs11_signer
+
             opened = demo_pkcs11_signer(
                 config.tte_pkcs11_library,
                 config.tte_pki_dir,
@@ -222,6 +229,8 @@ def _sign_one(
         official=official(config),
         verification_url=url,
     )
+    from signing.tte import sign_kk
+
     signed = sign_kk(pdf, signer)
     digest = documents.put(config.documents_dir, signed)
     at = stamp(now)

@@ -227,6 +227,7 @@ def test_throttle_grows_and_never_locks_out_another_address(server, client, staf
 
 # -- role matrix ----------------------------------------------------------------------------
 
+UNKNOWN_APPLICATION = "00000000-0000-4000-8000-000000000000"
 ALL_STAFF = (Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS, Role.ADMIN)
 EXEMPT = {
     ("GET", "/api/v1/health"),
@@ -270,6 +271,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
         404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
     ),
+    ("GET", "/api/v1/sync/kk/{application_id}"): _device_only(404),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 
@@ -306,7 +308,7 @@ def _device_headers(device: EnrolledDevice, method: str, path: str, body: bytes)
 def test_role_matrix(server, client, staff, method, path):
     # A well-formed scan id: httpx would escape the braces of "{scan_id}", which the device
     # signed unescaped.
-    url = path.replace("{scan_id}", "0" * 64)
+    url = path.replace("{scan_id}", "0" * 64).replace("{application_id}", UNKNOWN_APPLICATION)
     device = enroll_device(server, client)
     body = encode_push([]) if method == "POST" and path.startswith("/api/v1/sync") else b""
     callers: dict[str, dict[str, str]] = {
