@@ -99,4 +99,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
+    app.include_router(scans.documents_router)
     return app
