@@ -269,3 +269,21 @@ def test_the_scan_key_is_signed_by_the_pinned_server_key(counter, client, server
     assert public == box_public_b64(load_box_key(server.config.box_key_path))
     blob = encrypt_scan(b"%PDF-1.4 x", load_box_public_b64(public)).blob
     assert open_scan(blob, load_box_key(server.config.box_key_path)) == b"%PDF-1.4 x"
+
+
+def test_the_archive_takes_every_scan_decrypted_and_refuses_one_still_arriving(counter, client):
+    from sync_server.errors import Refusal
+    from sync_server.services import archive
+
+    pdf, photo = pdf_scan("Buku Nikah"), jpeg_scan(seed=16)
+    first, first_blob = counter.attach(pdf, document="buku_nikah", media="application/pdf")
+    second, second_blob = counter.attach(photo)
+    chunk(client, counter.device, first, 0, first_blob)
+    with counter.server.db.read() as conn:
+        with pytest.raises(Refusal) as refused:
+            archive.scan_files(conn, APP_ID)
+    assert refused.value.code == "archive.incomplete" and "kk_lama" in refused.value.message
+    chunk(client, counter.device, second, 0, second_blob)
+    with counter.server.db.read() as conn:
+        files = {f.name: f.data for f in archive.scan_files(conn, APP_ID)}
+    assert files == {"scans/buku_nikah-1.pdf": pdf, "scans/kk_lama-1.jpg": photo}
