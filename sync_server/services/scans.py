@@ -141,6 +141,10 @@ def register_attached(
     if ref.bytes > limits.max_blob_bytes:
         return issue("scan.too_large", size=ref.bytes, max=limits.max_blob_bytes)
     existing = store.get_scan(conn, ref.id)
+    if existing is not None and existing.device_id != device.device_id:
+        # A blob is sealed by the device that made it; another device naming its id (learnt
+        # somehow) must not graft that document onto an application of its own.
+        return issue("scan.not_yours", scan_id=ref.id[:12])
     if existing is not None and existing.blob_bytes != ref.bytes:
         return issue("scan.size_conflict", scan_id=ref.id[:12])
     total = store.linked_bytes(conn, event.application_id) + ref.bytes
