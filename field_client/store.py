@@ -379,6 +379,15 @@ class _Reads:
         return None if row is None else parse_timestamp(row["value"])
 
 
+_NOT_REFUSED = (
+    "NOT (EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'scan.attached' AND o.status ="
+    " 'refused' AND json_extract(o.wire, '$.body.scan.id') = s.scan_id) AND NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.kind = 'scan.attached' AND o.status != 'refused'"
+    " AND json_extract(o.wire, '$.body.scan.id') = s.scan_id))"
+)
+"""A scan whose every ``scan.attached`` event the server refused will never be accepted:
+it is not queued nor counted as waiting (the refusal shows on the application)."""
+
 _OPERATOR_COLUMNS = "id, username, full_name, kecamatan, password_hash, active, updated_at"
 
 
@@ -728,7 +737,7 @@ class Store(_Reads):
         rows = self._rows(
             f"SELECT {SCAN_COLUMNS} FROM scans s JOIN application_scans a USING (scan_id)"
             " JOIN applications p ON p.id = a.application_id WHERE s.uploaded_at IS NULL"
-            " ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
+            f" AND {_NOT_REFUSED} ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
         )
         seen: set[str] = set()
         out = []
@@ -805,7 +814,7 @@ class Store(_Reads):
         """Scans still to send and their bytes on the wire, for the sync status."""
         row = self._row(
             "SELECT COUNT(*) AS pending_scans, COALESCE(SUM(blob_bytes), 0) AS pending_scan_bytes"
-            " FROM scans WHERE uploaded_at IS NULL"
+            f" FROM scans s WHERE uploaded_at IS NULL AND {_NOT_REFUSED}"
         )
         assert row is not None
         return dict(row)
