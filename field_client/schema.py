@@ -41,6 +41,8 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
 
 ``device.server_box_key`` (version 3) is the server's X25519 public key that scan keys are
 sealed for, learned signed by the pinned server key (NULL until then).
+``kk_documents.downloaded_at`` (version 4): when the signed KK's PDF was downloaded whole
+and verified (NULL: still to fetch; field_client/sync/downloads.py).
 
 The last three take no foreign key to ``applications``: the server is the authority, and a
 signed event about an application this file lacks (restored from an old backup) is kept
@@ -48,7 +50,8 @@ rather than refused, because refusing it would stop every later event from being
 
 Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
 columns and the decisions, kk_documents and message_status tables; 3 added the scan tables
-and ``device.server_box_key``. :func:`ensure_schema` migrates a version-1 file in place
+and ``device.server_box_key``; 4 ``kk_documents.downloaded_at``. :func:`ensure_schema`
+migrates a version-1 file in place
 (``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
 outbox's triggers stay as they are).
 
@@ -243,7 +246,14 @@ _MIGRATION_SCANS: tuple[str, ...] = (
     "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _MIGRATION_V2, _MIGRATION_SCANS)
+_MIGRATION_DOWNLOADS: tuple[str, ...] = ("ALTER TABLE kk_documents ADD COLUMN downloaded_at TEXT",)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _SCHEMA_V1,
+    _MIGRATION_V2,
+    _MIGRATION_SCANS,
+    _MIGRATION_DOWNLOADS,
+)
 """``_MIGRATIONS[i]`` brings a file from version ``i`` to ``i + 1`` (0: an empty file)."""
 
 SCHEMA_VERSION = len(_MIGRATIONS)

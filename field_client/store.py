@@ -39,12 +39,14 @@ from field_client.errors import (
     DeviceAlreadyEnrolled,
     DeviceNotEnrolled,
     PushResultError,
+    ScanError,
     StoreError,
 )
 from field_client.scans import (
     SCAN_COLUMNS,
     AttachedScan,
     DataKey,
+    DocumentFolder,
     ScanFolder,
     ScanInfo,
 )
@@ -57,6 +59,8 @@ from protocol.workflow import Action, Reasons, Role, State
 from signing.events import verify_server_event
 from signing.keys import load_public_key_b64
 from signing.passwords import verify_password
+from signing.scan_cipher import encrypt_scan, open_scan
+from signing.sealed_box import load_box_public_b64
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -375,6 +379,15 @@ class _Reads:
         return None if row is None else parse_timestamp(row["value"])
 
 
+_NOT_REFUSED = (
+    "NOT (EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'scan.attached' AND o.status ="
+    " 'refused' AND json_extract(o.wire, '$.body.scan.id') = s.scan_id) AND NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.kind = 'scan.attached' AND o.status != 'refused'"
+    " AND json_extract(o.wire, '$.body.scan.id') = s.scan_id))"
+)
+"""A scan whose every ``scan.attached`` event the server refused will never be accepted:
+it is not queued nor counted as waiting (the refusal shows on the application)."""
+
 _OPERATOR_COLUMNS = "id, username, full_name, kecamatan, password_hash, active, updated_at"
 
 
@@ -546,7 +559,10 @@ class Transaction(_Reads):
             "INSERT INTO kk_documents (application_id, kk_number, document, cursor, at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (application_id) DO UPDATE SET"
             " kk_number = excluded.kk_number, document = excluded.document,"
-            " cursor = excluded.cursor, at = excluded.at",
+            " cursor = excluded.cursor, at = excluded.at,"
+            # A KK signed again is another PDF: download it again.
+            " downloaded_at = CASE WHEN kk_documents.document = excluded.document"
+            " THEN kk_documents.downloaded_at END",
             [
                 document.application_id,
                 document.kk_number,
@@ -721,7 +737,7 @@ class Store(_Reads):
         rows = self._rows(
             f"SELECT {SCAN_COLUMNS} FROM scans s JOIN application_scans a USING (scan_id)"
             " JOIN applications p ON p.id = a.application_id WHERE s.uploaded_at IS NULL"
-            " ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
+            f" AND {_NOT_REFUSED} ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
         )
         seen: set[str] = set()
         out = []
@@ -740,11 +756,65 @@ class Store(_Reads):
                     [at, scan_id],
                 )
 
+    # -- downloads ---------------------------------------------------------------------
+
+    @property
+    def document_folder(self) -> DocumentFolder:
+        """Downloaded documents (signed KKs), in ``documents/`` beside the database file."""
+        return DocumentFolder(self.path.parent / "documents")
+
+    def device_box_public(self) -> str | None:
+        """The counter's own X25519 public key downloads are sealed for (made at the first
+        :meth:`unlock_scans`; ``None`` before)."""
+        row = self._row("SELECT value FROM meta WHERE key = 'device_box_public'")
+        return None if row is None else row["value"]
+
+    def documents_to_download(self) -> list[KKDocument]:
+        """Signed KKs reported by the server whose PDF is not here yet, oldest first."""
+        rows = self._rows(
+            "SELECT application_id, kk_number, document, cursor, at FROM kk_documents"
+            " WHERE downloaded_at IS NULL ORDER BY cursor"
+        )
+        return [KKDocument(**{**r, "document": json.loads(r["document"])}) for r in rows]
+
+    def store_downloaded_document(self, document: KKDocument, content: bytes, *, at: str) -> None:
+        """Seal a downloaded PDF for this counter and record it. The caller checked it
+        against the signed SHA-256 of the ``application.kk_ready`` event."""
+        public = self.device_box_public()
+        if public is None:
+            raise ScanError.of("scan.locked")
+        sealed = encrypt_scan(content, load_box_public_b64(public))
+        self.document_folder.write(str(document.document["sha256"]), sealed.blob)
+        with self.transaction():
+            self._db.execute(
+                "UPDATE kk_documents SET downloaded_at = ? WHERE application_id = ?"
+                " AND document = ?",
+                [
+                    at,
+                    document.application_id,
+                    json.dumps(dict(document.document), ensure_ascii=False, sort_keys=True),
+                ],
+            )
+
+    def read_kk_pdf(self, key: DataKey, application_id: str) -> bytes | None:
+        """The signed KK PDF of an application for a logged-in operator (to print or show),
+        or ``None`` while it is not downloaded."""
+        row = self._row(
+            "SELECT document FROM kk_documents WHERE application_id = ?"
+            " AND downloaded_at IS NOT NULL",
+            [application_id],
+        )
+        if row is None:
+            return None
+        sha256 = str(json.loads(row["document"])["sha256"])
+        private = scan_files.device_box_private(self, key)
+        return open_scan(self.document_folder.read(sha256), private)
+
     def scan_summary(self) -> dict[str, int]:
         """Scans still to send and their bytes on the wire, for the sync status."""
         row = self._row(
             "SELECT COUNT(*) AS pending_scans, COALESCE(SUM(blob_bytes), 0) AS pending_scan_bytes"
-            " FROM scans WHERE uploaded_at IS NULL"
+            f" FROM scans s WHERE uploaded_at IS NULL AND {_NOT_REFUSED}"
         )
         assert row is not None
         return dict(row)

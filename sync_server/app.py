@@ -102,4 +102,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(counter_documents.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
+    app.include_router(scans.documents_router)
     return app

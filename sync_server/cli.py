@@ -51,9 +51,10 @@ Mulai: "kk-server init", lalu "kk-server serve".
 
 \b
 Loket menarik kiriman server bertanda tangan (akun operator, keputusan pusat,
-pengalihan permohonan). Belum tersedia pada versi ini: unggah berkas pindaian,
-dan layar verifikator, Kabid dan Kepala Dinas datang bersama fitur alur kerja
-pusat.
+pengalihan permohonan, KK bertanda tangan) dan mengirim berkas pindaian
+terenkripsi yang dapat dilanjutkan setelah jaringan putus. Belum tersedia pada
+versi ini: layar verifikator, Kabid dan Kepala Dinas datang bersama fitur alur
+kerja pusat.
 """
 
 _ROLE_CHOICES = ", ".join(r.value for r in Role)

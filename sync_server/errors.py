@@ -40,7 +40,7 @@ Codes, grouped by where they arise (HTTP status in brackets):
   / ``scan.bad_header`` / ``scan.bad_parameter`` [400], ``scan.hash_mismatch`` /
   ``scan.unreadable`` / ``scan.bad_type`` [422], ``scan.not_complete`` [409]; refusals of a
   ``scan.attached`` event: ``scan.not_editable``, ``scan.too_large``,
-  ``scan.application_too_large``, ``scan.size_conflict``
+  ``scan.application_too_large``, ``scan.size_conflict``, ``scan.not_yours``
 * central decisions (:mod:`sync_server.services.decisions`): ``application.unknown`` [404],
   ``decision.*`` [403/400], ``decision.conflict`` [409] and the workflow's own errors
   (over HTTP, :mod:`sync_server.api.routes.decisions`: ``workflow.illegal_transition``

@@ -42,7 +42,8 @@ message the operator sees on the next pull. Refusals, in the order checked:
   the application is stored in ``draft``, owned by the device, with the snapshot;
 * ``scan.attached``: :func:`sync_server.services.scans.register_attached`
   (``application.unknown``, ``application.not_owner``, ``scan.not_editable``,
-  ``scan.too_large``, ``scan.application_too_large``, ``scan.size_conflict``). Applied: the
+  ``scan.too_large``, ``scan.application_too_large``, ``scan.size_conflict``,
+  ``scan.not_yours`` for another device's scan id). Applied: the
   application expects the scan (docs/protocol.md §11); no state changes;
 * any other kind: ``application.unknown``, ``application.not_owner`` (another device holds
   it), then :func:`protocol.workflow.transition` with ``Role.OPERATOR`` and the event's

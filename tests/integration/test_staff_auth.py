@@ -268,6 +268,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Empty bodies / no offset: authenticated, then refused as malformed.
     ("POST", "/api/v1/sync/scans/status"): _device_only(400),
     ("PATCH", "/api/v1/sync/scans/{scan_id}"): _device_only(400),
+    ("GET", "/api/v1/sync/documents/{application_id}"): _device_only(400),
     ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
         404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
     ),
@@ -308,7 +309,10 @@ def _device_headers(device: EnrolledDevice, method: str, path: str, body: bytes)
 def test_role_matrix(server, client, staff, method, path):
     # A well-formed scan id: httpx would escape the braces of "{scan_id}", which the device
     # signed unescaped.
-    url = path.replace("{scan_id}", "0" * 64).replace("{application_id}", UNKNOWN_APPLICATION)
+    url = path.replace("{scan_id}", "0" * 64)
+    if path.startswith("/api/v1/sync"):  # the device signs the target as sent
+        url = url.replace("{application_id}", application_dict()["id"])
+    url = url.replace("{application_id}", UNKNOWN_APPLICATION)
     device = enroll_device(server, client)
     body = encode_push([]) if method == "POST" and path.startswith("/api/v1/sync") else b""
     callers: dict[str, dict[str, str]] = {
