@@ -19,7 +19,6 @@ from field_client.screens.member_form import MemberFormScreen
 from field_client.store import Store
 from field_client.sync import enroll_device
 from field_client.widgets.form import MemberTable
-from field_client.widgets.form.field_row import control_id
 from protocol.events import EventKind
 from protocol.workflow import State
 from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code
@@ -28,21 +27,14 @@ from tests.support.counter_ui import (
     app_for,
     choose,
     counter_config,
+    field,
+    fill_head_of_family,
     log_in,
+    row_message,
     text,
     type_into,
     until,
 )
-
-
-def field(path: str) -> str:
-    return f"#{control_id(path)}"
-
-
-def row_message(app, path: str) -> str:
-    """The message line under a field."""
-    control = app.screen.query_one(field(path))
-    return str(control.parent.parent.query_one(".row-message").render())
 
 
 @pytest.fixture
@@ -51,28 +43,6 @@ async def config(server, tmp_path):
     await enroll_device(config, server_url=server.base_url, code=issue_code(server))
     add_operator(server, "budi", full_name="Budi Santoso")
     return config
-
-
-async def fill_head_of_family(pilot) -> None:
-    """The member form, typed as an operator would (the NIK fills birth date and sex)."""
-    app = pilot.app
-    await type_into(pilot, field("nama"), "ahmad  fauzi")
-    await type_into(pilot, field("nik"), "1606011403950002")
-    await pilot.pause()
-    assert "lahir 14-03-1995, laki-laki, terdaftar di Kec. Sekayu" in row_message(app, "nik")
-    assert app.screen.query_one(field("tanggal_lahir"), Input).value == "14-03-1995"
-    assert app.screen.query_one(field("jenis_kelamin"), Select).value == 1
-    await type_into(pilot, field("tempat_lahir"), "sekayu")
-    await choose(pilot, field("agama"), "ISLAM")
-    await choose(pilot, field("pendidikan"), "DIPLOMA IV")
-    await choose(pilot, field("pekerjaan"), "KARYAWAN SWASTA")
-    await choose(pilot, field("golongan_darah"), "O+")
-    await choose(pilot, field("status_perkawinan"), "KAWIN TERCATAT")
-    await type_into(pilot, field("tanggal_perkawinan"), "10-02-2020")
-    await choose(pilot, field("shdk"), "KEPALA KELUARGA")
-    await choose(pilot, field("kewarganegaraan"), "WNI")
-    await type_into(pilot, field("nama_ayah"), "suparman")
-    await type_into(pilot, field("nama_ibu"), "siti aminah")
 
 
 async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
@@ -109,6 +79,9 @@ async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
         await fill_head_of_family(pilot)
+        assert "lahir 14-03-1995, laki-laki, terdaftar di Kec. Sekayu" in row_message(app, "nik")
+        assert app.screen.query_one(field("tanggal_lahir"), Input).value == "14-03-1995"
+        assert app.screen.query_one(field("jenis_kelamin"), Select).value == 1
         birth = app.screen.query_one(field("tanggal_lahir"), Input)
         birth.value = "15-03-1995"  # the paper says the 15th; the NIK says the 14th
         await pilot.pause()
