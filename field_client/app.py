@@ -223,6 +223,15 @@ class CounterApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette's commands, in Indonesian (Textual's own are English)."""
+        if self.operator is not None and isinstance(screen, DashboardScreen):
+            yield SystemCommand(
+                "Permohonan baru",
+                "Isi formulir F-1.02: jenis permohonan, pemohon, anggota keluarga",
+                screen.action_new_application,
+            )
+            yield SystemCommand(
+                "Cari permohonan", "Cari nama, NIK, atau nomor KK", screen.action_search
+            )
         if self.engine is not None:
             yield SystemCommand(
                 "Sinkronkan sekarang",

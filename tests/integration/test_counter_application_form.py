@@ -191,3 +191,46 @@ async def test_unsaved_changes_and_removing_a_member_ask_first(config):
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
     with Store.open(config.db_path) as store:
         assert store.search_applications() == []
+
+
+async def test_the_command_palette_opens_a_new_application(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"permohonan baru")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
+
+
+KEYS = [
+    *"aAbdeilnrsty09 -./",
+    *("enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "space"),
+    *("delete", "backspace", "pageup", "pagedown", "home", "end"),
+    *("f1", "f2", "f3", "f4", "f5", "f6", "f9", "ctrl+s", "ctrl+p"),
+]
+
+
+@pytest.mark.parametrize("seed", [1])
+async def test_no_key_sequence_crashes_the_app(config, seed):
+    """An operator leaning on the keyboard (seeded, so a failure replays): whatever screen
+    and dialog it reaches, the app keeps running and the store stays consistent."""
+    import random
+
+    rng = random.Random(seed)
+    app = app_for(config)
+    pressed: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        for _ in range(250):
+            key = rng.choice(KEYS)
+            pressed.append(key)
+            await pilot.press(key)
+            if app.screen.__class__.__name__ == "LoginScreen":  # f9 logged out: back in
+                await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        assert app.is_running, pressed
+    with Store.open(config.db_path) as store:
+        counts = store.outbox_counts()
+        assert sum(counts.values()) == store.chain_head().seq, pressed
