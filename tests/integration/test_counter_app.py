@@ -26,16 +26,8 @@ from field_client.widgets.dashboard import ApplicationTable
 from protocol.application import Application
 from tests.factories import application_dict, member_dict
 from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code, refused_code
-from tests.support.faulty_link import FaultyLink
 
 SIZE = (80, 24)
-
-
-@pytest.fixture
-def link(server):
-    host, port = server.base_url.removeprefix("http://").split(":")
-    with FaultyLink(host, int(port), seed=11) as proxy:
-        yield proxy
 
 
 @pytest.fixture

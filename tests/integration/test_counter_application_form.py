@@ -32,6 +32,7 @@ from tests.support.counter_ui import (
     fill_head_of_family,
     fill_service_applicant_address,
     log_in,
+    new_application,
     row_message,
     text,
     type_into,
@@ -51,9 +52,7 @@ async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
     app = app_for(config)
     async with app.run_test(size=SIZE) as pilot:
         await log_in(pilot, "budi", OPERATOR_PASSWORD)
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        form = app.screen
+        form = await new_application(pilot)
 
         await choose(pilot, field("service.service_type"), "A")
         await choose(pilot, field("service.sub_type"), "A.1")
@@ -147,9 +146,7 @@ async def test_unsaved_changes_and_removing_a_member_ask_first(config):
     app = app_for(config)
     async with app.run_test(size=SIZE) as pilot:
         await log_in(pilot, "budi", OPERATOR_PASSWORD)
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        form = app.screen
+        form = await new_application(pilot)
         await type_into(pilot, field("applicant.nama"), "Siti")
 
         # Saving without the service or the required fields says what is missing.
@@ -257,9 +254,7 @@ async def test_a_scan_is_attached_from_a_file_and_previewed(config, server, tmp_
         await log_in(pilot, "budi", OPERATOR_PASSWORD)
         assert app.scan_key is not None  # opened with the operator's password
         await until(pilot, lambda: app.store.server_box_key() is not None)
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        form = app.screen
+        form = await new_application(pilot)
         await fill_service_applicant_address(pilot)
 
         form.query_one("#doc-formulir_f102-f102").focus()

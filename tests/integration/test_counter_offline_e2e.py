@@ -10,19 +10,15 @@ application reaches the verifier's queue.
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input
 
 from field_client.screens import (
-    ApplicationFormScreen,
-    ApplicationScreen,
     DashboardScreen,
     MemberFormScreen,
 )
 from field_client.screens.dialogs import ConfirmDialog
 from field_client.store import Store
 from field_client.sync import enroll_device
-from field_client.widgets.dashboard import ApplicationTable
 from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code, table_count
 from tests.integration.test_pull import server_app
 from tests.support.counter_ui import (
@@ -34,17 +30,11 @@ from tests.support.counter_ui import (
     fill_head_of_family,
     fill_service_applicant_address,
     log_in,
+    new_application,
+    open_application,
     text,
     until,
 )
-from tests.support.faulty_link import FaultyLink
-
-
-@pytest.fixture
-def link(server):
-    host, port = server.base_url.removeprefix("http://").split(":")
-    with FaultyLink(host, int(port), seed=7) as proxy:
-        yield proxy
 
 
 def stored_events(server, device_id: str) -> int:
@@ -63,9 +53,7 @@ async def test_the_operator_works_through_a_cut_and_everything_arrives_once(serv
         link.set_profile(offline=True)
 
         # A complete application, typed and submitted without network.
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        form = app.screen
+        form = await new_application(pilot)
         await fill_service_applicant_address(pilot)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
@@ -82,11 +70,7 @@ async def test_the_operator_works_through_a_cut_and_everything_arrives_once(serv
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
-        table = app.screen.query_one("#applications", ApplicationTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index(first))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
+        await open_application(pilot, first)
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
@@ -105,9 +89,7 @@ async def test_the_operator_works_through_a_cut_and_everything_arrives_once(serv
         assert "catatan menunggu" in text(app, "#sync-status")  # the counter does not know
 
         # Meanwhile the operator starts the next application.
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        second_form = app.screen
+        second_form = await new_application(pilot)
         await choose(pilot, field("service.service_type"), "A")
         await choose(pilot, field("service.sub_type"), "A.3")
         for path, value in (  # the typing itself was shown above: fill these at once

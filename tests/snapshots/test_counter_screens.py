@@ -19,17 +19,16 @@ import pytest
 
 from field_client.actions import Counter
 from field_client.app import make_counter_app
-from field_client.screens import ApplicationScreen, DashboardScreen, MemberFormScreen
+from field_client.screens import MemberFormScreen
 from field_client.store import Decision, Device, Operator, Store
 from field_client.sync import SyncEngine
-from field_client.widgets.dashboard import ApplicationTable
 from protocol.application import Application
 from protocol.events import format_timestamp
 from protocol.workflow import Action, Reasons, Role, State
 from signing.keys import generate_key, public_key_b64, save_private_key
 from signing.passwords import hash_password
 from tests.factories import application_dict, member_dict
-from tests.support.counter_ui import SIZE, counter_config, log_in, until
+from tests.support.counter_ui import SIZE, counter_config, log_in, open_application, until
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 WIB
 PASSWORD = "rahasia-loket-1"
@@ -152,10 +151,8 @@ def test_new_application_form(snap_compare, counter_app):
 def test_member_form_of_a_stored_member(snap_compare, counter_app):
     async def member(pilot) -> None:
         await _logged_in(pilot)
-        table = pilot.app.screen.query_one("#applications", ApplicationTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("0b5f1a52-7a0e-4d3e-9a55-000000000002"))
-        await pilot.press("enter", "e")
+        await open_application(pilot, "0b5f1a52-7a0e-4d3e-9a55-000000000002")
+        await pilot.press("e")
         await pilot.pause()
         pilot.app.screen.query_one("#members").focus()
         await pilot.press("down", "enter")  # the wife
@@ -168,11 +165,7 @@ def test_member_form_of_a_stored_member(snap_compare, counter_app):
 def test_returned_application_with_reasons_and_timeline(snap_compare, counter_app):
     async def returned(pilot) -> None:
         await _logged_in(pilot)
-        table = pilot.app.screen.query_one("#applications", ApplicationTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("0b5f1a52-7a0e-4d3e-9a55-000000000001"))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ApplicationScreen))
+        await open_application(pilot, "0b5f1a52-7a0e-4d3e-9a55-000000000001")
         await pilot.pause()
 
     assert snap_compare(counter_app, terminal_size=SIZE, run_before=returned)
@@ -181,12 +174,7 @@ def test_returned_application_with_reasons_and_timeline(snap_compare, counter_ap
 def test_confirmation_before_cancelling_an_application(snap_compare, counter_app):
     async def withdraw(pilot) -> None:
         await _logged_in(pilot)
-        assert isinstance(pilot.app.screen, DashboardScreen)
-        table = pilot.app.screen.query_one("#applications", ApplicationTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("0b5f1a52-7a0e-4d3e-9a55-000000000003"))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ApplicationScreen))
+        await open_application(pilot, "0b5f1a52-7a0e-4d3e-9a55-000000000003")
         await pilot.press("b", *"pemohon pindah ke luar kota", "enter")
         await pilot.pause()
 

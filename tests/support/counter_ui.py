@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input, Select, Static
 
 from field_client.app import CounterApp, make_counter_app
@@ -128,3 +129,26 @@ async def fill_head_of_family(pilot: Pilot[None]) -> None:
     await choose(pilot, field("kewarganegaraan"), "WNI")
     await type_into(pilot, field("nama_ayah"), "suparman")
     await type_into(pilot, field("nama_ibu"), "siti aminah")
+
+
+async def open_application(pilot: Pilot[None], application_id: str) -> None:
+    """From the dashboard: highlight the application in the list and press Enter."""
+    from field_client.screens import ApplicationScreen
+    from field_client.widgets.dashboard import ApplicationTable
+
+    app = pilot.app
+    table = app.screen.query_one("#applications", ApplicationTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(application_id))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
+
+
+async def new_application(pilot: Pilot[None]) -> Screen[object]:
+    """From the dashboard: F2, and the new-application form once it is shown."""
+    from field_client.screens import ApplicationFormScreen
+
+    app = pilot.app
+    await pilot.press("f2")
+    await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
+    return app.screen
