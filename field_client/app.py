@@ -180,19 +180,21 @@ class CounterApp(App[None]):
         )
         self.switch_screen(LoginScreen())
 
-    def on_logged_in(self, message: LoggedIn) -> None:
+    async def on_logged_in(self, message: LoggedIn) -> None:
         self.operator = message.operator
         self.scan_key = message.scan_key
         if message.scan_key is not None:
             self.session_scan_key = message.scan_key
+        # Switch first: a Header on a screen being removed must not see the title change
+        # (Textual's header then updates a child already gone).
+        await self.switch_screen(DashboardScreen())
         self.sub_title = f"Operator: {message.operator.full_name}"
-        self.switch_screen(DashboardScreen())
 
-    def on_logout_requested(self, message: LogoutRequested) -> None:
+    async def on_logout_requested(self, message: LogoutRequested) -> None:
         self.operator = None
         self.scan_key = None
+        await self.switch_screen(LoginScreen())
         self.sub_title = self.SUB_TITLE or ""
-        self.switch_screen(LoginScreen())
 
     # -- actions any screen may use ----------------------------------------------------------
 
