@@ -27,6 +27,7 @@ from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
 from field_client.store import StoredApplication
 from field_client.timeline import application_timeline, format_duration, stays
+from field_client.widgets.keys import Table
 from field_client.widgets.status.sync_status_bar import format_bytes, format_when
 from protocol.application import field_label
 from protocol.errors import Issue, KKError, ValidationError
@@ -112,7 +113,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             yield Static("", id="view-summary")
             yield Static("", id="view-notice")
             yield Static("Riwayat dan waktu per langkah SOP", classes="section")
-            yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+            yield Table(id="timeline", cursor_type="row", zebra_stripes=True)
             yield Static("", id="timeline-note")
         yield Footer()
 

@@ -18,6 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Input, Static
 
+from field_client.widgets.keys import TREE_BINDINGS, TextInput
+
 __all__ = ["FilePickerScreen", "SCAN_SUFFIXES"]
 
 SCAN_SUFFIXES = frozenset({".pdf", ".jpg", ".jpeg", ".png"})
@@ -26,6 +28,8 @@ SCAN_SUFFIXES = frozenset({".pdf", ".jpg", ".jpeg", ".png"})
 
 class ScanTree(DirectoryTree):
     """Folders, and the files that can be attached; hidden entries left out."""
+
+    BINDINGS = TREE_BINDINGS
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [
@@ -57,7 +61,7 @@ berkas di kolom atas lalu Enter. Hanya PDF, JPG dan PNG yang bisa dilampirkan.
 
     def compose(self) -> ComposeResult:
         yield Static(self._title, classes="screen-title")
-        yield Input(str(self._start), placeholder="lokasi berkas", id="path", compact=True)
+        yield TextInput(str(self._start), placeholder="lokasi berkas", id="path", compact=True)
         yield Static("", id="picker-message")
         yield ScanTree(self._start, id="tree")
         yield Footer()

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Static
 
+from field_client.widgets.keys import CHECKBOX_BINDINGS
 from protocol.requirements import DOCUMENTS, Checklist, Requirement
 
 __all__ = ["ChecklistPanel", "DocumentBox"]
@@ -29,6 +30,8 @@ def _single_label(req: Requirement) -> str:
 class DocumentBox(Checkbox):
     """A check box that reads without colour: ``✓`` when the document is here, blank when
     not (Textual's box shows an X either way, told apart by colour only)."""
+
+    BINDINGS = CHECKBOX_BINDINGS
 
     @property
     def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
