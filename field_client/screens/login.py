@@ -24,6 +24,7 @@ from field_client.errors import ScanError
 from field_client.messages import LoggedIn, SyncStatusChanged
 from field_client.scans import DataKey
 from field_client.store import Operator, Store
+from field_client.widgets.keys import TextInput
 from field_client.widgets.status import SyncStatusBar
 from protocol.events import format_timestamp
 from protocol.wilayah import region
@@ -86,10 +87,10 @@ class LoginScreen(Screen[None]):
             yield Static("", id="device-info", classes="intro")
             with Horizontal(classes="field"):
                 yield Label("Nama pengguna")
-                yield Input(placeholder="nama pengguna dari admin Dinas", id="username")
+                yield TextInput(placeholder="nama pengguna dari admin Dinas", id="username")
             with Horizontal(classes="field"):
                 yield Label("Kata sandi")
-                yield Input(password=True, id="password")
+                yield TextInput(password=True, id="password")
             yield Button("Masuk (Enter)", id="login", variant="primary")
             yield Static("", id="login-message")
         yield Footer()
