@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format check-python venv clean system-deps
+.PHONY: run test lint format check-python venv clean system-deps test-snapshot-update
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
@@ -50,6 +50,10 @@ system-deps:
 
 test: lint system-deps
 	$(BIN)/python -m pytest
+
+# Accept intended changes to the counter's screens (then look at the SVGs before committing).
+test-snapshot-update: $(STAMP)
+	$(BIN)/python -m pytest tests/snapshots --snapshot-update
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -34,6 +34,7 @@ from sync_server.context import database, init_data_dir
 from sync_server.services import accounts, enrollment
 from sync_server.storage.db import Database
 from tests.factories import application_dict
+from tests.support.faulty_link import FaultyLink
 
 PUSH_PATH = "/api/v1/sync/push"
 ENROLL_PATH = "/api/v1/devices/enroll"
@@ -99,6 +100,14 @@ def server(server_config) -> Iterator[RunningServer]:
     running = start_server(server_config)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def link(server) -> Iterator[FaultyLink]:
+    """The faulty-link proxy in front of the server: a perfect link until a test spoils it."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with FaultyLink(host, int(port), seed=7) as proxy:
+        yield proxy
 
 
 @pytest.fixture
