@@ -37,11 +37,13 @@ Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests i
 :mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`, pull
 in :mod:`sync_server.api.routes.sync` and :mod:`sync_server.services.feed`.
 The lifespan opens the data directory (:func:`sync_server.context.open_context`), so an
-uninitialised one fails at start-up, not on the first request.
+uninitialised one fails at start-up, not on the first request, and runs the WhatsApp outbox
+worker (:mod:`sync_server.services.whatsapp`) until shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,6 +66,7 @@ from sync_server.api.routes import (
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
+from sync_server.services.whatsapp import build_worker
 
 __all__ = ["create_app"]
 
@@ -75,9 +78,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = await run_in_threadpool(open_context, config)
+        worker = build_worker(config, app.state.context.db)
+        task = asyncio.create_task(worker.run(), name="whatsapp-outbox") if worker else None
         try:
             yield
         finally:
+            if worker is not None and task is not None:
+                worker.stop()
+                await task
+                await worker.transport.aclose()
             app.state.context.db.close()
 
     app = FastAPI(

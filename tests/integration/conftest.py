@@ -88,8 +88,10 @@ def start_server(config: ServerConfig) -> RunningServer:
 
 @pytest.fixture
 def server_config(tmp_path) -> ServerConfig:
-    """An initialised data directory (``kk-server init``)."""
-    config = ServerConfig(data_dir=tmp_path / "server")
+    """An initialised data directory (``kk-server init``). WhatsApp messages stay queued
+    (transport ``off``), so feeds hold exactly what each test caused; WhatsApp tests choose
+    their transport."""
+    config = ServerConfig(data_dir=tmp_path / "server", whatsapp_transport="off")
     init_data_dir(config)
     return config
 

@@ -244,8 +244,9 @@ def test_a_return_reaches_the_counter_with_reasons_and_the_resubmission_is_accep
         "reasons": json.dumps(RETURN_REASONS.to_dict(), ensure_ascii=False),
     }
 
-    assert counter.pull(client) == 1
+    assert counter.pull(client) == 2  # the decision, and the WhatsApp notice queued
     assert counter.store.get_application(app_id).state is State.RETURNED
+    assert [m.status for m in counter.store.message_statuses(app_id)] == ["queued"]
     [decision] = counter.store.decisions(app_id)
     assert (decision.action, decision.role, decision.actor_name) == (
         Action.RETURN,

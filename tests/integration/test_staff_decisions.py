@@ -170,8 +170,9 @@ def test_a_return_reaches_the_counter_and_the_resubmission_queues_again(
     assert response.status_code == 200, response.text
     assert response.json()["to_state"] == "returned"
     assert queue_ids(client, tokens[Role.VERIFIKATOR]) == []
-    assert counter.pull(client) == 1
+    assert counter.pull(client) == 2  # the decision, and the WhatsApp notice queued
     assert counter.store.get_application(app_id).state is State.RETURNED
+    assert [m.status for m in counter.store.message_statuses(app_id)] == ["queued"]
     [decision] = counter.store.decisions(app_id)
     assert (decision.action, decision.role) == (Action.RETURN, Role.VERIFIKATOR)
     assert decision.reasons == Reasons(items=("kk_lama",), text=reasons["text"])

@@ -1,0 +1,42 @@
+"""WhatsApp, the applicant's channel (design.md §6, SOP steps 1, 2 and 7).
+
+* :mod:`.texts`: the Indonesian texts and approved templates of ``templates/whatsapp/``;
+* :mod:`.outbox`: enqueue on workflow moves, the status rules, what the counter is told;
+* :mod:`.worker`: the background task of the server's lifespan that sends due messages;
+* :mod:`.transport`: the interface; :mod:`.console` writes files (``make run``'s default);
+* :mod:`.documents`: where the signed KK PDF is found.
+
+:func:`build_worker` assembles the worker the configuration asks for.
+"""
+
+from __future__ import annotations
+
+from sync_server.config import ServerConfig
+from sync_server.services.whatsapp.console import CONSOLE_DIR, ConsoleTransport
+from sync_server.services.whatsapp.documents import KK_DIR, DirectoryKKDocuments
+from sync_server.services.whatsapp.transport import Transport
+from sync_server.services.whatsapp.worker import OutboxWorker, WorkerSettings
+from sync_server.storage.db import Database
+
+__all__ = ["build_transport", "build_worker"]
+
+
+def build_transport(config: ServerConfig) -> Transport | None:
+    """The transport ``config.whatsapp_transport`` names; ``None`` for ``off``."""
+    if config.whatsapp_transport == "console":
+        return ConsoleTransport(config.data_dir / CONSOLE_DIR)
+    return None
+
+
+def build_worker(config: ServerConfig, db: Database) -> OutboxWorker | None:
+    """The outbox worker for ``config``; ``None`` when sending is off."""
+    transport = build_transport(config)
+    if transport is None:
+        return None
+    settings = WorkerSettings(
+        poll_seconds=config.whatsapp_poll_seconds,
+        max_attempts=config.whatsapp_max_attempts,
+        backoff_seconds=config.whatsapp_backoff_seconds,
+        backoff_max_seconds=config.whatsapp_backoff_max_seconds,
+    )
+    return OutboxWorker(db, transport, DirectoryKKDocuments(config.data_dir / KK_DIR), settings)
