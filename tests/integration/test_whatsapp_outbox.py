@@ -7,7 +7,7 @@ message's status after its next pull.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from field_client.actions import Counter
-from field_client.store import Device, Store
 from protocol.application import Application
 from protocol.phone import normalize_whatsapp
 from protocol.requirements import reason_label
 from protocol.whatsapp import DeliveryStatus, MessagePurpose
 from protocol.workflow import Reasons, Role, State
-from signing.keys import public_key_b64
 from signing.kk_pdf import Official, render_kk
 from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
@@ -34,7 +31,7 @@ from sync_server.services.whatsapp.documents import KK_DIR
 from sync_server.storage import changelog as log_store
 from sync_server.storage import outbox as outbox_store
 from tests.factories import HEAD_NIK, application_dict
-from tests.integration.conftest import RunningServer, add_operator, enroll_device, start_server
+from tests.integration.conftest import RunningServer, add_operator, start_server
 from tests.integration.test_pull import Terminal, submitted_application
 
 INCOMPLETE = Reasons(items=("kk_lama",), text="Foto buku nikah terpotong di halaman 2")
@@ -52,30 +49,6 @@ def server_config(tmp_path) -> ServerConfig:
     )
     init_data_dir(config)
     return config
-
-
-@pytest.fixture
-def counter(server: RunningServer, client: httpx.Client, tmp_path) -> Iterator[Terminal]:
-    """An enrolled counter terminal with its own store file."""
-    device = enroll_device(server, client)
-    store = Store.open(tmp_path / "counter.db")
-    store.record_enrollment(
-        Device(
-            device_id=device.device_id,
-            kecamatan=device.kecamatan,
-            server_url=server.base_url,
-            server_public_key=device.server_public_key,
-            public_key=public_key_b64(device.key),
-            enrolled_at="2026-11-24T02:00:00.000Z",
-        )
-    )
-    yield Terminal(device, store, Counter(store, device.key))
-    store.close()
-
-
-@pytest.fixture
-def operator(server: RunningServer) -> str:
-    return add_operator(server)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "") -> Any:
@@ -106,7 +79,7 @@ def statuses_at_counter(terminal: Terminal, client, application_id: str) -> list
 
 
 def signed_application(server: RunningServer, terminal: Terminal, client, operator_id: str) -> str:
-    """An application the centre verified, approved and signed, pulled by the counter."""
+    """An application the centre verified, approved and signed, pulled by the terminal."""
     app_id = submitted_application(terminal, client, operator_id)
     for action, role, username in (
         ("verify", Role.VERIFIKATOR, "sri.verif"),
@@ -140,13 +113,13 @@ def kk_pdf(app: dict[str, Any]) -> bytes:
 
 
 def test_marking_incomplete_sends_the_missing_documents_and_the_counter_sees_it_sent(
-    server, client, counter, operator
+    server, client, terminal, operator_id
 ):
-    counter.pull(client)
+    terminal.pull(client)
     app = Application.from_dict(application_dict())
-    counter.counter.create_application(app, operator_id=operator)
-    counter.counter.mark_incomplete(app.id, INCOMPLETE, operator_id=operator)
-    assert [r["status"] for r in counter.push(client)] == ["applied", "applied"]
+    terminal.counter.create_application(app, operator_id=operator_id)
+    terminal.counter.mark_incomplete(app.id, INCOMPLETE, operator_id=operator_id)
+    assert [r["status"] for r in terminal.push(client)] == ["applied", "applied"]
 
     [path] = wait_for(lambda: console_messages(server), what="the console message")
     text = path.read_text("utf-8")
@@ -160,7 +133,7 @@ def test_marking_incomplete_sends_the_missing_documents_and_the_counter_sees_it_
     assert HEAD_NIK not in text and app.applicant.nik not in text
 
     assert wait_for(
-        lambda: statuses_at_counter(counter, client, app.id) == ["sent"],
+        lambda: statuses_at_counter(terminal, client, app.id) == ["sent"],
         what="the counter to see the message sent",
     )
     [row] = outbox_rows(server, app.id)
@@ -172,9 +145,9 @@ def test_marking_incomplete_sends_the_missing_documents_and_the_counter_sees_it_
 
 
 def test_a_central_return_notifies_the_applicant_with_the_reasons(
-    server, client, counter, operator
+    server, client, terminal, operator_id
 ):
-    app_id = submitted_application(counter, client, operator)
+    app_id = submitted_application(terminal, client, operator_id)
     verifikator = add_operator(server, "sri.verif", None, role="verifikator", full_name="Sri")
     record_decision(
         server.db,
@@ -189,15 +162,15 @@ def test_a_central_return_notifies_the_applicant_with_the_reasons(
     [path] = wait_for(lambda: console_messages(server), what="the console message")
     text = path.read_text("utf-8")
     assert "dikembalikan" in text and f"- {reason_label('kk_lama')}" in text and "buram" in text
-    assert wait_for(lambda: statuses_at_counter(counter, client, app_id) == ["sent"])
+    assert wait_for(lambda: statuses_at_counter(terminal, client, app_id) == ["sent"])
 
 
 def test_issuing_waits_for_the_signed_kk_then_sends_it_as_an_attachment(
-    server, client, counter, operator
+    server, client, terminal, operator_id
 ):
-    app_id = signed_application(server, counter, client, operator)
-    counter.counter.issue(app_id, operator_id=operator)
-    assert [r["status"] for r in counter.push(client)] == ["applied"]
+    app_id = signed_application(server, terminal, client, operator_id)
+    terminal.counter.issue(app_id, operator_id=operator_id)
+    assert [r["status"] for r in terminal.push(client)] == ["applied"]
 
     # No signed PDF on the server yet: the message waits, visibly, and is not sent bare.
     [row] = wait_for(
@@ -218,22 +191,22 @@ def test_issuing_waits_for_the_signed_kk_then_sends_it_as_an_attachment(
     [attachment] = (server.config.data_dir / CONSOLE_DIR).glob("console-*.pdf")
     assert attachment.read_bytes() == pdf
     assert f"Lampiran   : {attachment.name}" in text
-    assert wait_for(lambda: statuses_at_counter(counter, client, app_id)[-1:] == ["sent"])
+    assert wait_for(lambda: statuses_at_counter(terminal, client, app_id)[-1:] == ["sent"])
 
     # Archiving after the applicant has the KK sends the closing message.
-    counter.counter.archive(app_id, operator_id=operator)
-    assert [r["status"] for r in counter.push(client)] == ["applied"]
+    terminal.counter.archive(app_id, operator_id=operator_id)
+    assert [r["status"] for r in terminal.push(client)] == ["applied"]
     wait_for(lambda: len(console_messages(server)) == 2, what="the KK-received message")
     assert [r.purpose for r in outbox_rows(server, app_id)] == ["kk_issued", "kk_received"]
 
 
 def test_a_message_left_sending_by_a_dead_process_is_never_resent(
-    server, client, counter, operator
+    server, client, terminal, operator_id
 ):
     """The outbox half of at-most-once (a real SIGKILL mid-call is in
     test_whatsapp_cloud_api): a row a dead process left ``sending`` becomes "perlu dicek"
     when the next process starts, the counter sees that, and the worker never sends it."""
-    app_id = submitted_application(counter, client, operator)
+    app_id = submitted_application(terminal, client, operator_id)
     server.stop()
     with server.db.write() as conn:
         record = log_store.get_application(conn, app_id)
@@ -248,7 +221,7 @@ def test_a_message_left_sending_by_a_dead_process_is_never_resent(
             )
             assert (after.status, after.attempts) == (DeliveryStatus.UNKNOWN, 1)
             assert "tidak dikirim ulang" in after.reason
-            assert statuses_at_counter(counter, http, app_id) == ["unknown"]
+            assert statuses_at_counter(terminal, http, app_id) == ["unknown"]
             time.sleep(0.5)  # ten worker passes: none may pick it up
             [still] = outbox_rows(again, app_id)
             assert (still.status, still.attempts) == (DeliveryStatus.UNKNOWN, 1)

@@ -3,7 +3,8 @@
 * :mod:`.texts`: the Indonesian texts and approved templates of ``templates/whatsapp/``;
 * :mod:`.outbox`: enqueue on workflow moves, the status rules, what the counter is told;
 * :mod:`.worker`: the background task of the server's lifespan that sends due messages;
-* :mod:`.transport`: the interface; :mod:`.console` writes files (``make run``'s default);
+* :mod:`.transport`: the interface; :mod:`.console` writes files (``make run``'s default),
+  :mod:`.cloud_api` sends through the WhatsApp Business Cloud API (:mod:`.codes`: its errors);
 * :mod:`.documents`: where the signed KK PDF is found.
 
 :func:`build_worker` assembles the worker the configuration asks for.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 from sync_server.config import ServerConfig
+from sync_server.services.whatsapp.cloud_api import CloudApiTransport
 from sync_server.services.whatsapp.console import CONSOLE_DIR, ConsoleTransport
 from sync_server.services.whatsapp.documents import KK_DIR, DirectoryKKDocuments
 from sync_server.services.whatsapp.transport import Transport
@@ -25,6 +27,14 @@ def build_transport(config: ServerConfig) -> Transport | None:
     """The transport ``config.whatsapp_transport`` names; ``None`` for ``off``."""
     if config.whatsapp_transport == "console":
         return ConsoleTransport(config.data_dir / CONSOLE_DIR)
+    if config.whatsapp_transport == "cloud_api":
+        return CloudApiTransport(
+            base_url=config.whatsapp_api_base_url,
+            version=config.whatsapp_api_version,
+            phone_number_id=config.whatsapp_phone_number_id,
+            access_token=config.whatsapp_access_token,
+            timeout=config.whatsapp_timeout_seconds,
+        )
     return None
 
 
