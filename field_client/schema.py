@@ -27,8 +27,9 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
                   verifier because ..."
     kk_documents  application_id PK, kk_number, document (JSON blob reference), cursor,
                   at (server time): the signed KK the server made
-    message_status  message_id PK, application_id, status, at, cursor: the WhatsApp
-                  messages to the applicant, latest status each
+    message_status  message_id PK, application_id, status, at, cursor, purpose, reason:
+                  the WhatsApp messages to the applicant, latest status each (purpose and
+                  reason: protocol.whatsapp, the server's Indonesian reason of a failure)
     scan_keyring  operator_id PK, wrapped_data_key (the device data key wrapped under a key
                   derived from that operator's password, signing.key_wrap), created_at
     scans         scan_id PK (SHA-256 of the encrypted blob in the scans/ folder), dedup_tag
@@ -48,7 +49,8 @@ rather than refused, because refusing it would stop every later event from being
 
 Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
 columns and the decisions, kk_documents and message_status tables; 3 added the scan tables
-and ``device.server_box_key``. :func:`ensure_schema` migrates a version-1 file in place
+and ``device.server_box_key``; 4 added ``purpose`` and ``reason`` to message_status.
+:func:`ensure_schema` migrates an older file in place
 (``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
 outbox's triggers stay as they are).
 
@@ -243,7 +245,17 @@ _MIGRATION_SCANS: tuple[str, ...] = (
     "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _MIGRATION_V2, _MIGRATION_SCANS)
+_MIGRATION_WHATSAPP: tuple[str, ...] = (
+    "ALTER TABLE message_status ADD COLUMN purpose TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE message_status ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _SCHEMA_V1,
+    _MIGRATION_V2,
+    _MIGRATION_SCANS,
+    _MIGRATION_WHATSAPP,
+)
 """``_MIGRATIONS[i]`` brings a file from version ``i`` to ``i + 1`` (0: an empty file)."""
 
 SCHEMA_VERSION = len(_MIGRATIONS)

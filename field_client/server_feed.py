@@ -21,7 +21,8 @@ application.transferred    towards this device: the application is stored (or re
                            (actions refuse it with ``application.transferred_away``)
 application.kk_ready       the KK number and the document reference are kept
                            (:meth:`Store.kk_document`)
-message.status             the message's latest status is kept (:meth:`Store.message_statuses`)
+message.status             the message's latest status, purpose and reason are kept
+                           (:meth:`Store.message_statuses`)
 =========================  ===================================================================
 
 An event about an application this file does not hold (restored from an old backup) still
@@ -124,8 +125,16 @@ def _message_status(tx: Transaction, event: ServerEvent) -> None:
             status=event.body["status"],
             at=event.body["at"],
             cursor=event.cursor,
+            purpose=_text(event.body, "purpose"),
+            reason=_text(event.body, "reason"),
         )
     )
+
+
+def _text(body: Mapping[str, Any], name: str) -> str:
+    """An optional text field a newer server adds (older ones send none)."""
+    value = body.get(name, "")
+    return value[:500] if isinstance(value, str) else ""
 
 
 _APPLY: Mapping[ServerEventKind, Callable[[Transaction, ServerEvent], None]] = {

@@ -53,6 +53,7 @@ from protocol.application import Application
 from protocol.canonical import canonical_json
 from protocol.events import GENESIS_HASH, ChangeEvent, format_timestamp, parse_timestamp
 from protocol.server_events import ServerEvent
+from protocol.whatsapp import DeliveryStatus
 from protocol.workflow import Action, Reasons, Role, State
 from signing.events import verify_server_event
 from signing.keys import load_public_key_b64
@@ -233,9 +234,22 @@ class MessageStatus:
     message_id: str
     application_id: str
     status: str
-    """``sent``, ``delivered``, ``read``, ``failed`` (as the server reports it)."""
+    """``queued``, ``sent``, ``delivered``, ``read``, ``failed`` or ``unknown`` ("perlu
+    dicek"), as the server reports it (:class:`protocol.whatsapp.DeliveryStatus`)."""
     at: str
     cursor: int
+    purpose: str = ""
+    """Why it was sent (:class:`protocol.whatsapp.MessagePurpose`)."""
+    reason: str = ""
+    """The server's Indonesian explanation of a failure or of "perlu dicek"."""
+
+    @property
+    def label(self) -> str:
+        """The status in Bahasa Indonesia, as the operator reads it."""
+        try:
+            return DeliveryStatus(self.status).label
+        except ValueError:  # a newer server's status: show it as sent
+            return self.status
 
 
 def search_text(app: Application) -> str:
@@ -356,7 +370,8 @@ class _Reads:
     def message_statuses(self, application_id: str) -> list[MessageStatus]:
         """The WhatsApp messages to the applicant with their latest status, oldest first."""
         rows = self._rows(
-            "SELECT message_id, application_id, status, at, cursor FROM message_status"
+            "SELECT message_id, application_id, status, at, cursor, purpose, reason"
+            " FROM message_status"
             " WHERE application_id = ? ORDER BY cursor",
             [application_id],
         )
@@ -565,11 +580,21 @@ class Transaction(_Reads):
     def record_message_status(self, status: MessageStatus) -> None:
         """Keep the latest status of a WhatsApp message (a later server event wins)."""
         self._db.execute(
-            "INSERT INTO message_status (message_id, application_id, status, at, cursor)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
+            "INSERT INTO message_status"
+            " (message_id, application_id, status, at, cursor, purpose, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
             " application_id = excluded.application_id, status = excluded.status,"
-            " at = excluded.at, cursor = excluded.cursor",
-            [status.message_id, status.application_id, status.status, status.at, status.cursor],
+            " at = excluded.at, cursor = excluded.cursor, purpose = excluded.purpose,"
+            " reason = excluded.reason",
+            [
+                status.message_id,
+                status.application_id,
+                status.status,
+                status.at,
+                status.cursor,
+                status.purpose,
+                status.reason,
+            ],
         )
 
     def set_pull_cursor(self, cursor: int) -> None:

@@ -29,7 +29,8 @@ Bodies, by kind (every listed field required; :meth:`ServerEvent.from_wire` chec
     application.kk_ready     {"kk_number": 16 digits, "document": {"sha256", "size",
                               "media_type", "verification_url", "signed_at"}}; the server
                               also sends "new_family" (bool)
-    message.status           {"message_id", "status", "at"}
+    message.status           {"message_id", "status", "at"}; the server adds "purpose" and
+                              "reason" (protocol.whatsapp)
 
 Unknown extra body fields are accepted (a newer server may add some); unknown kinds are not,
 because the counter cannot apply what it does not understand.

@@ -27,6 +27,8 @@ PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)     
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
+GET      /api/v1/whatsapp/webhook    WhatsApp Cloud API subscription check       verify token
+POST     /api/v1/whatsapp/webhook    message statuses and applicants' messages   Meta's HMAC
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -63,10 +65,12 @@ from sync_server.api.routes import (
     sync,
     tte,
     verify,
+    whatsapp,
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
 from sync_server.services.whatsapp import build_worker
+from sync_server.services.whatsapp.webhook import redact_access_log
 
 __all__ = ["create_app"]
 
@@ -96,6 +100,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    redact_access_log()
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(sync.router)
@@ -108,4 +113,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
+    app.include_router(whatsapp.router)
     return app

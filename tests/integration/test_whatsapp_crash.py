@@ -102,3 +102,11 @@ def test_a_send_cut_by_sigkill_is_perlu_dicek_and_never_sent_twice(tmp_path, fak
         time.sleep(1.0)  # twenty worker passes
         assert outbox(db_path)[0]["attempts"] == 1
         assert len(fake.to_outbox(row["id"])) == 1  # exactly one message ever reached WhatsApp
+
+        # WhatsApp's statuses (retried by Meta while the server was down) settle it.
+        fake.webhook_url = server.base_url + "/api/v1/whatsapp/webhook"
+        [sent] = fake.to_outbox(row["id"])
+        fake.post_statuses(sent, [fake.status(sent, "sent"), fake.status(sent, "delivered")])
+        fake.wait_idle()
+        assert [(r["status"], r["attempts"]) for r in outbox(db_path)] == [("delivered", 1)]
+        assert len(fake.to_outbox(row["id"])) == 1

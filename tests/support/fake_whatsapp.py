@@ -129,6 +129,7 @@ class FakeCloudApi:
     auto_statuses: bool = True
     skip_delivered_chance: float = 0.3
     duplicate_chance: float = 0.5
+    webhook_retries: int = 300
     hold: threading.Event | None = None
     """When set to an Event: /messages records the message, then waits for it before
     answering (the server can be killed in between)."""
@@ -143,6 +144,7 @@ class FakeCloudApi:
         self.received = threading.Event()
         self._lock = threading.Lock()
         self._outgoing: queue.Queue[bytes | None] = queue.Queue()
+        self._stopping = threading.Event()
         self._pending = 0
         self._idle = threading.Condition(self._lock)
         self._server: uvicorn.Server | None = None
@@ -175,6 +177,7 @@ class FakeCloudApi:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.hold is not None:
             self.hold.set()
         self._outgoing.put(None)
@@ -301,26 +304,35 @@ class FakeCloudApi:
         return media_id
 
     def _deliver_loop(self) -> None:
+        """POST queued webhooks in order; like Meta, retry one that is not answered 200
+        (here every 0.1 s, up to :attr:`webhook_retries` times) before the next."""
         with httpx.Client(timeout=30, trust_env=False) as http:
             while True:
                 body = self._outgoing.get()
                 if body is None:
                     return
-                try:
-                    answer = http.post(
-                        self.webhook_url or "",
-                        content=body,
-                        headers={
-                            "Content-Type": "application/json",
-                            "X-Hub-Signature-256": sign_body(self.app_secret, body),
-                        },
-                    ).status_code
-                except httpx.HTTPError:
-                    answer = 0
+                for _ in range(self.webhook_retries + 1):
+                    answer = self._post(http, body)
+                    if answer == 200 or self._stopping.is_set():
+                        break
+                    time.sleep(0.1)
                 with self._idle:
                     self.webhook_answers.append(answer)
                     self._pending -= 1
                     self._idle.notify_all()
+
+    def _post(self, http: httpx.Client, body: bytes) -> int:
+        try:
+            return http.post(
+                self.webhook_url or "",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": sign_body(self.app_secret, body),
+                },
+            ).status_code
+        except httpx.HTTPError:
+            return 0
 
     def _auto_report(self, message: SentMessage) -> None:
         if not (self.auto_statuses and self.webhook_url):

@@ -191,6 +191,8 @@ def record_media(conn: Connection, outbox_id: str, media_id: str, *, now: dateti
 def record_accepted(conn: Connection, outbox_id: str, provider_id: str, *, now: datetime) -> None:
     """The API accepted the message: ``sent``, unless a webhook already told us more."""
     row = _get(conn, outbox_id)
+    if row.status is DeliveryStatus.QUEUED:
+        return  # a webhook already refused this attempt (131047) and queued the template
     store.update(conn, outbox_id, provider_id=provider_id, updated_at=stamp(now))
     _move(conn, row, DeliveryStatus.SENT, now)
 
@@ -286,29 +288,33 @@ def apply_report(
     status: DeliveryStatus,
     code: str | None,
     reason: str,
+    fallback_to_template: bool = False,
     now: datetime,
 ) -> OutboxRow | None:
     """Apply one status the webhook reported; ``None`` when no outbox row matches.
 
     Matched by our id (``biz_opaque_callback_data``) first, else by the Cloud API's message
-    id. A free-form message that failed with 131047 (outside the window) was certainly not
-    delivered, so it is queued again as the approved template.
+    id. ``fallback_to_template``: the failure says the free-form message was refused for
+    being outside the 24-hour window (131047), so it certainly was not delivered and is
+    queued again as the approved template.
     """
     row = store.get(conn, outbox_id) if outbox_id else None
     if row is None:
         row = store.by_provider_id(conn, provider_id)
     if row is None:
         return None
+    if fallback_to_template and row.use_template:
+        return row  # about the free-form attempt a template already replaces (or will)
     if row.provider_id is None:
         store.update(conn, row.id, provider_id=provider_id)
     elif row.provider_id != provider_id:
-        return row  # a report about an earlier attempt of this row (e.g. before a fallback)
-    if status is DeliveryStatus.FAILED and code == "131047" and not row.use_template:
-        if row.status in (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN, DeliveryStatus.SENT):
-            store.update(conn, row.id, provider_id=None)
-            record_template_fallback(conn, row.id, code=code, now=now)
-            return _get(conn, row.id)
-    if status is DeliveryStatus.FAILED:
+        return row  # about an earlier attempt of this row
+    settling = row.status in (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN, DeliveryStatus.SENT)
+    if status is DeliveryStatus.FAILED and fallback_to_template and settling:
+        store.update(conn, row.id, provider_id=None)
+        record_template_fallback(conn, row.id, code=code or "", now=now)
+        return _get(conn, row.id)
+    if status is DeliveryStatus.FAILED and advance(row.status, status) is not None:
         store.update(conn, row.id, error_code=code, reason=reason)
     _move(conn, _get(conn, row.id), status, now)
     return _get(conn, row.id)
