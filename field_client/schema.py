@@ -1,4 +1,4 @@
-"""The counter's SQLite schema (version 3) and how a database file is brought up to it.
+"""The counter's SQLite schema (version 4) and how a database file is brought up to it.
 
 Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
 

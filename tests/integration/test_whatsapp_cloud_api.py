@@ -17,14 +17,13 @@ from protocol.workflow import Reasons
 from sync_server.clock import stamp, utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir
-from sync_server.services.whatsapp.documents import KK_DIR
 from sync_server.storage import outbox as outbox_store
 from tests.factories import application_dict
 from tests.integration.conftest import RunningServer
 from tests.integration.test_whatsapp_outbox import (
-    kk_pdf,
     outbox_rows,
     signed_application,
+    signed_kk,
     statuses_at_counter,
     wait_for,
 )
@@ -59,8 +58,8 @@ def cloud_config(data_dir, fake: FakeCloudApi, **extra) -> ServerConfig:
 
 
 @pytest.fixture
-def server_config(tmp_path, fake) -> ServerConfig:
-    config = cloud_config(tmp_path / "server", fake)
+def server_config(tmp_path, fake, demo_pki) -> ServerConfig:
+    config = cloud_config(tmp_path / "server", fake, tte_pki_dir=demo_pki)
     init_data_dir(config)
     return config
 
@@ -90,9 +89,7 @@ def test_the_kk_goes_as_a_document_with_file_name_and_caption_inside_the_window(
 ):
     open_window(server, APPLICANT)
     app_id = signed_application(server, terminal, client, operator_id)
-    pdf = kk_pdf(application_dict())
-    (server.config.data_dir / KK_DIR).mkdir()
-    (server.config.data_dir / KK_DIR / f"{app_id}.pdf").write_bytes(pdf)
+    pdf, _ = signed_kk(server, app_id)
     terminal.counter.issue(app_id, operator_id=operator_id)
     terminal.push(client)
 
@@ -110,9 +107,7 @@ def test_outside_the_window_the_approved_template_carries_the_kk(
     server, client, terminal, operator_id, fake
 ):
     app_id = signed_application(server, terminal, client, operator_id)
-    pdf = kk_pdf(application_dict())
-    (server.config.data_dir / KK_DIR).mkdir()
-    (server.config.data_dir / KK_DIR / f"{app_id}.pdf").write_bytes(pdf)
+    pdf, _ = signed_kk(server, app_id)
     terminal.counter.issue(app_id, operator_id=operator_id)
     terminal.push(client)
 

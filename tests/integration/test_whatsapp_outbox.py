@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +19,32 @@ from protocol.phone import normalize_whatsapp
 from protocol.requirements import reason_label
 from protocol.whatsapp import DeliveryStatus, MessagePurpose
 from protocol.workflow import Reasons, Role, State
-from signing.kk_pdf import Official, render_kk
+from signing.demo_pki import FILES
+from signing.tte import verify_kk
 from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir
+from sync_server.services import kk_signing
 from sync_server.services.decisions import record_decision
 from sync_server.services.whatsapp import outbox
 from sync_server.services.whatsapp.console import CONSOLE_DIR
-from sync_server.services.whatsapp.documents import KK_DIR
 from sync_server.storage import changelog as log_store
+from sync_server.storage import documents, kk_registry
 from sync_server.storage import outbox as outbox_store
 from tests.factories import HEAD_NIK, application_dict
-from tests.integration.conftest import RunningServer, add_operator, start_server
+from tests.integration.conftest import TTE_PASSPHRASE, RunningServer, add_operator, start_server
 from tests.integration.test_pull import Terminal, submitted_application
 
 INCOMPLETE = Reasons(items=("kk_lama",), text="Foto buku nikah terpotong di halaman 2")
 
 
 @pytest.fixture
-def server_config(tmp_path) -> ServerConfig:
-    """The console transport, polling and backing off fast so tests wait little."""
+def server_config(tmp_path, demo_pki) -> ServerConfig:
+    """The console transport, polling and backing off fast so tests wait little; the demo
+    PKI signs KKs."""
     config = ServerConfig(
         data_dir=tmp_path / "server",
+        tte_pki_dir=demo_pki,
         whatsapp_transport="console",
         whatsapp_poll_seconds=0.05,
         whatsapp_backoff_seconds=0.2,
@@ -79,12 +82,12 @@ def statuses_at_counter(terminal: Terminal, client, application_id: str) -> list
 
 
 def signed_application(server: RunningServer, terminal: Terminal, client, operator_id: str) -> str:
-    """An application the centre verified, approved and signed, pulled by the terminal."""
+    """An application the centre verified, approved and signed (TTE with the demo PKI: the
+    signed KK is stored on the server), pulled by the terminal."""
     app_id = submitted_application(terminal, client, operator_id)
     for action, role, username in (
         ("verify", Role.VERIFIKATOR, "sri.verif"),
         ("approve", Role.KABID, "hendra.kabid"),
-        ("sign", Role.KEPALA_DINAS, "kadis"),
     ):
         actor = add_operator(server, username, None, role=role.value, full_name=username)
         record_decision(
@@ -97,18 +100,32 @@ def signed_application(server: RunningServer, terminal: Terminal, client, operat
             reasons=None,
             now=utc_now(),
         )
+    kadis = add_operator(server, "kadis", None, role=Role.KEPALA_DINAS.value, full_name="Kadis")
+    signer = kk_signing.open_signer(server.config, TTE_PASSPHRASE)
+    [outcome] = kk_signing.sign_batch(
+        server.db,
+        server.config,
+        signer,
+        [app_id],
+        actor_id=kadis,
+        actor_name="Kadis",
+        client_ip="",
+        clock=utc_now,
+    )
+    assert outcome.refusal is None, outcome.refusal
     terminal.pull(client)
     assert terminal.store.get_application(app_id).state is State.SIGNED
     return app_id
 
 
-def kk_pdf(app: dict[str, Any]) -> bytes:
-    return render_kk(
-        Application.from_dict(app),
-        kk_number="1606010101260001",
-        issued_on=date(2026, 11, 25),
-        official=Official("Drs. H. Contoh Pejabat, M.Si", "197001011990031001"),
-        verification_url="https://kk.example/v/1",
+def signed_kk(server: RunningServer, app_id: str) -> tuple[bytes, Path]:
+    """The signed KK the server stored for ``app_id``, and its file."""
+    with server.db.read() as conn:
+        row = kk_registry.document_of_application(conn, app_id)
+    assert row is not None
+    return (
+        documents.get(server.config.documents_dir, row.sha256),
+        documents.path_of(server.config.documents_dir, row.sha256),
     )
 
 
@@ -165,14 +182,15 @@ def test_a_central_return_notifies_the_applicant_with_the_reasons(
     assert wait_for(lambda: statuses_at_counter(terminal, client, app_id) == ["sent"])
 
 
-def test_issuing_waits_for_the_signed_kk_then_sends_it_as_an_attachment(
-    server, client, terminal, operator_id
+def test_issuing_sends_the_signed_kk_and_waits_while_it_cannot_be_read(
+    server, client, terminal, operator_id, demo_pki
 ):
     app_id = signed_application(server, terminal, client, operator_id)
+    # The stored KK was lost from the disk: the message waits, visibly, never goes bare.
+    pdf, stored = signed_kk(server, app_id)
+    stored.unlink()
     terminal.counter.issue(app_id, operator_id=operator_id)
     assert [r["status"] for r in terminal.push(client)] == ["applied"]
-
-    # No signed PDF on the server yet: the message waits, visibly, and is not sent bare.
     [row] = wait_for(
         lambda: [r for r in outbox_rows(server, app_id) if r.error_code == "kk.not_ready"],
         what="the message to wait for the KK",
@@ -180,16 +198,13 @@ def test_issuing_waits_for_the_signed_kk_then_sends_it_as_an_attachment(
     assert row.status is DeliveryStatus.QUEUED and "belum tersedia" in row.reason
     assert console_messages(server) == []
 
-    pdf = kk_pdf(application_dict())
-    kk_dir = server.config.data_dir / KK_DIR
-    kk_dir.mkdir()
-    (kk_dir / f"{app_id}.pdf").write_bytes(pdf)
-
+    documents.put(server.config.documents_dir, pdf)  # restored from the backup
     [path] = wait_for(lambda: console_messages(server), timeout=60, what="the KK message")
     text = path.read_text("utf-8")
     assert "sudah terbit" in text
     [attachment] = (server.config.data_dir / CONSOLE_DIR).glob("console-*.pdf")
-    assert attachment.read_bytes() == pdf
+    assert attachment.read_bytes() == pdf  # the signed KK itself
+    assert verify_kk(pdf, [demo_pki / FILES["root_cert"]]).valid
     assert f"Lampiran   : {attachment.name}" in text
     assert wait_for(lambda: statuses_at_counter(terminal, client, app_id)[-1:] == ["sent"])
 

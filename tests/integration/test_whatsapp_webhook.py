@@ -16,7 +16,6 @@ from protocol.application import Application
 from protocol.whatsapp import DeliveryStatus
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir
-from sync_server.services.whatsapp.documents import KK_DIR
 from sync_server.storage import outbox as outbox_store
 from tests.factories import application_dict
 from tests.integration.conftest import RunningServer, start_server
@@ -29,7 +28,6 @@ from tests.integration.test_whatsapp_cloud_api import (
 )
 from tests.integration.test_whatsapp_crash import cloud_env
 from tests.integration.test_whatsapp_outbox import (
-    kk_pdf,
     outbox_rows,
     signed_application,
     statuses_at_counter,
@@ -51,8 +49,8 @@ def fake() -> Iterator[FakeCloudApi]:
 
 
 @pytest.fixture
-def server_config(tmp_path, fake) -> ServerConfig:
-    config = cloud_config(tmp_path / "server", fake)
+def server_config(tmp_path, fake, demo_pki) -> ServerConfig:
+    config = cloud_config(tmp_path / "server", fake, tte_pki_dir=demo_pki)
     init_data_dir(config)
     return config
 
@@ -133,8 +131,6 @@ def test_issue_at_the_counter_to_read_shown_at_the_counter(
     fake.send_inbound_text(APPLICANT, "Selamat pagi, apakah KK saya sudah jadi?")
     fake.wait_idle()
     app_id = signed_application(server, terminal, client, operator_id)
-    (server.config.data_dir / KK_DIR).mkdir()
-    (server.config.data_dir / KK_DIR / f"{app_id}.pdf").write_bytes(kk_pdf(application_dict()))
     terminal.counter.issue(app_id, operator_id=operator_id)
     terminal.push(client)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sync_server.config import ServerConfig
 from sync_server.services.whatsapp.cloud_api import CloudApiTransport
 from sync_server.services.whatsapp.console import CONSOLE_DIR, ConsoleTransport
-from sync_server.services.whatsapp.documents import KK_DIR, DirectoryKKDocuments
+from sync_server.services.whatsapp.documents import StoredKKDocuments
 from sync_server.services.whatsapp.transport import Transport
 from sync_server.services.whatsapp.worker import OutboxWorker, WorkerSettings
 from sync_server.storage.db import Database
@@ -49,4 +49,5 @@ def build_worker(config: ServerConfig, db: Database) -> OutboxWorker | None:
         backoff_seconds=config.whatsapp_backoff_seconds,
         backoff_max_seconds=config.whatsapp_backoff_max_seconds,
     )
-    return OutboxWorker(db, transport, DirectoryKKDocuments(config.data_dir / KK_DIR), settings)
+    documents = StoredKKDocuments(db, config.documents_dir)
+    return OutboxWorker(db, transport, documents, settings)

@@ -1,22 +1,21 @@
-"""Where the worker finds the signed KK PDF that a ``kk_issued`` message carries.
+"""Where the worker finds the signed KK PDF that a ``kk_issued`` message carries: the one the
+TTE step stored for the application (``kk_documents`` row, content-addressed file under
+``documents_dir``, :mod:`sync_server.services.kk_signing`).
 
-The KK document issue (#7) produces and signs the PDF; until it stores signed KKs on the
-server, the outbox reads them through this small interface from a directory: the signed
-file of an application is ``<data dir>/kk/<application id>.pdf``. A message whose PDF is not
-there yet waits (queued, retried with back-off) instead of going out without it.
+A message whose PDF cannot be read (no row yet, or the file lost or altered on disk: the
+store checks its SHA-256) waits, queued and retried with back-off, instead of going out
+without it or with other bytes.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["KKDocuments", "DirectoryKKDocuments", "KK_DIR"]
+from sync_server.storage import documents, kk_registry
+from sync_server.storage.db import Database
 
-KK_DIR = Path("kk")
-"""Under the server's data directory."""
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+__all__ = ["KKDocuments", "StoredKKDocuments"]
 
 
 class KKDocuments(Protocol):
@@ -25,17 +24,19 @@ class KKDocuments(Protocol):
         ...
 
 
-class DirectoryKKDocuments:
-    """Signed KK PDFs kept as ``<directory>/<application id>.pdf``."""
+class StoredKKDocuments:
+    """The signed KKs of the server's document store."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def path_of(self, application_id: str) -> Path:
-        if not _UUID.match(application_id):
-            raise ValueError("application id must be a lower-case UUID")
-        return self.directory / f"{application_id}.pdf"
+    def __init__(self, db: Database, documents_dir: Path) -> None:
+        self.db = db
+        self.documents_dir = documents_dir
 
     def signed_kk(self, application_id: str) -> bytes | None:
-        path = self.path_of(application_id)
-        return path.read_bytes() if path.is_file() else None
+        with self.db.read() as conn:
+            row = kk_registry.document_of_application(conn, application_id)
+        if row is None:
+            return None
+        try:
+            return documents.get(self.documents_dir, row.sha256)
+        except documents.DocumentMissing:
+            return None
