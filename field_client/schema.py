@@ -39,6 +39,9 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
                   holds the whole blob)
     application_scans  (application_id, scan_id) PK, document (requirement document
                   code), attached_at: which scans an application carries
+    whatsapp_inbox  item_id PK (the server's), scan_id, media_type, size, sender,
+                  application_id (the sender's pending application, or NULL), received_at,
+                  cursor: documents applicants sent by WhatsApp to this kecamatan
 
 ``device.server_box_key`` (version 3) is the server's X25519 public key that scan keys are
 sealed for, learned signed by the pinned server key (NULL until then).
@@ -49,7 +52,8 @@ rather than refused, because refusing it would stop every later event from being
 
 Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
 columns and the decisions, kk_documents and message_status tables; 3 added the scan tables
-and ``device.server_box_key``; 4 added ``purpose`` and ``reason`` to message_status.
+and ``device.server_box_key``; 4 added ``purpose`` and ``reason`` to message_status
+and the whatsapp_inbox table.
 :func:`ensure_schema` migrates an older file in place
 (``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
 outbox's triggers stay as they are).
@@ -248,6 +252,18 @@ _MIGRATION_SCANS: tuple[str, ...] = (
 _MIGRATION_WHATSAPP: tuple[str, ...] = (
     "ALTER TABLE message_status ADD COLUMN purpose TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE message_status ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+    """
+    CREATE TABLE whatsapp_inbox (
+        item_id INTEGER PRIMARY KEY,
+        scan_id TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        application_id TEXT,
+        received_at TEXT NOT NULL,
+        cursor INTEGER NOT NULL
+    ) STRICT
+    """,
 )
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (

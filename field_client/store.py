@@ -71,6 +71,7 @@ __all__ = [
     "Decision",
     "KKDocument",
     "MessageStatus",
+    "InboxDocument",
     "SyncStatus",
     "ChainHead",
     "search_text",
@@ -252,6 +253,23 @@ class MessageStatus:
             return self.status
 
 
+@dataclass(frozen=True, slots=True)
+class InboxDocument:
+    """A document an applicant sent to the office number by WhatsApp (the server keeps it
+    encrypted as scan ``scan_id``)."""
+
+    item_id: int
+    scan_id: str
+    media_type: str
+    size: int
+    sender: str
+    """The sender's WhatsApp number (E.164)."""
+    application_id: str | None
+    """The sender's pending application, when the server found one."""
+    received_at: str
+    cursor: int
+
+
 def search_text(app: Application) -> str:
     """What search matches: names, NIKs and KK numbers, case-folded, one per line.
 
@@ -366,6 +384,14 @@ class _Reads:
         if row is None:
             return None
         return KKDocument(**{**row, "document": json.loads(row["document"])})
+
+    def inbox_documents(self) -> list[InboxDocument]:
+        """Documents applicants sent by WhatsApp to this kecamatan, oldest first."""
+        rows = self._rows(
+            "SELECT item_id, scan_id, media_type, size, sender, application_id, received_at,"
+            " cursor FROM whatsapp_inbox ORDER BY item_id"
+        )
+        return [InboxDocument(**r) for r in rows]
 
     def message_statuses(self, application_id: str) -> list[MessageStatus]:
         """The WhatsApp messages to the applicant with their latest status, oldest first."""
@@ -575,6 +601,24 @@ class Transaction(_Reads):
             "UPDATE applications SET kk_number = ?, search_text = search_text || char(10) || ?"
             " WHERE id = ? AND kk_number != ?",
             [document.kk_number, document.kk_number, document.application_id, document.kk_number],
+        )
+
+    def record_inbox_document(self, item: InboxDocument) -> None:
+        """Keep an inbox document the server announced (once per item)."""
+        self._db.execute(
+            "INSERT INTO whatsapp_inbox (item_id, scan_id, media_type, size, sender,"
+            " application_id, received_at, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (item_id) DO NOTHING",
+            [
+                item.item_id,
+                item.scan_id,
+                item.media_type,
+                item.size,
+                item.sender,
+                item.application_id,
+                item.received_at,
+                item.cursor,
+            ],
         )
 
     def record_message_status(self, status: MessageStatus) -> None:

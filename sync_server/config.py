@@ -166,6 +166,9 @@ class ServerConfig(BaseSettings):
     whatsapp_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     """Longest retry delay (also how long sending pauses after an expired token)."""
 
+    whatsapp_inbound_max_bytes: int = Field(default=MAX_SCAN_BYTES, ge=1024, le=MAX_SCAN_BYTES)
+    """Largest document an applicant may send by WhatsApp; larger ones are refused unread."""
+
     whatsapp_timeout_seconds: float = Field(default=30.0, gt=0)
     """Timeout of one Cloud API call. A send that times out is "perlu dicek", not re-sent."""
 

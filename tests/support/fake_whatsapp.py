@@ -420,7 +420,7 @@ class FakeCloudApi:
             return JSONResponse(
                 {
                     "messaging_product": "whatsapp",
-                    "url": f"{fake.base_url}/download/{media_id}?ext=1&hash=x",
+                    "url": f"{fake.base_url}/whatsapp_business/attachments/{media_id}?ext=1&hash=x",
                     "mime_type": mime,
                     "sha256": hashlib.sha256(content).hexdigest(),
                     "file_size": len(content),
@@ -428,7 +428,7 @@ class FakeCloudApi:
                 }
             )
 
-        @app.get("/download/{media_id}")
+        @app.get("/whatsapp_business/attachments/{media_id}")
         async def download(media_id: str, request: Request) -> Response:
             refused = fake._refuse(request, None)
             if refused is not None or media_id not in fake.media:

@@ -5,7 +5,9 @@
 * :mod:`.worker`: the background task of the server's lifespan that sends due messages;
 * :mod:`.transport`: the interface; :mod:`.console` writes files (``make run``'s default),
   :mod:`.cloud_api` sends through the WhatsApp Business Cloud API (:mod:`.codes`: its errors);
-* :mod:`.documents`: where the signed KK PDF is found.
+* :mod:`.documents`: where the signed KK PDF is found;
+* :mod:`.webhook`: the Cloud API's webhook; :mod:`.inbound` and :mod:`.scan_store`: the
+  documents applicants send, fetched, checked and stored encrypted in an inbox.
 
 :func:`build_worker` assembles the worker the configuration asks for.
 """
@@ -16,8 +18,10 @@ from sync_server.config import ServerConfig
 from sync_server.services.whatsapp.cloud_api import CloudApiTransport
 from sync_server.services.whatsapp.console import CONSOLE_DIR, ConsoleTransport
 from sync_server.services.whatsapp.documents import StoredKKDocuments
+from sync_server.services.whatsapp.inbound import InboundFetcher
+from sync_server.services.whatsapp.scan_store import EncryptedScanStore
 from sync_server.services.whatsapp.transport import Transport
-from sync_server.services.whatsapp.worker import OutboxWorker, WorkerSettings
+from sync_server.services.whatsapp.worker import Chore, OutboxWorker, WorkerSettings
 from sync_server.storage.db import Database
 
 __all__ = ["build_transport", "build_worker"]
@@ -50,4 +54,9 @@ def build_worker(config: ServerConfig, db: Database) -> OutboxWorker | None:
         backoff_max_seconds=config.whatsapp_backoff_max_seconds,
     )
     documents = StoredKKDocuments(db, config.documents_dir)
-    return OutboxWorker(db, transport, documents, settings)
+    chores: tuple[Chore, ...] = ()
+    if isinstance(transport, CloudApiTransport):  # only the Cloud API receives documents
+        scans = EncryptedScanStore(config.data_dir)
+        limit = config.whatsapp_inbound_max_bytes
+        chores = (InboundFetcher(db, transport, scans, settings, max_bytes=limit),)
+    return OutboxWorker(db, transport, documents, settings, chores=chores)

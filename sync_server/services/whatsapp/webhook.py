@@ -40,7 +40,7 @@ from protocol.phone import normalize_whatsapp
 from protocol.whatsapp import DeliveryStatus
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services.whatsapp import outbox
+from sync_server.services.whatsapp import inbound, outbox
 from sync_server.services.whatsapp.codes import classify
 from sync_server.services.whatsapp.transport import Disposition
 from sync_server.storage import outbox as store
@@ -259,5 +259,5 @@ def _apply_status(conn: Connection, report: StatusReport, now: datetime) -> None
 
 
 def _on_inbound(conn: Connection, message: InboundMessage, now: datetime) -> None:
-    """What an applicant's message does besides opening the window (inbound documents)."""
-    return None
+    """Besides opening the window: a document or image goes to an inbox."""
+    inbound.record(conn, message, now=now)

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sync_server.clock import stamp, utc_now
 from sync_server.services.whatsapp import outbox
@@ -38,11 +39,17 @@ from sync_server.storage import outbox as store
 from sync_server.storage.db import Database
 from sync_server.storage.outbox import OutboxRow
 
-__all__ = ["WorkerSettings", "OutboxWorker"]
+__all__ = ["Chore", "WorkerSettings", "OutboxWorker"]
 
 log = logging.getLogger("sync_server.whatsapp")
 
 _BATCH = 20
+
+
+class Chore(Protocol):
+    """Other work done on each pass (fetching inbound documents)."""
+
+    async def run_once(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +76,10 @@ class OutboxWorker:
         settings: WorkerSettings,
         *,
         clock: Callable[[], datetime] = utc_now,
+        chores: tuple[Chore, ...] = (),
     ) -> None:
         self.db = db
+        self.chores = chores
         self.transport = transport
         self.documents = documents
         self.settings = settings
@@ -82,10 +91,11 @@ class OutboxWorker:
         """Recover, then send due messages every ``poll_seconds`` until :meth:`stop`."""
         await asyncio.to_thread(self._write, outbox.recover_interrupted)
         while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # one bad pass must not end delivery for the whole server
-                log.exception("whatsapp worker pass failed; retrying")
+            for work in (self.run_once, *(chore.run_once for chore in self.chores)):
+                try:
+                    await work()
+                except Exception:  # one bad pass must not end delivery for the whole server
+                    log.exception("whatsapp worker pass failed; retrying")
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.settings.poll_seconds)
             except TimeoutError:
