@@ -82,7 +82,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = await run_in_threadpool(open_context, config)
-        worker = build_worker(config, app.state.context.db)
+        worker = build_worker(app.state.context)
         task = asyncio.create_task(worker.run(), name="whatsapp-outbox") if worker else None
         try:
             yield

@@ -12,13 +12,15 @@ from __future__ import annotations
 import pytest
 
 from protocol.application import Application
+from signing.sealed_box import load_box_key
 from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir
 from sync_server.errors import Refusal
 from sync_server.services.whatsapp import inbound
-from sync_server.services.whatsapp.scan_store import SCANS_DIR, EncryptedScanStore
+from sync_server.services.whatsapp.scan_store import EncryptedScanStore
 from sync_server.storage import inbox as inbox_store
+from sync_server.storage.scans import BlobStore
 from tests.factories import application_dict
 from tests.integration.conftest import LAIS, RunningServer, add_operator
 from tests.integration.test_whatsapp_cloud_api import APPLICANT, INCOMPLETE, cloud_config
@@ -79,10 +81,13 @@ def test_a_document_from_the_applicant_lands_encrypted_in_the_kecamatan_inbox(
         len(scan),
         "+" + APPLICANT,
     )
-    blob_files = [p for p in (server.config.data_dir / SCANS_DIR).rglob("*") if p.is_file()]
+    blob_files = [p for p in server.config.scans_dir.rglob("*") if p.is_file()]
     assert len(blob_files) == 1 and scan not in blob_files[0].read_bytes()  # encrypted at rest
     assert blob_files[0].read_bytes().startswith(b"KKSC")
-    assert EncryptedScanStore(server.config.data_dir).get(item.scan_id) == scan
+    store = EncryptedScanStore(
+        BlobStore(server.config.scans_dir), load_box_key(server.config.box_key_path)
+    )
+    assert store.get(item.scan_id) == scan  # opens with the server's scan key
 
     terminal.pull(client)
     [shown] = terminal.store.inbox_documents()
@@ -118,7 +123,7 @@ def test_type_is_judged_by_content_and_size_is_limited(server, client, terminal,
     assert "bukan JPEG, PNG atau PDF" in disguised.reason
     assert (large.status, large.scan_id) == ("refused", None)
     assert "terlalu besar" in large.reason
-    assert not (server.config.data_dir / SCANS_DIR).exists()  # nothing of them kept
+    assert not server.config.scans_dir.exists()  # nothing of them kept
     terminal.pull(client)
     assert terminal.store.inbox_documents() == []
 

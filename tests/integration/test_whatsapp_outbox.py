@@ -101,17 +101,17 @@ def signed_application(server: RunningServer, terminal: Terminal, client, operat
             now=utc_now(),
         )
     kadis = add_operator(server, "kadis", None, role=Role.KEPALA_DINAS.value, full_name="Kadis")
-    signer = kk_signing.open_signer(server.config, TTE_PASSPHRASE)
-    [outcome] = kk_signing.sign_batch(
-        server.db,
-        server.config,
-        signer,
-        [app_id],
-        actor_id=kadis,
-        actor_name="Kadis",
-        client_ip="",
-        clock=utc_now,
-    )
+    with kk_signing.open_signer(server.config, TTE_PASSPHRASE) as signer:
+        [outcome] = kk_signing.sign_batch(
+            server.db,
+            server.config,
+            signer,
+            [app_id],
+            actor_id=kadis,
+            actor_name="Kadis",
+            client_ip="",
+            clock=utc_now,
+        )
     assert outcome.refusal is None, outcome.refusal
     terminal.pull(client)
     assert terminal.store.get_application(app_id).state is State.SIGNED

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from sync_server.config import ServerConfig
+from sync_server.context import ServerContext
 from sync_server.services.whatsapp.cloud_api import CloudApiTransport
 from sync_server.services.whatsapp.console import CONSOLE_DIR, ConsoleTransport
 from sync_server.services.whatsapp.documents import StoredKKDocuments
@@ -22,7 +23,6 @@ from sync_server.services.whatsapp.inbound import InboundFetcher
 from sync_server.services.whatsapp.scan_store import EncryptedScanStore
 from sync_server.services.whatsapp.transport import Transport
 from sync_server.services.whatsapp.worker import Chore, OutboxWorker, WorkerSettings
-from sync_server.storage.db import Database
 
 __all__ = ["build_transport", "build_worker"]
 
@@ -42,8 +42,9 @@ def build_transport(config: ServerConfig) -> Transport | None:
     return None
 
 
-def build_worker(config: ServerConfig, db: Database) -> OutboxWorker | None:
-    """The outbox worker for ``config``; ``None`` when sending is off."""
+def build_worker(context: ServerContext) -> OutboxWorker | None:
+    """The outbox worker for the server's configuration; ``None`` when sending is off."""
+    config, db = context.config, context.db
     transport = build_transport(config)
     if transport is None:
         return None
@@ -56,7 +57,7 @@ def build_worker(config: ServerConfig, db: Database) -> OutboxWorker | None:
     documents = StoredKKDocuments(db, config.documents_dir)
     chores: tuple[Chore, ...] = ()
     if isinstance(transport, CloudApiTransport):  # only the Cloud API receives documents
-        scans = EncryptedScanStore(config.data_dir)
+        scans = EncryptedScanStore(context.blobs, context.box_key)
         limit = config.whatsapp_inbound_max_bytes
         chores = (InboundFetcher(db, transport, scans, settings, max_bytes=limit),)
     return OutboxWorker(db, transport, documents, settings, chores=chores)

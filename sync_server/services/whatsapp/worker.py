@@ -221,7 +221,7 @@ class OutboxWorker:
         pause = timedelta(seconds=self.settings.backoff_max_seconds)
         now = self.clock()
         self.paused_until = now + pause
-        with self.db.write() as conn:
+        with self.db.write() as conn:  # the alert and the queued message, together
             store.add_alert(
                 conn,
                 at=stamp(now),
@@ -229,12 +229,13 @@ class OutboxWorker:
                 code=error.code,
                 detail=error.reason,
             )
-        self._write(
-            outbox.record_retry,
-            row.id,
-            code=error.code,
-            reason=error.reason,
-            delay=pause,
-            max_attempts=sys.maxsize,
-        )
+            outbox.record_retry(
+                conn,
+                row.id,
+                code=error.code,
+                reason=error.reason,
+                delay=pause,
+                max_attempts=sys.maxsize,
+                now=now,
+            )
         log.error("whatsapp: sending paused for %s after %s: admin alerted", pause, error.code)
