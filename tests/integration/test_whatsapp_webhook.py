@@ -14,11 +14,14 @@ import pytest
 
 from protocol.application import Application
 from protocol.whatsapp import DeliveryStatus
+from protocol.workflow import Role
+from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir
+from sync_server.services.application_read import read_application
 from sync_server.storage import outbox as outbox_store
 from tests.factories import application_dict
-from tests.integration.conftest import RunningServer, start_server
+from tests.integration.conftest import RunningServer, add_operator, start_server
 from tests.integration.test_whatsapp_cloud_api import (
     APPLICANT,
     INCOMPLETE,
@@ -142,6 +145,17 @@ def test_issue_at_the_counter_to_read_shown_at_the_counter(
     assert wait_for(lambda: statuses_at_counter(terminal, client, app_id) == ["read"])
     [shown] = terminal.store.message_statuses(app_id)
     assert (shown.purpose, shown.label) == ("kk_issued", "Dibaca")
+    # ... and in the central view of the application
+    verifikator = add_operator(server, "lia.verif", None, role="verifikator", full_name="Lia")
+    detail = read_application(
+        server.db, app_id, actor_id=verifikator, role=Role.VERIFIKATOR, client_ip="", now=utc_now()
+    )
+    [message] = detail["messages"]
+    assert (message["purpose"], message["status"], message["status_label"]) == (
+        "kk_issued",
+        "read",
+        "Dibaca",
+    )
 
 
 def test_statuses_in_any_order_end_at_the_furthest_for_every_message(
@@ -205,7 +219,7 @@ def test_the_verify_token_never_reaches_the_access_log(tmp_path, fake):
     with ServerProcess(tmp_path / "server", env=cloud_env(fake), log=log) as process:
         process.start()
         params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"}
-        assert httpx.get(process.base_url + WEBHOOK, params=params).text == "42"
+        assert httpx.get(process.base_url + WEBHOOK, params=params, timeout=30).text == "42"
         process.stop()
     text = log.read_text()
     assert WEBHOOK in text and VERIFY_TOKEN not in text

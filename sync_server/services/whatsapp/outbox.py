@@ -55,6 +55,7 @@ __all__ = [
     "on_move",
     "enqueue",
     "in_window",
+    "message_list",
     "claim",
     "record_media",
     "record_accepted",
@@ -163,6 +164,25 @@ def in_window(conn: Connection, phone: str, now: datetime) -> bool:
     """True when ``phone`` wrote to the office within the last 24 hours."""
     last = store.last_inbound_at(conn, phone)
     return last is not None and last > stamp(now - WINDOW)
+
+
+def message_list(conn: Connection, application_id: str) -> list[dict[str, Any]]:
+    """The application's messages for the central views (no recipient: the snapshot has it)."""
+    return [
+        {
+            "message_id": row.id,
+            "purpose": row.purpose.value,
+            "purpose_label": row.purpose.label,
+            "status": row.status.value,
+            "status_label": row.status.label,
+            "reason": row.reason,
+            "template": row.use_template,
+            "attempts": row.attempts,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+        for row in store.of_application(conn, application_id)
+    ]
 
 
 # -- the worker's transitions (each in its own short write transaction) ------------------
