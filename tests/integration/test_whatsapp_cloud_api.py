@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 
 from protocol.application import Application
 from protocol.phone import normalize_whatsapp
 from protocol.whatsapp import DeliveryStatus
 from protocol.workflow import Reasons
+from sync_server.cli import main as kk_server
 from sync_server.clock import stamp, utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir
@@ -159,6 +161,30 @@ def test_131026_is_a_visible_failure_at_the_counter(server, client, terminal, op
     assert row.error_code == "131026" and "tidak dapat diantar" in row.reason
     assert row.attempts == 1 and fake.to_outbox(row.id) == []
     assert statuses_at_counter(terminal, client, app_id) == ["failed"]
+
+
+def test_a_failed_message_is_listed_and_resent_by_the_admin(
+    server, client, terminal, operator_id, fake
+):
+    fake.sync_errors[APPLICANT] = 131026
+    app_id = incomplete_application(terminal, client, operator_id)
+    failed = wait_for(lambda: (r := only_row(server, app_id)).status == "failed" and r)
+
+    data_dir = ["--data-dir", str(server.config.data_dir)]
+    listed = CliRunner().invoke(kk_server, [*data_dir, "whatsapp", "outbox", "--status", "failed"])
+    assert listed.exit_code == 0 and failed.id in listed.output and "Gagal" in listed.output
+    assert APPLICANT not in listed.output  # numbers are masked
+    refused = CliRunner().invoke(kk_server, [*data_dir, "whatsapp", "resend", "tidak-ada"])
+    assert refused.exit_code == 1 and "tidak ada" in refused.output
+
+    del fake.sync_errors[APPLICANT]  # the applicant fixed their WhatsApp
+    again = CliRunner().invoke(kk_server, [*data_dir, "whatsapp", "resend", failed.id])
+    assert again.exit_code == 0, again.output
+    rows = wait_for(lambda: (found := outbox_rows(server, app_id))[-1].status == "sent" and found)
+    assert [r.status for r in rows] == ["failed", "sent"]
+    assert len(fake.to_outbox(rows[1].id)) == 1 and fake.to_outbox(failed.id) == []
+    twice = CliRunner().invoke(kk_server, [*data_dir, "whatsapp", "resend", rows[1].id])
+    assert twice.exit_code == 1 and "tidak dikirim ulang" in twice.output
 
 
 def test_an_expired_token_alerts_the_admin_and_sending_resumes_once_fixed(

@@ -33,13 +33,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from protocol.errors import ValidationError
+from protocol.errors import ValidationError, define_messages
 from protocol.phone import normalize_whatsapp
 from protocol.requirements import reason_label
 from protocol.server_events import ServerEventKind
 from protocol.whatsapp import DeliveryStatus, MessagePurpose, advance
 from protocol.workflow import Action, Reasons
 from sync_server.clock import stamp
+from sync_server.errors import Refusal
 from sync_server.services import feed
 from sync_server.services.whatsapp.texts import reference_of
 from sync_server.services.wilayah import kecamatan_name
@@ -64,10 +65,19 @@ __all__ = [
     "record_failed",
     "record_unknown",
     "recover_interrupted",
+    "resend",
     "apply_report",
 ]
 
 log = logging.getLogger("sync_server.whatsapp")
+
+define_messages(
+    {
+        "outbox.not_found": "Pesan WhatsApp {message_id} tidak ada.",
+        "outbox.not_resendable": "Pesan berstatus {status_label} tidak dikirim ulang; hanya "
+        "pesan yang gagal atau perlu dicek.",
+    }
+)
 
 PURPOSE_OF_ACTION = {
     Action.MARK_INCOMPLETE: MessagePurpose.INCOMPLETE,
@@ -102,9 +112,12 @@ def enqueue(
     purpose: MessagePurpose,
     *,
     reasons: Reasons | None = None,
+    params: dict[str, Any] | None = None,
     now: datetime,
 ) -> OutboxRow:
     """Persist one message to the applicant of ``record`` and tell the counter it is queued.
+
+    ``params`` replaces the ones made from ``record`` and ``reasons`` (a re-send).
 
     A number that cannot receive messages (the counter validates it, so only an old
     snapshot could hold one) gives a ``failed`` row with the reason, visible at the counter.
@@ -121,7 +134,7 @@ def enqueue(
         application_id=record.application_id,
         purpose=purpose,
         recipient=recipient,
-        params=_params(record, reasons),
+        params=params if params is not None else _params(record, reasons),
         status=status,
         use_template=False,
         attempts=0,
@@ -143,6 +156,20 @@ def enqueue(
         status.value,
     )
     return row
+
+
+def resend(conn: Connection, outbox_id: str, *, now: datetime) -> OutboxRow:
+    """Send a ``failed`` or "perlu dicek" message again, as a NEW message (its own id and
+    statuses), to the number the application holds now. Only a person decides this, after
+    checking with the applicant: the outbox never re-sends an unknown outcome by itself."""
+    row = store.get(conn, outbox_id)
+    if row is None:
+        raise Refusal("outbox.not_found", status=404, message_id=outbox_id)
+    if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN):
+        raise Refusal("outbox.not_resendable", status=409, status_label=row.status.label)
+    record = log_store.get_application(conn, row.application_id)
+    assert record is not None  # the outbox references applications
+    return enqueue(conn, record, row.purpose, params=row.params, now=now)
 
 
 def _params(record: ApplicationRecord, reasons: Reasons | None) -> dict[str, Any]:
