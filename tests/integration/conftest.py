@@ -313,24 +313,11 @@ def tte_config(tmp_path: Path, pki: Path, **settings: Any) -> ServerConfig:
 def terminal(server: RunningServer, client: httpx.Client, tmp_path: Path) -> Iterator[Any]:
     """An enrolled counter terminal (:class:`tests.integration.test_pull.Terminal`) with its
     own store file, acting on ``server``."""
-    from field_client.actions import Counter
-    from field_client.store import Device, Store
-    from tests.integration.test_pull import Terminal  # here: test_pull imports this module
+    from tests.integration.test_pull import open_terminal  # here: test_pull imports this module
 
-    device = enroll_device(server, client)
-    store = Store.open(tmp_path / "terminal.db")
-    store.record_enrollment(
-        Device(
-            device_id=device.device_id,
-            kecamatan=device.kecamatan,
-            server_url=server.base_url,
-            server_public_key=device.server_public_key,
-            public_key=public_key_b64(device.key),
-            enrolled_at="2026-11-24T02:00:00.000Z",
-        )
-    )
-    yield Terminal(device, store, Counter(store, device.key))
-    store.close()
+    terminal = open_terminal(server, client, tmp_path / "terminal.db")
+    yield terminal
+    terminal.store.close()
 
 
 @pytest.fixture

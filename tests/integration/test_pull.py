@@ -97,29 +97,37 @@ class Terminal:
         return answer["results"]
 
 
+def open_terminal(
+    server: RunningServer, client: httpx.Client, path: Path, kecamatan: str = SEKAYU
+) -> Terminal:
+    """A counter terminal: a newly enrolled device with its own store file at ``path``."""
+    device = enroll_device(server, client, kecamatan)
+    store = Store.open(path)
+    store.record_enrollment(
+        Device(
+            device_id=device.device_id,
+            kecamatan=device.kecamatan,
+            server_url=server.base_url,
+            server_public_key=device.server_public_key,
+            public_key=public_key_b64(device.key),
+            enrolled_at="2026-11-24T02:00:00.000Z",
+        )
+    )
+    return Terminal(device, store, Counter(store, device.key))
+
+
 @pytest.fixture
 def terminals(server, client, tmp_path) -> Iterator[Any]:
-    opened: list[Store] = []
+    opened: list[Terminal] = []
 
     def make(kecamatan: str = SEKAYU) -> Terminal:
-        device = enroll_device(server, client, kecamatan)
-        store = Store.open(tmp_path / f"counter-{len(opened)}.db")
-        opened.append(store)
-        store.record_enrollment(
-            Device(
-                device_id=device.device_id,
-                kecamatan=device.kecamatan,
-                server_url=server.base_url,
-                server_public_key=device.server_public_key,
-                public_key=public_key_b64(device.key),
-                enrolled_at="2026-11-24T02:00:00.000Z",
-            )
-        )
-        return Terminal(device, store, Counter(store, device.key))
+        terminal = open_terminal(server, client, tmp_path / f"counter-{len(opened)}.db", kecamatan)
+        opened.append(terminal)
+        return terminal
 
     yield make
-    for store in opened:
-        store.close()
+    for terminal in opened:
+        terminal.store.close()
 
 
 def signed_get(

@@ -86,16 +86,22 @@ def only_row(server: RunningServer, app_id: str) -> outbox_store.OutboxRow:
     return row
 
 
-def test_the_kk_goes_as_a_document_with_file_name_and_caption_inside_the_window(
-    server, client, terminal, operator_id, fake
-):
-    open_window(server, APPLICANT)
+def issued(server: RunningServer, terminal, client, operator_id: str, *, until: str) -> tuple:
+    """Sign an application, issue it at the counter, wait until its KK message is ``until``;
+    the application, its signed KK and the outbox row."""
     app_id = signed_application(server, terminal, client, operator_id)
     pdf, _ = signed_kk(server, app_id)
     terminal.counter.issue(app_id, operator_id=operator_id)
     terminal.push(client)
+    row = wait_for(lambda: (r := only_row(server, app_id)).status == until and r)
+    return app_id, pdf, row
 
-    row = wait_for(lambda: (r := only_row(server, app_id)).status == "sent" and r)
+
+def test_the_kk_goes_as_a_document_with_file_name_and_caption_inside_the_window(
+    server, client, terminal, operator_id, fake
+):
+    open_window(server, APPLICANT)
+    _, pdf, row = issued(server, terminal, client, operator_id, until="sent")
     [sent] = fake.to_outbox(row.id)
     document = sent.payload["document"]
     assert (sent.type, sent.to) == ("document", APPLICANT)
@@ -108,12 +114,7 @@ def test_the_kk_goes_as_a_document_with_file_name_and_caption_inside_the_window(
 def test_outside_the_window_the_approved_template_carries_the_kk(
     server, client, terminal, operator_id, fake
 ):
-    app_id = signed_application(server, terminal, client, operator_id)
-    pdf, _ = signed_kk(server, app_id)
-    terminal.counter.issue(app_id, operator_id=operator_id)
-    terminal.push(client)
-
-    row = wait_for(lambda: (r := only_row(server, app_id)).status == "sent" and r)
+    _, pdf, row = issued(server, terminal, client, operator_id, until="sent")
     [sent] = fake.to_outbox(row.id)
     template = sent.payload["template"]
     assert (sent.type, template["name"], template["language"]) == (

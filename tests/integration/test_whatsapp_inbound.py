@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.application import Application
 from signing.sealed_box import load_box_key
 from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
@@ -21,9 +20,12 @@ from sync_server.services.whatsapp import inbound
 from sync_server.services.whatsapp.scan_store import EncryptedScanStore
 from sync_server.storage import inbox as inbox_store
 from sync_server.storage.scans import BlobStore
-from tests.factories import application_dict
 from tests.integration.conftest import LAIS, RunningServer, add_operator
-from tests.integration.test_whatsapp_cloud_api import APPLICANT, INCOMPLETE, cloud_config
+from tests.integration.test_whatsapp_cloud_api import (
+    APPLICANT,
+    cloud_config,
+    incomplete_application,
+)
 from tests.integration.test_whatsapp_outbox import wait_for
 from tests.integration.test_whatsapp_webhook import fake, server  # noqa: F401 (fixtures)
 from tests.support.scan_samples import jpeg_scan, pdf_scan
@@ -58,19 +60,10 @@ def settled(server: RunningServer, count: int) -> list[inbox_store.InboxItem]:
     )
 
 
-def incomplete(terminal, client, operator_id: str) -> str:
-    terminal.pull(client)
-    app = Application.from_dict(application_dict())
-    terminal.counter.create_application(app, operator_id=operator_id)
-    terminal.counter.mark_incomplete(app.id, INCOMPLETE, operator_id=operator_id)
-    assert [r["status"] for r in terminal.push(client)] == ["applied", "applied"]
-    return app.id
-
-
 def test_a_document_from_the_applicant_lands_encrypted_in_the_kecamatan_inbox(
     server, client, terminal, operator_id, fake
 ):
-    app_id = incomplete(terminal, client, operator_id)
+    app_id = incomplete_application(terminal, client, operator_id)
     scan = pdf_scan("Buku Nikah halaman 2")
     fake.send_inbound_media(APPLICANT, scan, "application/pdf", filename="buku nikah.pdf")
 
@@ -112,7 +105,7 @@ def test_an_unknown_sender_goes_to_the_central_inbox(server, client, terminal, o
 
 
 def test_type_is_judged_by_content_and_size_is_limited(server, client, terminal, operator_id, fake):
-    incomplete(terminal, client, operator_id)
+    incomplete_application(terminal, client, operator_id)
     windows_program = b"MZ\x90\x00\x03" + b"\x00" * 4000
     fake.send_inbound_media(APPLICANT, windows_program, "application/pdf", filename="ktp.pdf")
     too_big = b"%PDF-1.4\n" + b"0" * (LIMIT + 1)
@@ -129,7 +122,7 @@ def test_type_is_judged_by_content_and_size_is_limited(server, client, terminal,
 
 
 def test_a_redelivered_webhook_makes_one_item(server, client, terminal, operator_id, fake):
-    incomplete(terminal, client, operator_id)
+    incomplete_application(terminal, client, operator_id)
     fake.send_inbound_media(APPLICANT, pdf_scan(), "application/pdf")
     fake.wait_idle()
     [first] = settled(server, 1)
@@ -141,7 +134,7 @@ def test_a_redelivered_webhook_makes_one_item(server, client, terminal, operator
 
 
 def test_an_item_is_attached_only_within_its_kecamatan(server, client, terminal, operator_id, fake):
-    app_id = incomplete(terminal, client, operator_id)
+    app_id = incomplete_application(terminal, client, operator_id)
     fake.send_inbound_media(APPLICANT, pdf_scan(), "application/pdf")
     [item] = settled(server, 1)
     lais_operator = add_operator(server, "lais", LAIS)

@@ -27,12 +27,12 @@ from tests.integration.test_whatsapp_cloud_api import (
     INCOMPLETE,
     cloud_config,
     incomplete_application,
+    issued,
     only_row,
 )
 from tests.integration.test_whatsapp_crash import cloud_env
 from tests.integration.test_whatsapp_outbox import (
     outbox_rows,
-    signed_application,
     statuses_at_counter,
     wait_for,
 )
@@ -133,11 +133,7 @@ def test_issue_at_the_counter_to_read_shown_at_the_counter(
     fake.open_windows.add(APPLICANT)
     fake.send_inbound_text(APPLICANT, "Selamat pagi, apakah KK saya sudah jadi?")
     fake.wait_idle()
-    app_id = signed_application(server, terminal, client, operator_id)
-    terminal.counter.issue(app_id, operator_id=operator_id)
-    terminal.push(client)
-
-    row = wait_for(lambda: (r := only_row(server, app_id)).status == "read" and r)
+    app_id, _, row = issued(server, terminal, client, operator_id, until="read")
     fake.wait_idle()
     assert set(fake.webhook_answers) == {200}
     [sent] = fake.to_outbox(row.id)
