@@ -55,6 +55,7 @@ from protocol.application import Application
 from protocol.canonical import canonical_json
 from protocol.events import GENESIS_HASH, ChangeEvent, format_timestamp, parse_timestamp
 from protocol.server_events import ServerEvent
+from protocol.whatsapp import DeliveryStatus
 from protocol.workflow import Action, Reasons, Role, State
 from signing.events import verify_server_event
 from signing.keys import load_public_key_b64
@@ -74,6 +75,7 @@ __all__ = [
     "Decision",
     "KKDocument",
     "MessageStatus",
+    "InboxDocument",
     "SyncStatus",
     "ChainHead",
     "search_text",
@@ -237,8 +239,38 @@ class MessageStatus:
     message_id: str
     application_id: str
     status: str
-    """``sent``, ``delivered``, ``read``, ``failed`` (as the server reports it)."""
+    """``queued``, ``sent``, ``delivered``, ``read``, ``failed`` or ``unknown`` ("perlu
+    dicek"), as the server reports it (:class:`protocol.whatsapp.DeliveryStatus`)."""
     at: str
+    cursor: int
+    purpose: str = ""
+    """Why it was sent (:class:`protocol.whatsapp.MessagePurpose`)."""
+    reason: str = ""
+    """The server's Indonesian explanation of a failure or of "perlu dicek"."""
+
+    @property
+    def label(self) -> str:
+        """The status in Bahasa Indonesia, as the operator reads it."""
+        try:
+            return DeliveryStatus(self.status).label
+        except ValueError:  # a newer server's status: show it as sent
+            return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class InboxDocument:
+    """A document an applicant sent to the office number by WhatsApp (the server keeps it
+    encrypted as scan ``scan_id``)."""
+
+    item_id: int
+    scan_id: str
+    media_type: str
+    size: int
+    sender: str
+    """The sender's WhatsApp number (E.164)."""
+    application_id: str | None
+    """The sender's pending application, when the server found one."""
+    received_at: str
     cursor: int
 
 
@@ -357,10 +389,19 @@ class _Reads:
             return None
         return KKDocument(**{**row, "document": json.loads(row["document"])})
 
+    def inbox_documents(self) -> list[InboxDocument]:
+        """Documents applicants sent by WhatsApp to this kecamatan, oldest first."""
+        rows = self._rows(
+            "SELECT item_id, scan_id, media_type, size, sender, application_id, received_at,"
+            " cursor FROM whatsapp_inbox ORDER BY item_id"
+        )
+        return [InboxDocument(**r) for r in rows]
+
     def message_statuses(self, application_id: str) -> list[MessageStatus]:
         """The WhatsApp messages to the applicant with their latest status, oldest first."""
         rows = self._rows(
-            "SELECT message_id, application_id, status, at, cursor FROM message_status"
+            "SELECT message_id, application_id, status, at, cursor, purpose, reason"
+            " FROM message_status"
             " WHERE application_id = ? ORDER BY cursor",
             [application_id],
         )
@@ -578,14 +619,42 @@ class Transaction(_Reads):
             [document.kk_number, document.kk_number, document.application_id, document.kk_number],
         )
 
+    def record_inbox_document(self, item: InboxDocument) -> None:
+        """Keep an inbox document the server announced (once per item)."""
+        self._db.execute(
+            "INSERT INTO whatsapp_inbox (item_id, scan_id, media_type, size, sender,"
+            " application_id, received_at, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (item_id) DO NOTHING",
+            [
+                item.item_id,
+                item.scan_id,
+                item.media_type,
+                item.size,
+                item.sender,
+                item.application_id,
+                item.received_at,
+                item.cursor,
+            ],
+        )
+
     def record_message_status(self, status: MessageStatus) -> None:
         """Keep the latest status of a WhatsApp message (a later server event wins)."""
         self._db.execute(
-            "INSERT INTO message_status (message_id, application_id, status, at, cursor)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
+            "INSERT INTO message_status"
+            " (message_id, application_id, status, at, cursor, purpose, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
             " application_id = excluded.application_id, status = excluded.status,"
-            " at = excluded.at, cursor = excluded.cursor",
-            [status.message_id, status.application_id, status.status, status.at, status.cursor],
+            " at = excluded.at, cursor = excluded.cursor, purpose = excluded.purpose,"
+            " reason = excluded.reason",
+            [
+                status.message_id,
+                status.application_id,
+                status.status,
+                status.at,
+                status.cursor,
+                status.purpose,
+                status.reason,
+            ],
         )
 
     def set_pull_cursor(self, cursor: int) -> None:

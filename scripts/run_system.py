@@ -117,6 +117,7 @@ def main() -> int:
         print(f"Akun operator demo: {OPERATOR} / {PASSWORD}")
         print(f"Frasa sandi TTE demo Kepala Dinas: {PKI_PASSPHRASE}")
         print(f"Data: {args.var}; log server: {args.var / 'server.log'}")
+        print(f"Pesan WhatsApp ke pemohon (tanpa akun WhatsApp): {server_dir / 'whatsapp'}")
         if args.no_wait:
             return 0
         print(f"Server pusat berjalan di {url}. Tekan Ctrl+C untuk berhenti.")

@@ -28,6 +28,8 @@ POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase     
 GET      /api/v1/sync/kk/{id}        the signed KK, for the owning counter        signed
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
+GET      /api/v1/whatsapp/webhook    WhatsApp Cloud API subscription check       verify token
+POST     /api/v1/whatsapp/webhook    message statuses and applicants' messages   Meta's HMAC
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -38,11 +40,13 @@ Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests i
 :mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`, pull
 in :mod:`sync_server.api.routes.sync` and :mod:`sync_server.services.feed`.
 The lifespan opens the data directory (:func:`sync_server.context.open_context`), so an
-uninitialised one fails at start-up, not on the first request.
+uninitialised one fails at start-up, not on the first request, and runs the WhatsApp outbox
+worker (:mod:`sync_server.services.whatsapp`) until shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,9 +67,12 @@ from sync_server.api.routes import (
     sync,
     tte,
     verify,
+    whatsapp,
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
+from sync_server.services.whatsapp import build_worker
+from sync_server.services.whatsapp.webhook import redact_access_log
 
 __all__ = ["create_app"]
 
@@ -77,9 +84,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = await run_in_threadpool(open_context, config)
+        worker = build_worker(app.state.context)
+        task = asyncio.create_task(worker.run(), name="whatsapp-outbox") if worker else None
         try:
             yield
         finally:
+            if worker is not None and task is not None:
+                worker.stop()
+                await task
+                await worker.transport.aclose()
             app.state.context.db.close()
 
     app = FastAPI(
@@ -89,6 +102,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    redact_access_log()
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(sync.router)
@@ -103,4 +117,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
     app.include_router(scans.documents_router)
+    app.include_router(whatsapp.router)
     return app

@@ -13,6 +13,7 @@
     kk-server [--data-dir DIR] user disable USERNAME
     kk-server [--data-dir DIR] application transfer APPLICATION_ID --to DEVICE_ID
     kk-server [--data-dir DIR] refusals [--limit 50]
+    kk-server [--data-dir DIR] whatsapp outbox|resend|alerts|inbox|attach  (cli_whatsapp)
 
 ``--data-dir`` defaults to ``KK_SERVER_DATA_DIR`` or ``var/server``. A refused command prints
 one Indonesian line starting with "Galat:" on stderr and exits 1; never a traceback.
@@ -390,3 +391,10 @@ def refusals(ctx: click.Context, limit: int) -> None:
                 for f in forks
             ],
         )
+
+
+# -- whatsapp (its own module: the commands of one feature together) ---------------------
+
+from sync_server.cli_whatsapp import whatsapp as _whatsapp  # noqa: E402  (needs the helpers above)
+
+main.add_command(_whatsapp)

@@ -8,6 +8,9 @@ with the read: no personal data leaves the database unrecorded. An unknown appli
 ``scans`` lists the application's document scans, each ``complete`` or still ``arriving``
 (:func:`sync_server.services.scans.scan_list`); the images themselves are read one by one
 (``GET /api/v1/applications/{id}/scans/{scan_id}``), each read logged on its own.
+
+``messages`` lists the WhatsApp messages to the applicant with their delivery status
+(:func:`sync_server.services.whatsapp.outbox.message_list`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from protocol.workflow import Role, State
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import access_log, scans
+from sync_server.services.whatsapp import outbox
 from sync_server.storage import changelog as log_store
 from sync_server.storage.db import Database
 
@@ -48,6 +52,7 @@ def read_application(
             raise Refusal("application.unknown", status=404, application_id=application_id)
         trail = log_store.trail_of(conn, application_id)
         attached = scans.scan_list(conn, application_id)
+        messages = outbox.message_list(conn, application_id)
         logged = access_log.append(
             conn,
             at=stamp(now),
@@ -85,6 +90,7 @@ def read_application(
             for e in trail
         ],
         "scans": attached,
+        "messages": messages,
         "access_seq": logged.seq,
     }
 

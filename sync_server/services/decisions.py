@@ -40,6 +40,7 @@ from protocol.workflow import Action, Reasons, Role, Side, State, transition
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import access_log, feed
+from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
 from sync_server.storage import changelog as log_store
 from sync_server.storage.changelog import TrailEntry
@@ -172,6 +173,7 @@ def _record(
         },
         now=now,
     )
+    whatsapp.on_move(conn, record, action, reasons, now=now)
     access_log.append(
         conn,
         at=at,

@@ -105,6 +105,7 @@ from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import archive, scans
 from sync_server.services.scans import DEFAULT_SCAN_LIMITS, ScanLimits
+from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
 from sync_server.storage import audit
 from sync_server.storage import changelog as log_store
@@ -520,6 +521,7 @@ class _Judge:
         self._trail(event, from_state, to_state, reasons)
         if archiving:
             self._archive(event)
+        whatsapp.on_move(self.conn, record, EVENT_ACTIONS[event.kind], reasons, now=self.now)
 
     def _archive(self, event: ChangeEvent) -> None:
         """The immutable archive package, in this transaction (design.md §1)."""

@@ -10,7 +10,7 @@ either commits whole or leaves nothing. Every connection is opened for one unit 
 closed after it; callers run that work in a worker thread, never on the event loop.
 
 Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
-sorts chronologically. Schema (version 6)::
+sorts chronologically. Schema (version 8)::
 
     enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
     devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
@@ -45,6 +45,15 @@ sorts chronologically. Schema (version 6)::
                         type, plaintext length and SHA-256 (:mod:`sync_server.storage.scans`)
     application_scans   which scans each application carries (from ``scan.attached``
                         events: device, seq, operator, document code)
+    whatsapp_outbox     every WhatsApp message to an applicant, persisted before sending:
+                        purpose, recipient, status, attempts, next attempt, the Cloud API's
+                        message id, last error code and reason
+                        (:mod:`sync_server.services.whatsapp`)
+    whatsapp_contacts   when each number last wrote to the office (the 24-hour window)
+    admin_alerts        what an admin must act on (e.g. an expired WhatsApp token)
+    whatsapp_inbox      documents applicants sent to the office number: sender, kecamatan
+                        (NULL: the central inbox), pending/stored/refused, the encrypted
+                        scan's id, type and size, the application it was attached to
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
@@ -52,6 +61,8 @@ in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures
 index of applications by state (the work queues). Version 4 added ``access_log``. Version 5
 added the KK number registry, the signed KK documents and the archive packages; version 6
 ``scans`` and ``application_scans``.
+Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``; version 8
+``whatsapp_inbox``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -384,6 +395,76 @@ _SCHEMA_SCANS = (
     "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
 )
 
+_SCHEMA_WHATSAPP = (
+    """
+    CREATE TABLE whatsapp_outbox (
+        id               TEXT PRIMARY KEY,
+        application_id   TEXT NOT NULL REFERENCES applications (application_id),
+        purpose          TEXT NOT NULL,
+        recipient        TEXT NOT NULL,
+        params           TEXT NOT NULL DEFAULT '{}',
+        status           TEXT NOT NULL,
+        use_template     INTEGER NOT NULL DEFAULT 0,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        provider_id      TEXT,
+        media_id         TEXT,
+        error_code       TEXT,
+        reason           TEXT NOT NULL DEFAULT '',
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX whatsapp_outbox_due ON whatsapp_outbox (status, next_attempt_at)",
+    "CREATE INDEX whatsapp_outbox_application ON whatsapp_outbox (application_id, created_at)",
+    "CREATE INDEX whatsapp_outbox_provider ON whatsapp_outbox (provider_id)",
+    """
+    CREATE TABLE whatsapp_contacts (
+        phone            TEXT PRIMARY KEY,
+        last_inbound_at  TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE admin_alerts (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        source  TEXT NOT NULL,
+        code    TEXT NOT NULL,
+        detail  TEXT NOT NULL DEFAULT ''
+    )
+    """,
+)
+
+_SCHEMA_WHATSAPP_INBOX = (
+    """
+    CREATE TABLE whatsapp_inbox (
+        id               INTEGER PRIMARY KEY,
+        provider_id      TEXT NOT NULL UNIQUE,
+        sender           TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        media_id         TEXT NOT NULL,
+        declared_type    TEXT NOT NULL DEFAULT '',
+        filename         TEXT NOT NULL DEFAULT '',
+        kecamatan        TEXT,
+        application_id   TEXT,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'stored', 'refused')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        scan_id          TEXT,
+        media_type       TEXT,
+        size             INTEGER,
+        reason           TEXT NOT NULL DEFAULT '',
+        received_at      TEXT NOT NULL,
+        stored_at        TEXT,
+        attached_to      TEXT,
+        attached_by      TEXT,
+        attached_at      TEXT
+    )
+    """,
+    "CREATE INDEX whatsapp_inbox_due ON whatsapp_inbox (status, next_attempt_at)",
+    "CREATE INDEX whatsapp_inbox_kecamatan ON whatsapp_inbox (kecamatan, id)",
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -391,6 +472,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V4,
     _SCHEMA_KK_DOCUMENTS,
     _SCHEMA_SCANS,
+    _SCHEMA_WHATSAPP,
+    _SCHEMA_WHATSAPP_INBOX,
 )
 """Statements that bring the schema from version i to i + 1."""
 

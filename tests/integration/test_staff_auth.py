@@ -234,6 +234,9 @@ EXEMPT = {
     ("POST", "/api/v1/devices/enroll"),
     ("POST", LOGIN),
     ("GET", "/api/v1/verify/{token}"),  # public: anyone holding a KK checks its QR code
+    # Meta calls these: the verify token and the body's HMAC (test_whatsapp_webhook)
+    ("GET", "/api/v1/whatsapp/webhook"),
+    ("POST", "/api/v1/whatsapp/webhook"),
 }
 
 
