@@ -29,6 +29,9 @@ GET      /api/v1/verify/{token}      public status of a KK (its QR code's       
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 =======  ==========================  ==========================================  ===========
 
+The staff pages (``/staf/...``, HTML, session cookie) are installed by
+:func:`sync_server.web.install_web`: the same services behind pages for browsers.
+
 Device signatures never authenticate staff routes and staff tokens never authenticate
 ``/api/v1/sync`` (:mod:`sync_server.services.staff_auth`,
 :func:`sync_server.api.deps.require_roles`).
@@ -64,6 +67,7 @@ from sync_server.api.routes import (
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
+from sync_server.web import install_web
 
 __all__ = ["create_app"]
 
@@ -99,4 +103,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
+    install_web(app)
     return app
