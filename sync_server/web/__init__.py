@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocol.errors import KKError
 from sync_server.errors import Refusal
-from sync_server.web import pages_auth, pages_review
+from sync_server.web import pages_auth, pages_decide, pages_review
 from sync_server.web.session import PREFIX, LoginRequired
 from sync_server.web.templating import STATIC_DIR, render
 
@@ -40,6 +41,18 @@ def _is_page(request: Request) -> bool:
     )
 
 
+def _back(request: Request) -> str:
+    """The page the user came from (same origin, a staff page), else the start page; a
+    refused decision goes back to its application."""
+    if request.url.path.endswith("/keputusan"):
+        return request.url.path.removesuffix("/keputusan")
+    referer = urlsplit(request.headers.get("referer", ""))
+    own = referer.netloc in ("", request.url.netloc)
+    if own and referer.path.startswith(PREFIX + "/") and referer.path != request.url.path:
+        return referer.path
+    return PREFIX + "/"
+
+
 def _as_page(api_handler: Handler) -> Handler:
     """The API's handler, its problem+json answer turned into an error page on ``/staf``."""
 
@@ -51,7 +64,7 @@ def _as_page(api_handler: Handler) -> Handler:
         return render(
             request,
             "error.html",
-            {"problem": problem},
+            {"problem": problem, "back": _back(request)},
             status=answer.status_code,
         )
 
@@ -65,7 +78,7 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 def install_web(app: FastAPI) -> None:
     """Add the staff pages to ``app``; call after the API's error handlers are installed."""
-    for router in (pages_auth.router, pages_review.router):
+    for router in (pages_auth.router, pages_review.router, pages_decide.router):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")
     for kind in (Refusal, KKError, RequestValidationError, StarletteHTTPException, Exception):

@@ -7,6 +7,7 @@ the access log exactly like an API read. The admin sees neither (no need for per
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -25,6 +26,7 @@ from sync_server.web.templating import render
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 25
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 Reviewer = Annotated[
     web.WebSession,
@@ -63,6 +65,8 @@ async def queue_page(
         )
     )
     done = DONE.get(Action(selesai)) if selesai in Action._value2member_map_ else None
+    if not _ID.match(id):
+        done = None
     step = step_of(state)
     return render(
         request,

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from protocol.workflow import Role
-from tests.integration.conftest import OPERATOR_PASSWORD
+from tests.integration.conftest import OPERATOR_PASSWORD, TTE_PASSPHRASE, tte_config
 from tests.integration.test_pull import submitted_application
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
     STAFF,
@@ -37,6 +37,12 @@ def browser() -> Iterator[Browser]:
         launched = launch(playwright)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def server_config(tmp_path, demo_pki):
+    """The server signs KKs with the demo PKI (the Kepala Dinas types the passphrase)."""
+    return tte_config(tmp_path, demo_pki)
 
 
 @pytest.fixture
@@ -91,3 +97,77 @@ def test_verifikator_finds_and_reads_a_pushed_application(
     fits_the_screen(page)
     snap(page, shots, f"{name}-application")
     page.context.close()
+
+
+def decide_in_page(page: Page, button: str, confirm: str, passphrase: str | None = None) -> None:
+    """Press a decision button, check the confirmation page, confirm."""
+    page.get_by_role("button", name=button, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Konfirmasi")
+    if passphrase is not None:
+        page.get_by_label("Frasa sandi sertifikat TTE").fill(passphrase)
+    page.get_by_role("button", name=confirm).click()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_sop_from_a_pushed_application_to_a_signed_decision_with_a_return(
+    browser, server, client, staff, counter, operator, shots, viewport
+):
+    name = "phone" if viewport is PHONE else "desktop"
+    app_id = submitted_application(counter, client, operator)
+
+    # Verifikator: a return without any reason is refused on the spot, with reasons it goes.
+    verif = open_as(browser, server.base_url, Role.VERIFIKATOR, viewport)
+    verif.get_by_role("link", name="Ahmad Fauzi").click()
+    verif.get_by_role("button", name="Kembalikan ke operator", exact=True).click()
+    expect(verif.get_by_role("alert")).to_contain_text("memerlukan alasan")
+    verif.get_by_role("link", name="Kembali", exact=True).click()
+    verif.get_by_label("Foto/pindaian dokumen tidak terbaca atau terpotong").check()
+    verif.get_by_label("Penjelasan").fill("Halaman 2 buku nikah terpotong.")
+    snap(verif, shots, f"{name}-return-form")
+    verif.get_by_role("button", name="Kembalikan ke operator", exact=True).click()
+    expect(verif.get_by_text("Halaman 2 buku nikah terpotong.")).to_be_visible()
+    fits_the_screen(verif)
+    snap(verif, shots, f"{name}-confirm-return")
+    verif.get_by_role("button", name="Ya, kembalikan ke operator").click()
+    expect(verif.get_by_role("status")).to_contain_text("dikembalikan ke operator")
+    expect(verif.get_by_text("0 permohonan.")).to_be_visible()
+
+    # The counter receives the return with its reasons, fixes and resubmits.
+    counter.pull(client)
+    [returned] = counter.store.decisions(app_id)
+    assert returned.reasons.items == ("dokumen_tidak_terbaca",)
+    assert returned.reasons.text == "Halaman 2 buku nikah terpotong."
+    counter.counter.resubmit(app_id, operator_id=operator)
+    assert [r["status"] for r in counter.push(client)] == ["applied"]
+
+    verif.reload()
+    verif.get_by_role("link", name="Ahmad Fauzi").click()
+    expect(verif.get_by_text("Halaman 2 buku nikah terpotong.")).to_be_visible()  # history
+    decide_in_page(verif, "Validasi berkas", "Ya, validasi berkas")
+    expect(verif.get_by_role("status")).to_contain_text("diteruskan ke Kabid")
+
+    kabid = open_as(browser, server.base_url, Role.KABID, viewport)
+    kabid.get_by_role("link", name="Ahmad Fauzi").click()
+    decide_in_page(kabid, "Verifikasi dan setujui", "Ya, verifikasi dan setujui")
+    expect(kabid.get_by_role("status")).to_contain_text("diteruskan ke Kepala Dinas")
+
+    kadis = open_as(browser, server.base_url, Role.KEPALA_DINAS, viewport)
+    kadis.get_by_role("link", name="Ahmad Fauzi").click()
+    decide_in_page(kadis, "Tanda tangani (TTE)", "Ya, tanda tangani (tte)", "salah-sandi")
+    expect(kadis.get_by_role("alert")).to_contain_text("frasa sandi")
+    kadis.get_by_role("link", name="Kembali", exact=True).click()
+    decide_in_page(kadis, "Tanda tangani (TTE)", "Ya, tanda tangani (tte)", TTE_PASSPHRASE)
+    expect(kadis.get_by_role("status")).to_contain_text("sudah ditandatangani")
+    snap(kadis, shots, f"{name}-signed")
+
+    with server.db.read() as conn:
+        state = conn.execute(
+            "SELECT state FROM applications WHERE application_id = ?", (app_id,)
+        ).fetchone()["state"]
+    assert state == "signed"
+    with server.db.read() as conn:
+        assert conn.execute("SELECT count(*) FROM kk_documents").fetchone()[0] == 1
+    counter.pull(client)
+    assert counter.store.get_application(app_id).state.value == "signed"
+    for page in (verif, kabid, kadis):
+        page.context.close()

@@ -193,3 +193,60 @@ def test_queue_search_and_a_page_view_lands_in_the_access_log(
 
     unknown = browser_like.get("/staf/permohonan/tidak-ada")
     assert unknown.status_code == 404 and "tidak tercatat" in unknown.text
+
+
+def test_a_decision_writes_nothing_until_confirmed_and_a_stale_one_is_refused(
+    server, browser_like, staff, counter, operator
+):
+    app_id = submitted_application(counter, browser_like, operator)
+    web_login(browser_like, Role.VERIFIKATOR)
+    page = browser_like.get(f"/staf/permohonan/{app_id}")
+    form = {"csrf": csrf_of(page), "action": "verify", "expected_state": "submitted"}
+    path = f"/staf/permohonan/{app_id}/keputusan"
+
+    confirm = browser_like.post(path, data=form)
+    assert confirm.status_code == 200 and "Konfirmasi: Validasi berkas" in confirm.text
+    assert server_state(server, app_id) == "submitted"  # nothing yet
+    assert (
+        browser_like.post(path, data={**form, "csrf": "palsu", "konfirmasi": "ya"}).status_code
+        == 403
+    )
+    assert server_state(server, app_id) == "submitted"
+
+    done = browser_like.post(path, data={**form, "konfirmasi": "ya"})
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/staf/antrean?selesai=verify&id={app_id}"
+    assert server_state(server, app_id) == "verified"
+
+    # The same form sent again (another tab, a double tap): the state moved on.
+    again = browser_like.post(path, data={**form, "konfirmasi": "ya"})
+    assert again.status_code == 409 and "text/html" in again.headers["content-type"]
+    assert server_state(server, app_id) == "verified"
+
+    with httpx.Client(base_url=server.base_url) as kabid:
+        web_login(kabid, Role.KABID)
+        page = kabid.get(f"/staf/permohonan/{app_id}")
+        wrong = kabid.post(
+            path,
+            data={"csrf": csrf_of(page), "action": "sign", "expected_state": "verified"},
+        )
+        assert wrong.status_code == 409 and "tidak dapat dilakukan" in wrong.text
+        unknown_item = kabid.post(
+            path,
+            data={
+                "csrf": csrf_of(page),
+                "action": "return",
+                "expected_state": "verified",
+                "items": "bukan_butir",
+            },
+        )
+        assert unknown_item.status_code == 422 and "tidak dikenal" in unknown_item.text
+    assert server_state(server, app_id) == "verified"
+
+
+def server_state(server, app_id: str) -> str:
+    with server.db.read() as conn:
+        row = conn.execute(
+            "SELECT state FROM applications WHERE application_id = ?", (app_id,)
+        ).fetchone()
+    return row["state"]
