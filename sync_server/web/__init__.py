@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocol.errors import KKError
 from sync_server.errors import Refusal
-from sync_server.web import pages_auth, pages_decide, pages_review
+from sync_server.web import pages_auth, pages_dashboard, pages_decide, pages_review
 from sync_server.web.session import PREFIX, LoginRequired
 from sync_server.web.templating import STATIC_DIR, render
 
@@ -78,7 +78,12 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 def install_web(app: FastAPI) -> None:
     """Add the staff pages to ``app``; call after the API's error handlers are installed."""
-    for router in (pages_auth.router, pages_review.router, pages_decide.router):
+    for router in (
+        pages_auth.router,
+        pages_review.router,
+        pages_decide.router,
+        pages_dashboard.router,
+    ):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")
     for kind in (Refusal, KKError, RequestValidationError, StarletteHTTPException, Exception):

@@ -169,5 +169,12 @@ def test_the_sop_from_a_pushed_application_to_a_signed_decision_with_a_return(
         assert conn.execute("SELECT count(*) FROM kk_documents").fetchone()[0] == 1
     counter.pull(client)
     assert counter.store.get_application(app_id).state.value == "signed"
+
+    kadis.get_by_role("link", name="Dasbor SLA").click()
+    expect(kadis.get_by_role("heading", level=1)).to_have_text("Dasbor SLA")
+    expect(kadis.get_by_role("img", name="Pengembalian per alasan")).to_be_visible()
+    kadis.get_by_role("link", name="Semua").click()
+    fits_the_screen(kadis)
+    snap(kadis, shots, f"{name}-dashboard")
     for page in (verif, kabid, kadis):
         page.context.close()
