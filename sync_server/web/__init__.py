@@ -25,7 +25,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocol.errors import KKError
 from sync_server.errors import Refusal
-from sync_server.web import pages_auth, pages_dashboard, pages_decide, pages_review
+from sync_server.web import (
+    pages_admin,
+    pages_auth,
+    pages_dashboard,
+    pages_decide,
+    pages_review,
+)
 from sync_server.web.session import PREFIX, LoginRequired
 from sync_server.web.templating import STATIC_DIR, render
 
@@ -83,6 +89,7 @@ def install_web(app: FastAPI) -> None:
         pages_review.router,
         pages_decide.router,
         pages_dashboard.router,
+        pages_admin.router,
     ):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")

@@ -73,7 +73,7 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
     """Render ``templates/web/<name>`` with ``request`` and ``context``; never cached."""
-    values = {"session": None, **(context or {})}
+    values = {"session": None, "notice": None, "error": None, **(context or {})}
     html = _env.get_template(name).render(request=request, **values)
     return HTMLResponse(
         html,

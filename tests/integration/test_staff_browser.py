@@ -10,6 +10,7 @@ else to the test's tmp dir.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +179,40 @@ def test_the_sop_from_a_pushed_application_to_a_signed_decision_with_a_return(
     snap(kadis, shots, f"{name}-dashboard")
     for page in (verif, kabid, kadis):
         page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_admin_manages_accounts_and_devices_and_checks_the_audit_chain(
+    browser, server, staff, shots, viewport
+):
+    name = "phone" if viewport is PHONE else "desktop"
+    admin = open_as(browser, server.base_url, Role.ADMIN, viewport)
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Pengguna dan operator")
+    admin.get_by_label("Nama pengguna").fill("wati.loket")
+    admin.get_by_label("Nama lengkap").fill("Wati Lestari")
+    admin.get_by_label("Peran").select_option(label="Operator Online SIAK")
+    admin.get_by_label("Kecamatan (hanya untuk operator)").select_option(label="Sekayu")
+    admin.get_by_label("Kata sandi awal").fill("sandi-awal-123")
+    admin.get_by_role("button", name="Buat akun").click()
+    expect(admin.get_by_role("status")).to_have_text("Akun sudah dibuat.")
+    # The keyboard opens the confirmation.
+    admin.get_by_text("Nonaktifkan wati.loket", exact=True).press("Enter")
+    admin.get_by_role("button", name="Ya, nonaktifkan wati.loket").click()
+    expect(admin.get_by_role("status")).to_contain_text("dinonaktifkan")
+    fits_the_screen(admin)
+    snap(admin, shots, f"{name}-admin-users")
+
+    admin.get_by_role("link", name="Perangkat loket").click()
+    admin.get_by_label("Label perangkat").fill("Loket 1 Sekayu")
+    admin.get_by_role("button", name="Buat kode").click()
+    expect(admin.locator(".bigcode")).to_have_text(
+        re.compile(r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
+    )
+    fits_the_screen(admin)
+    snap(admin, shots, f"{name}-admin-devices")
+
+    admin.get_by_role("link", name="Audit").click()
+    expect(admin.get_by_role("status")).to_contain_text("Utuh.")
+    fits_the_screen(admin)
+    snap(admin, shots, f"{name}-admin-audit")
+    admin.context.close()
