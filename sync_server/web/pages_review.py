@@ -19,6 +19,7 @@ from protocol.workflow import Action, Role, State, allowed_actions, step_of
 from sync_server.api.deps import ClientIpDep, ContextDep
 from sync_server.clock import utc_now
 from sync_server.services import accounts, application_read, queues
+from sync_server.services.document_read import DocumentKind, read_document
 from sync_server.web import session as web
 from sync_server.web import views
 from sync_server.web.templating import render
@@ -126,5 +127,46 @@ async def application_page(
             "actions": allowed_actions(state, user.role),
             "reason_choices": [(r["code"], r["label"]) for r in checklist]
             + list(RETURN_REASONS.items()),
+        },
+    )
+
+
+_DOCUMENTS = {
+    "draf-kk.pdf": DocumentKind.DRAFT_KK,
+    "biodata.pdf": DocumentKind.BIODATA,
+    "kk.pdf": DocumentKind.SIGNED_KK,
+}
+
+
+@router.get("/permohonan/{application_id}/{name}")
+async def document(
+    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    name: Annotated[str, Path(pattern="^(draf-kk|biodata|kk)[.]pdf$")],
+    session: Reviewer,
+    context: ContextDep,
+    ip: ClientIpDep,
+) -> Response:
+    """The DRAF KK, the Biodata Penduduk or the signed KK, opened in the browser's PDF
+    viewer; each read is in the access log (:mod:`sync_server.services.document_read`)."""
+    user = session.staff.user
+    data = await run_in_threadpool(
+        lambda: read_document(
+            context.db,
+            context.config,
+            application_id,
+            _DOCUMENTS[name],
+            actor_id=user.user_id,
+            role=user.role,
+            client_ip=ip,
+            now=utc_now(),
+        )
+    )
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="{name}"',
         },
     )

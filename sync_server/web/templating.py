@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 import templates
@@ -16,7 +16,15 @@ from protocol.events import parse_timestamp
 from protocol.workflow import Role
 from sync_server.services.wilayah import kecamatan_name
 
-__all__ = ["TEMPLATE_DIR", "STATIC_DIR", "render", "local_time", "duration"]
+__all__ = [
+    "TEMPLATE_DIR",
+    "STATIC_DIR",
+    "PAGE_HEADERS",
+    "render",
+    "stream",
+    "local_time",
+    "duration",
+]
 
 TEMPLATE_DIR = Path(templates.__file__).resolve().parent / "web"
 STATIC_DIR = TEMPLATE_DIR / "static"
@@ -54,6 +62,16 @@ def _role_label(value: str | None) -> str:
         return str(value)
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+"""Every staff page: never cached (personal data), no framing, only this origin's assets."""
+
 _env = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR),
     autoescape=select_autoescape(["html", "svg"]),
@@ -75,15 +93,13 @@ def render(
     """Render ``templates/web/<name>`` with ``request`` and ``context``; never cached."""
     values = {"session": None, "notice": None, "error": None, **(context or {})}
     html = _env.get_template(name).render(request=request, **values)
-    return HTMLResponse(
-        html,
-        status_code=status,
-        headers={
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-            "X-Frame-Options": "DENY",
-            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-            "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        },
-    )
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def stream(request: Request, name: str, context: dict[str, Any]) -> StreamingResponse:
+    """Render ``name`` as it goes: what the template has written so far reaches the browser
+    while later parts (which may iterate over slow work, e.g. signing) are still running.
+    Jinja's generator is synchronous; Starlette iterates it in a worker thread."""
+    values = {"session": None, "notice": None, "error": None, **context}
+    chunks = _env.get_template(name).generate(request=request, **values)
+    return StreamingResponse(chunks, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from protocol.workflow import Role
+from protocol.application import Application
+from protocol.workflow import Action, Role
+from sync_server.clock import utc_now
+from sync_server.services.decisions import record_decision
+from tests.factories import application_dict
 from tests.integration.conftest import OPERATOR_PASSWORD, TTE_PASSPHRASE, tte_config
 from tests.integration.test_pull import submitted_application
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
@@ -216,3 +222,79 @@ def test_the_admin_manages_accounts_and_devices_and_checks_the_audit_chain(
     fits_the_screen(admin)
     snap(admin, shots, f"{name}-admin-audit")
     admin.context.close()
+
+
+def approved_applications(server, client, counter, operator, staff, count: int) -> list[str]:
+    """``count`` applications pushed by the counter, validated and approved."""
+    counter.pull(client)
+    ids = []
+    for _ in range(count):
+        app = Application.from_dict(application_dict(id=str(uuid.uuid4())))
+        counter.counter.create_application(app, operator_id=operator)
+        counter.counter.submit(app.id, operator_id=operator)
+        ids.append(app.id)
+    assert {r["status"] for r in counter.push(client)} == {"applied"}
+    for app_id in ids:
+        for action, role in ((Action.VERIFY, Role.VERIFIKATOR), (Action.APPROVE, Role.KABID)):
+            record_decision(
+                server.db,
+                application_id=app_id,
+                action=action,
+                role=role,
+                actor_id=staff[role],
+                actor_name=STAFF[role][1],
+                reasons=None,
+                now=utc_now(),
+            )
+    return ids
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_kepala_dinas_signs_a_batch_with_one_passphrase_and_sees_the_progress(
+    browser, server, client, staff, counter, operator, shots, viewport
+):
+    name = "phone" if viewport is PHONE else "desktop"
+    ids = approved_applications(server, client, counter, operator, staff, 3)
+    kadis = open_as(browser, server.base_url, Role.KEPALA_DINAS, viewport)
+    kadis.get_by_role("link", name="TTE massal").click()
+    expect(kadis.get_by_role("group", name="3 permohonan menunggu TTE")).to_be_visible()
+    kadis.get_by_role("link", name="Pilih semua").click()
+    for box in kadis.get_by_role("checkbox").all():
+        expect(box).to_be_checked()
+    fits_the_screen(kadis)
+    snap(kadis, shots, f"{name}-tte-batch")
+
+    kadis.get_by_label("Frasa sandi sertifikat TTE").fill("bukan-frasa-sandinya")
+    kadis.get_by_role("button", name="Tanda tangani yang dipilih").click()
+    expect(kadis.get_by_role("alert")).to_contain_text("frasa sandi")
+    assert signed_count(server) == 0  # a wrong passphrase signs nothing
+
+    kadis.goto("/staf/tte?semua=1")
+    # Meanwhile another session signs the first one: the batch reports it and goes on.
+    with httpx.Client(base_url=server.base_url) as api:
+        token = api.post(
+            "/api/v1/auth/login",
+            json={"username": STAFF[Role.KEPALA_DINAS][0], "password": OPERATOR_PASSWORD},
+        ).json()["token"]
+        answer = api.post(
+            "/api/v1/tte/sign-batch",
+            json={"application_ids": ids[:1], "passphrase": TTE_PASSPHRASE},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 200, answer.text
+    kadis.get_by_label("Frasa sandi sertifikat TTE").fill(TTE_PASSPHRASE)
+    kadis.get_by_role("button", name="Tanda tangani yang dipilih").click()
+    expect(kadis.get_by_role("status")).to_have_text("Selesai: 2 ditandatangani, 1 tidak.")
+    expect(kadis.locator("ol.progress li.ok")).to_have_count(2)
+    expect(kadis.locator("ol.progress li").first).to_contain_text("1/3")
+    fits_the_screen(kadis)
+    snap(kadis, shots, f"{name}-tte-progress")
+    assert signed_count(server) == 3
+    kadis.context.close()
+
+
+def signed_count(server) -> int:
+    with server.db.read() as conn:
+        return conn.execute("SELECT count(*) FROM applications WHERE state = 'signed'").fetchone()[
+            0
+        ]
