@@ -31,6 +31,7 @@ from sync_server.web import (
     pages_dashboard,
     pages_decide,
     pages_review,
+    pages_scans,
     pages_tte,
 )
 from sync_server.web.session import PREFIX, LoginRequired
@@ -92,6 +93,7 @@ def install_web(app: FastAPI) -> None:
         pages_dashboard.router,
         pages_admin.router,
         pages_tte.router,
+        pages_scans.router,
     ):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")

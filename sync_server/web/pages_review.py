@@ -124,6 +124,7 @@ async def application_page(
             "members": views.member_rows(data),
             "checklist": checklist,
             "history": views.history_rows(detail["history"], names),
+            "scans": views.scan_rows(detail.get("scans") or []),
             "actions": allowed_actions(state, user.role),
             "reason_choices": [(r["code"], r["label"]) for r in checklist]
             + list(RETURN_REASONS.items()),

@@ -12,7 +12,14 @@ from protocol.wilayah import region
 from protocol.workflow import Action, State
 from sync_server.services.queues import service_label
 
-__all__ = ["member_rows", "address_line", "history_rows", "reason_labels", "service_of"]
+__all__ = [
+    "member_rows",
+    "address_line",
+    "history_rows",
+    "reason_labels",
+    "service_of",
+    "scan_rows",
+]
 
 _MEMBER_CODES = (
     ("jenis_kelamin", codes.JENIS_KELAMIN),
@@ -103,6 +110,24 @@ def history_rows(history: list[dict[str, Any]], names: dict[str, str]) -> list[d
                 "reason_items": reason_labels(reasons.get("items") or []),
                 "reason_text": reasons.get("text") or "",
                 "where": "loket" if entry.get("device_id") else "pusat",
+            }
+        )
+    return rows
+
+
+def scan_rows(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The application's scans with their document's label and how much has arrived."""
+    rows = []
+    for scan in listed:
+        total = scan.get("bytes") or 0
+        received = scan.get("received_bytes") or 0
+        rows.append(
+            {
+                **scan,
+                "label": reason_labels([scan.get("document") or ""])[0] or "Dokumen",
+                "complete": scan.get("status") == "complete",
+                "is_image": str(scan.get("media_type") or "").startswith("image/"),
+                "percent": min(100, int(received * 100 / total)) if total else 0,
             }
         )
     return rows

@@ -141,6 +141,8 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("GET", "/staf/permohonan/{application_id}"): REVIEWERS,
     ("POST", "/staf/permohonan/{application_id}/keputusan"): REVIEWERS,
     ("GET", "/staf/permohonan/{application_id}/{name}"): REVIEWERS,
+    ("GET", "/staf/permohonan/{application_id}/pindaian/{scan_id}"): REVIEWERS,
+    ("GET", "/staf/permohonan/{application_id}/pindaian/{scan_id}/lihat"): REVIEWERS,
     ("GET", "/staf/tte"): {Role.KEPALA_DINAS},
     ("POST", "/staf/tte"): {Role.KEPALA_DINAS},
     ("GET", "/staf/dasbor"): ALL,
@@ -173,7 +175,9 @@ def test_every_page_refuses_other_roles_and_sends_strangers_to_login(server, sta
             web_login(sessions[role], role)
         with httpx.Client(base_url=server.base_url) as stranger:
             for (method, path), allowed in PAGES.items():
-                url = path.format(application_id="x", username="x", device_id="x", name="kk.pdf")
+                url = path.format(
+                    application_id="x", username="x", device_id="x", name="kk.pdf", scan_id="a" * 64
+                )
                 answer = stranger.request(method, url, data={"csrf": "x"})
                 assert answer.status_code == 303, (method, path)
                 assert answer.headers["location"].startswith("/staf/masuk"), (method, path)

@@ -298,3 +298,31 @@ def signed_count(server) -> int:
         return conn.execute("SELECT count(*) FROM applications WHERE state = 'signed'").fetchone()[
             0
         ]
+
+
+def test_a_scan_opens_fitted_to_a_phone_and_zooms_to_full_size(
+    browser, server, client, staff, shots
+):
+    from tests.integration.test_scan_upload import APP_ID, chunk
+    from tests.integration.test_scan_upload import Counter as ScanCounter
+    from tests.support.scan_samples import jpeg_scan
+
+    scans = ScanCounter(server, client)
+    photo_id, blob = scans.attach(jpeg_scan(seed=5), document="buku_nikah")
+    chunk(client, scans.device, photo_id, 0, blob)
+    page = open_as(browser, server.base_url, Role.VERIFIKATOR, PHONE)
+    page.goto(f"/staf/permohonan/{APP_ID}")
+    page.get_by_role("link", name="Lihat Buku Nikah").click()
+    image = page.get_by_role("img", name=re.compile("Pindaian dokumen pemohon"))
+    expect(image).to_be_visible()
+    fitted = image.bounding_box()
+    assert fitted and fitted["width"] <= PHONE["width"]
+    fits_the_screen(page)
+    snap(page, shots, "phone-scan")
+    page.get_by_role("link", name="Perbesar (ukuran asli)").click()
+    expect(page.get_by_role("link", name="Sesuaikan layar")).to_be_visible()
+    page.wait_for_function("document.querySelector('.scanview img').naturalWidth > 0")
+    natural = page.evaluate("document.querySelector('.scanview img').naturalWidth")
+    assert natural > PHONE["width"]
+    assert page.get_by_role("img").bounding_box()["width"] == natural
+    page.context.close()
