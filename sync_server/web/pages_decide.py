@@ -127,23 +127,19 @@ async def sign_one(
 ) -> kk_signing.SignOutcome:
     """The TTE of one application, as ``sign`` on the API; raises its refusal."""
     user = session.staff.user
-
-    def work() -> kk_signing.SignOutcome:
-        with kk_signing.open_signer(context.config, passphrase) as signer:
-            [outcome] = kk_signing.sign_batch(
-                context.db,
-                context.config,
-                signer,
-                [application_id],
-                actor_id=user.user_id,
-                actor_name=user.full_name,
-                client_ip=ip,
-                clock=utc_now,
-                expected_state=expected_state,
-            )
-        return outcome
-
-    outcome = await run_in_threadpool(work)
+    [outcome] = await run_in_threadpool(
+        lambda: kk_signing.sign_with_passphrase(
+            context.db,
+            context.config,
+            passphrase,
+            [application_id],
+            actor_id=user.user_id,
+            actor_name=user.full_name,
+            client_ip=ip,
+            clock=utc_now,
+            expected_state=expected_state,
+        )
+    )
     if outcome.refusal is not None:
         raise outcome.refusal
     return outcome

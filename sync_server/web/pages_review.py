@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from protocol.requirement_rules import RETURN_REASONS
 from protocol.workflow import Action, Role, State, allowed_actions, step_of
 from sync_server.api.deps import ClientIpDep, ContextDep
+from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.services import accounts, application_read, queues
 from sync_server.services.document_read import DocumentKind, read_document
@@ -162,12 +163,4 @@ async def document(
             now=utc_now(),
         )
     )
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'inline; filename="{name}"',
-        },
-    )
+    return inline_file(data, "application/pdf", name)

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.deps import ClientIpDep, ContextDep
+from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.services import scans
 from sync_server.web import session as web
@@ -55,15 +56,7 @@ async def scan_file(
             now=utc_now(),
         )
     )
-    return Response(
-        content,
-        media_type=media_type,
-        headers={
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'inline; filename="pindaian-{scan_id[:12]}"',
-        },
-    )
+    return inline_file(content, media_type, f"pindaian-{scan_id[:12]}")
 
 
 @router.get("/permohonan/{application_id}/pindaian/{scan_id}/lihat")
