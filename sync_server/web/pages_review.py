@@ -19,7 +19,8 @@ from protocol.workflow import Action, Role, State, allowed_actions, step_of
 from sync_server.api.deps import ClientIpDep, ContextDep
 from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
-from sync_server.services import accounts, application_read, queues
+from sync_server.context import ServerContext
+from sync_server.services import access_log, accounts, application_read, queues
 from sync_server.services.document_read import DocumentKind, read_document
 from sync_server.web import session as web
 from sync_server.web import views
@@ -87,6 +88,12 @@ async def queue_page(
     )
 
 
+def _audit_of(context: ServerContext, application_id: str) -> list[access_log.AccessRecord]:
+    """Who read or decided this file (the access log's rows for it), newest first."""
+    with context.db.read() as conn:
+        return list(reversed(access_log.entries(conn, application_id=application_id)))
+
+
 @router.get("/permohonan/{application_id}")
 async def application_page(
     request: Request,
@@ -108,6 +115,7 @@ async def application_page(
         )
     )
     users = await run_in_threadpool(accounts.list_users, context.db)
+    audit = await run_in_threadpool(lambda: _audit_of(context, application_id))
     names = {u.user_id: u.full_name for u in users}
     data = detail["data"]
     state = State(detail["state"])
@@ -126,6 +134,8 @@ async def application_page(
             "checklist": checklist,
             "history": views.history_rows(detail["history"], names),
             "scans": views.scan_rows(detail.get("scans") or []),
+            "audit": audit,
+            "names": names,
             "actions": allowed_actions(state, user.role),
             "reason_choices": [(r["code"], r["label"]) for r in checklist]
             + list(RETURN_REASONS.items()),

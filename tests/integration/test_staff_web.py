@@ -177,6 +177,9 @@ def test_queue_search_and_a_page_view_lands_in_the_access_log(
         "halaman staf",
     )
 
+    again = browser_like.get(f"/staf/permohonan/{app_id}").text
+    assert "Log akses berkas ini (2)" in again and "halaman staf" in again
+
     unknown = browser_like.get("/staf/permohonan/tidak-ada")
     assert unknown.status_code == 404 and "tidak tercatat" in unknown.text
 
