@@ -256,7 +256,7 @@ def test_the_kepala_dinas_signs_a_batch_with_one_passphrase_and_sees_the_progres
     name = "phone" if viewport is PHONE else "desktop"
     ids = approved_applications(server, client, counter, operator, staff, 3)
     kadis = open_as(browser, server.base_url, Role.KEPALA_DINAS, viewport)
-    kadis.get_by_role("link", name="TTE massal").click()
+    kadis.get_by_role("link", name="TTE massal", exact=True).click()
     expect(kadis.get_by_role("group", name="3 permohonan menunggu TTE")).to_be_visible()
     kadis.get_by_role("link", name="Pilih semua").click()
     for box in kadis.get_by_role("checkbox").all():
