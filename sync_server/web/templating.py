@@ -55,6 +55,21 @@ def duration(minutes: float | int | None) -> str:
     return f"{mins} mnt"
 
 
+_ACCESS_LABELS = {
+    "application.read": "Membaca berkas",
+    "application.decided": "Keputusan",
+    "document.read": "Membuka dokumen",
+    "scan.read": "Membuka pindaian",
+    "application.claimed": "Mengambil berkas",
+    "application.released": "Melepas berkas",
+}
+
+
+def _access_label(action: str) -> str:
+    """An access-log action in words (the code itself for one added later)."""
+    return _ACCESS_LABELS.get(action, action)
+
+
 def _role_label(value: str | None) -> str:
     try:
         return Role(value).label if value else "-"
@@ -84,6 +99,7 @@ _env.filters.update(
     duration=duration,
     kecamatan=kecamatan_name,
     role_label=_role_label,
+    access_label=_access_label,
 )
 
 
