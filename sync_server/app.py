@@ -32,6 +32,9 @@ GET      /api/v1/whatsapp/webhook    WhatsApp Cloud API subscription check      
 POST     /api/v1/whatsapp/webhook    message statuses and applicants' messages   Meta's HMAC
 =======  ==========================  ==========================================  ===========
 
+The staff pages (``/staf/...``, HTML, session cookie) are installed by
+:func:`sync_server.web.install_web`: the same services behind pages for browsers.
+
 Device signatures never authenticate staff routes and staff tokens never authenticate
 ``/api/v1/sync`` (:mod:`sync_server.services.staff_auth`,
 :func:`sync_server.api.deps.require_roles`).
@@ -73,6 +76,7 @@ from sync_server.config import ServerConfig
 from sync_server.context import open_context
 from sync_server.services.whatsapp import build_worker
 from sync_server.services.whatsapp.webhook import redact_access_log
+from sync_server.web import install_web
 
 __all__ = ["create_app"]
 
@@ -118,4 +122,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(scans.staff_router)
     app.include_router(scans.documents_router)
     app.include_router(whatsapp.router)
+    install_web(app)
     return app

@@ -124,6 +124,11 @@ class ServerConfig(BaseSettings):
     """A partial scan upload untouched this long is discarded (its bytes deleted); the
     counter then starts it again from zero. Three days covers a weekend without network."""
 
+    web_cookie_secure: bool | None = None
+    """Mark the staff pages' session cookie ``Secure``: ``None`` (default) when the request
+    arrived over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto); set true
+    behind a TLS proxy whose headers are not trusted, false only for local tests."""
+
     @property
     def documents_dir(self) -> Path:
         """Content-addressed store of signed KKs and archive packages (by SHA-256)."""

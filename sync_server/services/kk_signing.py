@@ -52,7 +52,14 @@ from sync_server.storage.db import Connection, Database
 if TYPE_CHECKING:  # pyhanko costs ~0.4 s to import: only a signing request pays for it
     from signing.tte import KKSigner
 
-__all__ = ["SignOutcome", "open_signer", "sign_batch", "verification_url", "official"]
+__all__ = [
+    "sign_with_passphrase",
+    "SignOutcome",
+    "open_signer",
+    "sign_batch",
+    "verification_url",
+    "official",
+]
 
 log = logging.getLogger("sync_server.tte")
 
@@ -187,6 +194,34 @@ def sign_batch(
             outcome = SignOutcome(application_id, refusal=refusal)
         outcomes.append(outcome)
     return outcomes
+
+
+def sign_with_passphrase(
+    db: Database,
+    config: ServerConfig,
+    passphrase: str,
+    application_ids: Sequence[str],
+    *,
+    actor_id: str,
+    actor_name: str,
+    client_ip: str,
+    clock: Callable[[], datetime],
+    expected_state: State = State.APPROVED,
+) -> list[SignOutcome]:
+    """Open the key with ``passphrase`` (the refusals of :func:`open_signer`: nothing is
+    signed then), :func:`sign_batch` the applications and close the key. Blocking."""
+    with open_signer(config, passphrase) as signer:
+        return sign_batch(
+            db,
+            config,
+            signer,
+            application_ids,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            client_ip=client_ip,
+            clock=clock,
+            expected_state=expected_state,
+        )
 
 
 def _sign_one(

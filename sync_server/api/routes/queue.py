@@ -35,12 +35,16 @@ async def queue(
     context: ContextDep,
     limit: Annotated[int, Query(ge=1, le=queues.MAX_LIMIT)] = queues.DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    q: Annotated[str | None, Query(max_length=queues.MAX_SEARCH)] = None,
 ) -> QueuePage:
     """Applications waiting for my step, oldest first, with time in the step against the
-    SOP's target (verifikator: diajukan; Kabid: divalidasi; Kepala Dinas: diverifikasi)."""
+    SOP's target (verifikator: diajukan; Kabid: divalidasi; Kepala Dinas: diverifikasi).
+    ``q`` searches: application id or applicant NIK prefix, or part of the applicant's name."""
     state = queues.QUEUE_STATE[session.user.role]
     entries, total = await run_in_threadpool(
-        lambda: queues.read_queue(context.db, state, limit=limit, offset=offset, now=utc_now())
+        lambda: queues.read_queue(
+            context.db, state, limit=limit, offset=offset, now=utc_now(), search=q
+        )
     )
     return QueuePage.model_validate(
         {"items": [e.to_dict() for e in entries], "total": total, "limit": limit, "offset": offset}

@@ -38,6 +38,7 @@ from sync_server.api.deps import (
     authenticated_request,
     require_roles,
 )
+from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.errors import Refusal
 from sync_server.schemas import ErrorResponse
@@ -224,9 +225,4 @@ async def read_scan(
             now=utc_now(),
         )
     )
-    headers = {
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'inline; filename="{scan_id[:16]}"',
-    }
-    return Response(content=content, media_type=media_type, headers=headers)
+    return inline_file(content, media_type, scan_id[:16])
