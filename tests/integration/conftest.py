@@ -304,7 +304,9 @@ def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tte_config(tmp_path: Path, pki: Path, **settings: Any) -> ServerConfig:
-    """An initialised data directory whose server signs KKs with the demo PKI."""
+    """An initialised data directory whose server signs KKs with the demo PKI (WhatsApp
+    sending off unless asked for, as in :func:`server_config`)."""
+    settings.setdefault("whatsapp_transport", "off")
     config = ServerConfig(
         data_dir=tmp_path / "server",
         tte_pki_dir=pki,
