@@ -15,7 +15,9 @@ operator would, so it shows exactly what exists:
    operator, then pushed to the server by the sync engine;
 6. the counter's status;
 7. a sample KK signed by the Kepala Dinas's demo certificate at PAdES B-LT, verified offline;
-then the server keeps running until Ctrl-C (``--no-wait`` stops).
+8. on a terminal, the counter's full-screen app (``kk-counter app``) on that counter, logged
+   in as the demo operator types; when the operator quits it (Ctrl+Q), the server keeps running
+   for the staff pages until Ctrl-C (``--no-app`` skips the app, ``--no-wait`` stops).
 
 Everything lives under ``var/`` (never committed). Demo secrets are printed because they are
 demo secrets; a real deployment creates its own accounts with ``kk-server user add``.
@@ -53,6 +55,9 @@ def main() -> int:
     parser.add_argument("--var", type=Path, default=ROOT / "var", help="state directory")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--no-wait", action="store_true", help="stop the server at the end")
+    parser.add_argument(
+        "--no-app", action="store_true", help="do not open the counter app on the terminal"
+    )
     args = parser.parse_args()
     server_dir, counter_dir = args.var / "server", args.var / "counter"
     url = f"http://127.0.0.1:{args.port}"
@@ -137,6 +142,14 @@ def main() -> int:
         print(f"Pesan WhatsApp ke pemohon (tanpa akun WhatsApp): {server_dir / 'whatsapp'}")
         if args.no_wait:
             return 0
+        if not args.no_app and sys.stdin.isatty() and sys.stdout.isatty():
+            # The counter app takes the terminal; the server goes on beside it.
+            print("Membuka aplikasi loket (keluar: Ctrl+Q; bantuan: F1)...")
+            subprocess.run(
+                [str(BIN / "kk-counter"), "app", "--data-dir", str(counter_dir), "--server", url],
+                check=False,
+            )
+            print("Aplikasi loket ditutup; buka lagi: .venv/bin/kk-counter app --demo")
         print(f"Server pusat berjalan di {url}. Tekan Ctrl+C untuk berhenti.")
         proc.wait()
         return proc.returncode or 0
