@@ -27,6 +27,8 @@ PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)     
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
+POST     /api/v1/applications/       claim the current step (or assign it);      the step's
+DELETE   {id}/claim                  release it                                  role, admin
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -52,6 +54,7 @@ from sync_server.api.errors import install_error_handlers
 from sync_server.api.routes import (
     applications,
     auth,
+    claims,
     decisions,
     devices,
     documents,
@@ -99,4 +102,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
+    app.include_router(claims.router)
     return app

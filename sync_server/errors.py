@@ -46,6 +46,8 @@ Codes, grouped by where they arise (HTTP status in brackets):
   (over HTTP, :mod:`sync_server.api.routes.decisions`: ``workflow.illegal_transition``
   [409], ``workflow.role_not_permitted`` [403], ``workflow.reason_required`` and
   ``workflow.unknown_reason_item`` [422])
+* claims (:mod:`sync_server.services.claims`): ``claim.held`` / ``claim.held_by_other`` /
+  ``claim.not_claimable`` [409], ``claim.not_your_step`` [403], ``claim.assignee_*`` [422]
 * admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
   ``server.not_initialized``, ``application.unknown`` and ``transfer.*``
 * anything else: ``http.not_found`` [404], ``http.method_not_allowed`` [405], ``http.error``,

@@ -29,6 +29,10 @@ __all__ = [
     "SignBatchResponse",
     "KKNumberEntry",
     "KKNumberEntered",
+    "ClaimRequest",
+    "ClaimOut",
+    "DuplicateOther",
+    "DuplicateFlagOut",
 ]
 
 
@@ -147,6 +151,87 @@ class MeResponse(BaseModel):
     expires_at: str
 
 
+class ClaimRequest(BaseModel):
+    """Who takes the application's current step: the caller (no ``user_id``), a colleague of
+    the caller's role, or (admin) any account of the step's role."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {},
+                {"reassign": True},
+                {"user_id": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00", "reassign": True},
+            ]
+        },
+    )
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)
+    """The account to assign; the caller when omitted (an admin must name one)."""
+    reassign: bool = False
+    """Take the step over from whoever holds it (same role as the holder, or admin)."""
+
+
+class ClaimOut(BaseModel):
+    """Who holds an application's current step."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                    "state": "submitted",
+                    "user_id": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                    "username": "sri.verif",
+                    "full_name": "Sri Wahyuni, S.Sos",
+                    "role": "verifikator",
+                    "claimed_at": "2026-11-25T03:12:45.120Z",
+                    "assigned_by": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                }
+            ]
+        }
+    )
+
+    application_id: str
+    state: str
+    """The step (state) the claim is for; it ends when a decision moves the application."""
+    user_id: str
+    username: str
+    full_name: str
+    role: str
+    claimed_at: str
+    assigned_by: str
+    """The account that made the claim: the holder, a colleague or an admin."""
+
+
+class DuplicateOther(BaseModel):
+    """The other record that carries the same NIK."""
+
+    application_id: str
+    kecamatan: str
+    state: str
+    """Its state now."""
+    state_label: str
+    state_at_flag: str
+    """Its state when the flag was raised (``issued``/``archived``: an issued KK)."""
+    kk_number: str
+    """Its family's KK number (empty for a new family not yet numbered)."""
+    member_name: str
+    """The name that NIK carries there."""
+
+
+class DuplicateFlagOut(BaseModel):
+    """A member's NIK found, at submission, in another open application or in the current
+    issued KK of another family. A flag informs the verifier; it blocks nothing."""
+
+    nik: str
+    member_name: str
+    """The member's name in this application."""
+    kind: Literal["open_application", "issued_kk"]
+    flagged_at: str
+    other: DuplicateOther
+
+
 class QueueItem(BaseModel):
     """One application waiting for the caller's step."""
 
@@ -162,6 +247,10 @@ class QueueItem(BaseModel):
     target_minutes: int
     """The SOP's time target for this step ("Mutu Baku: Waktu")."""
     over_target: bool
+    claimed_by: ClaimOut | None
+    """Who works on it now; ``None`` when nobody has claimed it."""
+    duplicate_flags: int
+    """How many duplicate-NIK flags it carries (details in the application's read)."""
 
 
 class QueuePage(BaseModel):
@@ -287,6 +376,11 @@ class ApplicationDetail(BaseModel):
     """The application's document scans, in the order attached."""
     access_seq: int
     """The access-log row that records this read."""
+    claimed_by: ClaimOut | None
+    """Who works on the current step; ``None`` when nobody has claimed it."""
+    duplicates: list[DuplicateFlagOut]
+    """Duplicate-NIK flags raised at the latest submission (and by later submissions of
+    the other applications), with the other record."""
 
 
 class SignBatchRequest(BaseModel):

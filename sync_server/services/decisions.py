@@ -6,7 +6,8 @@ have authenticated the staff member. In one write transaction it
 1. finds the application (``application.unknown``, 404) and, when the caller passes
    ``expected_state`` (the state its user saw), refuses with 409 ``decision.conflict`` if
    the stored state differs: of two staff deciding at once exactly one wins, because the
-   comparison and the write share one transaction;
+   comparison and the write share one transaction; then refuses with 409
+   ``claim.held_by_other`` while another staff member holds the step's claim;
 2. checks the actor: a registered (``decision.actor_unknown``), active
    (``decision.actor_disabled``) account of the claimed role
    (``decision.actor_wrong_role``), and a central role: counter moves arrive only through
@@ -15,8 +16,9 @@ have authenticated the staff member. In one write transaction it
    the workflow's typed errors (:class:`~protocol.errors.IllegalTransition`,
    :class:`~protocol.errors.RoleNotPermitted`, :class:`~protocol.errors.ReasonRequired`,
    :class:`~protocol.errors.ValidationError` for an unknown reason item);
-4. updates the application's state, appends the audit row (``application_events`` with no
-   device and no seq: no counter made this move) and appends ``application.decided`` to
+4. updates the application's state, ends the step's claim
+   (:mod:`sync_server.services.claims`), appends the audit row (``application_events``
+   with no device and no seq: no counter made this move) and appends ``application.decided`` to
    the feed of the device that owns the application, so its counter shows the outcome and,
    after a return, lets the operator fix and resubmit;
 5. appends ``application.decided`` to the hash-chained access log
@@ -39,7 +41,7 @@ from protocol.server_events import ServerEvent, ServerEventKind
 from protocol.workflow import Action, Reasons, Role, Side, State, transition
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import access_log, feed
+from sync_server.services import access_log, claims, feed
 from sync_server.storage import accounts as account_store
 from sync_server.storage import changelog as log_store
 from sync_server.storage.changelog import TrailEntry
@@ -128,6 +130,7 @@ def _record(
             state=from_state.label,
             expected=expected.label,
         )
+    claims.check_decision(conn, application_id, actor_id)
     # transition() parses the strings too, but the actor check below needs the role first.
     to_state = transition(from_state, action, role, reasons)
     action, role = Action(action), Role(role)
@@ -139,6 +142,7 @@ def _record(
     log_store.update_application(
         conn, application_id, state=to_state.value, snapshot=record.snapshot, at=at
     )
+    claims.end_with_step(conn, application_id)
     log_store.append_trail(
         conn,
         TrailEntry(

@@ -3,7 +3,9 @@
 verifikator: ``submitted`` (SOP step 3); kabid: ``verified`` (step 4); kepala_dinas:
 ``approved`` (step 5). Time in the step runs from the server time the application entered
 its current state (the last ``application_events`` row that moved it there) and is measured
-against the SOP's target (:func:`protocol.workflow.step_of`).
+against the SOP's target (:func:`protocol.workflow.step_of`). Each entry says who holds the
+step (:mod:`sync_server.services.claims`) and how many duplicate-NIK flags it carries
+(:mod:`sync_server.services.duplicates`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from protocol.errors import KKError
 from protocol.events import parse_timestamp
 from protocol.services import parse_service
 from protocol.workflow import Role, State, step_of
+from sync_server.services import claims, duplicates
+from sync_server.services.claims import Claim
 from sync_server.storage.db import Database
 
 __all__ = ["QUEUE_STATE", "QueueEntry", "read_queue", "MAX_LIMIT", "DEFAULT_LIMIT"]
@@ -54,6 +58,8 @@ class QueueEntry:
     minutes_in_step: int
     target_minutes: int
     over_target: bool
+    claimed_by: Claim | None = None
+    duplicate_flags: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +73,8 @@ class QueueEntry:
             "minutes_in_step": self.minutes_in_step,
             "target_minutes": self.target_minutes,
             "over_target": self.over_target,
+            "claimed_by": self.claimed_by.to_dict() if self.claimed_by else None,
+            "duplicate_flags": self.duplicate_flags,
         }
 
 
@@ -79,7 +87,7 @@ def _service_label(service: Any) -> str:
         return "Jenis permohonan tidak terbaca"
 
 
-def _entry(row: Any, now: datetime) -> QueueEntry:
+def _entry(row: Any, now: datetime, claim: Claim | None, flags: int) -> QueueEntry:
     snapshot = json.loads(row["snapshot"])
     state = State(row["state"])
     step = step_of(state)
@@ -100,6 +108,8 @@ def _entry(row: Any, now: datetime) -> QueueEntry:
         minutes_in_step=max(0, int(waited.total_seconds() // 60)),
         target_minutes=int(step.target.total_seconds() // 60),
         over_target=waited > step.target,
+        claimed_by=claim,
+        duplicate_flags=flags,
     )
 
 
@@ -112,4 +122,8 @@ def read_queue(
             "SELECT count(*) FROM applications WHERE state = ?", (state.value,)
         ).fetchone()[0]
         rows = conn.execute(_QUERY, (state.value, limit, offset)).fetchall()
-    return [_entry(row, now) for row in rows], int(total)
+        ids = [row["application_id"] for row in rows]
+        held = claims.claims_of(conn, ids)
+        flags = duplicates.flag_counts(conn, ids)
+    entries = [_entry(r, now, held.get(r[0]), flags.get(r[0], 0)) for r in rows]
+    return entries, int(total)

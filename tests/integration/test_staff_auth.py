@@ -38,6 +38,7 @@ LOGOUT = "/api/v1/auth/logout"
 QUEUE = "/api/v1/queue"
 DECISIONS = "/api/v1/applications/{application_id}/decisions"
 APPLICATION = "/api/v1/applications/{application_id}"
+CLAIM = "/api/v1/applications/{application_id}/claim"
 STAFF = {
     Role.VERIFIKATOR: "sri.verif",
     Role.KABID: "hendra.kabid",
@@ -270,6 +271,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
         404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
     ),
+    # Claims: the step's role or an admin (which step is judged per application, so an
+    # unknown one is 404 for every staff role).
+    ("POST", CLAIM): _staff_only(404, *ALL_STAFF),
+    ("DELETE", CLAIM): _staff_only(404, *ALL_STAFF),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 

@@ -6,7 +6,7 @@ return reaching the counter and coming back, the refusals, and two staff decidin
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -106,6 +106,30 @@ def decide(
     return client.post(decisions_path(application_id), json=body, headers=headers)
 
 
+def at_once(
+    server: RunningServer, calls: list[Callable[[httpx.Client], httpx.Response]]
+) -> list[httpx.Response]:
+    """Run each call in its own thread with its own connection, released together."""
+    barrier = threading.Barrier(len(calls))
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[httpx.Client], httpx.Response]) -> None:
+        with httpx.Client(base_url=server.base_url, timeout=30) as own:
+            barrier.wait()
+            response = call(own)
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(answers) == len(calls), "a call did not finish"
+    return answers
+
+
 def queue_ids(client: httpx.Client, headers: dict[str, str]) -> list[str]:
     response = client.get(QUEUE, headers=headers)
     assert response.status_code == 200, response.text
@@ -125,6 +149,11 @@ def test_the_sop_path_verify_approve_sign_through_http(
     ]
     for role, action, before, after in steps:
         assert queue_ids(client, tokens[role]) == [app_id], role
+        # Each step is claimed first, so colleagues see who works on it.
+        claimed = client.post(f"/api/v1/applications/{app_id}/claim", headers=tokens[role])
+        assert claimed.status_code == 200, claimed.text
+        [item] = client.get(QUEUE, headers=tokens[role]).json()["items"]
+        assert item["claimed_by"]["username"] == STAFF[role][0]
         secret = {"passphrase": TTE_PASSPHRASE} if action == "sign" else {}
         response = decide(client, tokens[role], app_id, action, before, **secret)
         assert response.status_code == 200, response.text
@@ -248,22 +277,9 @@ def test_two_staff_deciding_at_once_exactly_one_wins(
         "/api/v1/auth/login", json={"username": "dewi.verif", "password": OPERATOR_PASSWORD}
     )
     callers = [tokens[Role.VERIFIKATOR], {"Authorization": f"Bearer {login.json()['token']}"}]
-    barrier = threading.Barrier(len(callers))
-    answers: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def run(headers: dict[str, str]) -> None:
-        with httpx.Client(base_url=server.base_url, timeout=30) as own:
-            barrier.wait()
-            response = decide(own, headers, app_id, "verify", "submitted")
-        with lock:
-            answers.append(response)
-
-    threads = [threading.Thread(target=run, args=(h,)) for h in callers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = at_once(
+        server, [lambda own, h=h: decide(own, h, app_id, "verify", "submitted") for h in callers]
+    )
 
     assert sorted(r.status_code for r in answers) == [200, 409]
     loser = next(r for r in answers if r.status_code == 409)

@@ -44,7 +44,9 @@ DecidingStaff = Annotated[
         409: {
             "model": ErrorResponse,
             "description": "decision.conflict (the state changed since the caller saw it; "
-            "current_state and expected_state in the body), workflow.illegal_transition",
+            "current_state and expected_state in the body), claim.held_by_other (another "
+            "staff member holds the step: claimed_by in the body), "
+            "workflow.illegal_transition",
         },
         422: {
             "model": ErrorResponse,
@@ -67,6 +69,9 @@ async def decide(
     (another staff member decided first) the answer is 409 ``decision.conflict`` and nothing
     changes: of two simultaneous decisions exactly one wins. A return or TTE rejection
     reaches the owning counter on its next pull, reasons included.
+
+    While another staff member holds the step's claim (``/claim``) the answer is 409
+    ``claim.held_by_other``; the decision ends the step's claim.
 
     ``sign`` by the Kepala Dinas is the TTE: it needs ``passphrase`` (the TTE key's), renders
     the KK, signs it at PAdES B-LT and tells the counter the KK is ready, exactly like a
