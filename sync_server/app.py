@@ -7,6 +7,7 @@ HTTP contract (JSON; errors are RFC 9457 ``application/problem+json`` with a sta
 method   path                        what                                        auth
 =======  ==========================  ==========================================  ===========
 GET      /api/v1/health              liveness and server time                    none
+GET      /healthz                    ready: the database answers (503 if not)    none
 POST     /api/v1/devices/enroll      enroll a counter with a one-time code       the code
 POST     /api/v1/sync/push           store a batch of the device's change log    signed
 GET      /api/v1/sync/pull           signed server events for the device         signed
@@ -29,6 +30,12 @@ GET      /api/v1/verify/{token}      public status of a KK (its QR code's       
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 POST     /api/v1/applications/       claim the current step (or assign it);      the step's
 DELETE   {id}/claim                  release it                                  role, admin
+GET      /api/v1/applications/       an approved application as JSON or CSV      verifikator,
+         {id}/siak-export            for entry into SIAK                         kabid,
+POST     …/{id}/siak-entry           record it was entered (SIAK reference)      kepala_dinas
+GET      /api/v1/siak/pending        approved, not yet entered into SIAK         (same)
+GET      /api/v1/admin/audit         access-log rows, newest first               admin
+GET      /api/v1/admin/audit/verify  check the access-log chain                  admin
 =======  ==========================  ==========================================  ===========
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
@@ -52,6 +59,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.errors import install_error_handlers
 from sync_server.api.routes import (
+    admin,
     applications,
     auth,
     claims,
@@ -61,6 +69,7 @@ from sync_server.api.routes import (
     health,
     queue,
     scans,
+    siak,
     sync,
     tte,
     verify,
@@ -103,4 +112,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
     app.include_router(claims.router)
+    app.include_router(siak.router)
+    app.include_router(admin.router)
     return app

@@ -50,8 +50,10 @@ Codes, grouped by where they arise (HTTP status in brackets):
   ``claim.not_claimable`` [409], ``claim.not_your_step`` [403], ``claim.assignee_*`` [422]
 * admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
   ``server.not_initialized``, ``application.unknown`` and ``transfer.*``
+* SIAK (:mod:`sync_server.services.siak`): ``siak.not_approved``,
+  ``siak.already_entered``, ``siak.unreadable`` [409]
 * anything else: ``http.not_found`` [404], ``http.method_not_allowed`` [405], ``http.error``,
-  ``server.internal`` [500]
+  ``server.internal`` [500], ``server.unhealthy`` [503] (``/healthz``)
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ define_messages(
         "http.method_not_allowed": "Metode HTTP ini tidak didukung untuk alamat ini.",
         "http.error": "Permintaan tidak dapat dilayani (HTTP {status}).",
         "server.internal": "Terjadi kesalahan di server pusat; coba lagi nanti.",
+        "server.unhealthy": "Server pusat berjalan tetapi basis datanya tidak dapat dibaca.",
     }
 )
 

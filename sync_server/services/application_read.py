@@ -1,6 +1,7 @@
 """One application for central staff: stored snapshot, state, checklist, history, who holds
 its current step (:mod:`sync_server.services.claims`) and its duplicate-NIK flags with the
-other records (:mod:`sync_server.services.duplicates`).
+other records (:mod:`sync_server.services.duplicates`), and its SIAK entry
+(:mod:`sync_server.services.siak`).
 
 :func:`read_application` reads inside a write transaction (``BEGIN IMMEDIATE``) so that the
 access-log row (:mod:`sync_server.services.access_log`, action ``application.read``) commits
@@ -27,7 +28,7 @@ from protocol.validation import checklist_of
 from protocol.workflow import Role, State
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import access_log, claims, duplicates, scans
+from sync_server.services import access_log, claims, duplicates, scans, siak
 from sync_server.storage import changelog as log_store
 from sync_server.storage.db import Database
 
@@ -53,6 +54,7 @@ def read_application(
         attached = scans.scan_list(conn, application_id)
         held = claims.current_claim(conn, application_id)
         flags = duplicates.flags_of(conn, application_id)
+        entered = siak.entry_of(conn, application_id)
         # A flag shows a little of another application (a name, its KK number): that read
         # is recorded against the other application too.
         reads = [(application_id, purpose or "detail view")] + [
@@ -102,6 +104,7 @@ def read_application(
         "access_seq": logged[0].seq,
         "claimed_by": held.to_dict() if held else None,
         "duplicates": [f.to_dict() for f in flags],
+        "siak_entry": entered.to_dict() if entered else None,
     }
 
 

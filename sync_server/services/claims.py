@@ -232,11 +232,10 @@ def claim(
         detail = f"{state.value}: claimed by {assignee.username}"
         if held is not None:
             detail += f", taken from {held.username}"
-        access_log.append(
+        access_log.append_by(
             conn,
+            actor,
             at=at,
-            actor_id=actor.user_id,
-            role=actor.role.value,
             client_ip=client_ip,
             action=CLAIMED,
             application_id=application_id,
@@ -259,11 +258,10 @@ def release(
             return
         # _check_works_on leaves the holder, a colleague of the holder's role and admins.
         conn.execute("DELETE FROM claims WHERE application_id = ?", (application_id,))
-        access_log.append(
+        access_log.append_by(
             conn,
+            actor,
             at=stamp(now),
-            actor_id=actor.user_id,
-            role=actor.role.value,
             client_ip=client_ip,
             action=RELEASED,
             application_id=application_id,

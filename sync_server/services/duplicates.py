@@ -40,6 +40,7 @@ __all__ = [
     "flag_on_submission",
     "flags_of",
     "flag_counts",
+    "family_kk_number",
 ]
 
 OPEN_APPLICATION = "open_application"
@@ -105,7 +106,8 @@ def _members(snapshot: str) -> dict[str, str]:
     return found
 
 
-def _kk_number(snapshot: str) -> str:
+def family_kk_number(snapshot: str) -> str:
+    """The family's KK number as the stored snapshot carries it (empty for a new family)."""
     data = json.loads(snapshot)
     number = data.get("kk_number") if isinstance(data, dict) else None
     return number if isinstance(number, str) else ""
@@ -129,7 +131,7 @@ def flag_on_submission(
 ) -> list[DuplicateFlag]:
     """Recompute the application's flags (see the module docstring); returns them."""
     members = _members(snapshot)
-    own_kk = _kk_number(snapshot)
+    own_kk = family_kk_number(snapshot)
     conn.execute("DELETE FROM duplicate_flags WHERE application_id = ?", (application_id,))
     if not members:
         return []
@@ -155,7 +157,7 @@ def flag_on_submission(
                 continue
             kind = ISSUED_KK
         else:
-            other_kk = _kk_number(row["snapshot"])
+            other_kk = family_kk_number(row["snapshot"])
             kind = OPEN_APPLICATION
         flag = DuplicateFlag(
             application_id=application_id,

@@ -23,15 +23,13 @@ from sync_server.services import claims, duplicates
 from sync_server.services.claims import Claim
 from sync_server.storage.db import Database
 
-__all__ = ["QUEUE_STATE", "QueueEntry", "read_queue", "MAX_LIMIT", "DEFAULT_LIMIT"]
+__all__ = ["QUEUE_STATE", "QueueEntry", "read_queue", "summary"]
 
 QUEUE_STATE: dict[Role, State] = {
     Role.VERIFIKATOR: State.SUBMITTED,
     Role.KABID: State.VERIFIED,
     Role.KEPALA_DINAS: State.APPROVED,
 }
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 _QUERY = """
     SELECT a.application_id, a.kecamatan, a.state, a.snapshot, a.updated_at,
@@ -87,22 +85,37 @@ def _service_label(service: Any) -> str:
         return "Jenis permohonan tidak terbaca"
 
 
-def _entry(row: Any, now: datetime, claim: Claim | None, flags: int) -> QueueEntry:
+def summary(row: Any) -> dict[str, Any]:
+    """What a list shows of an application row (``application_id``, ``kecamatan``,
+    ``state``, ``snapshot``): id, kecamatan, applicant's name, service label, state and its
+    label; tolerant of a snapshot today's model no longer reads."""
     snapshot = json.loads(row["snapshot"])
+    snapshot = snapshot if isinstance(snapshot, dict) else {}
+    applicant = snapshot.get("applicant")
+    name = applicant.get("nama") if isinstance(applicant, dict) else None
+    state = State(row["state"])
+    return {
+        "application_id": row["application_id"],
+        "kecamatan": row["kecamatan"],
+        "applicant_name": name if isinstance(name, str) else "",
+        "service_label": _service_label(snapshot.get("service")),
+        "state": state.value,
+        "state_label": state.label,
+    }
+
+
+def _entry(row: Any, now: datetime, claim: Claim | None, flags: int) -> QueueEntry:
+    shown = summary(row)
     state = State(row["state"])
     step = step_of(state)
     assert step is not None  # queue states are all SOP steps
     entered_text = row["entered_at"] or row["updated_at"]
     waited = now - parse_timestamp(entered_text)
-    applicant = snapshot.get("applicant") if isinstance(snapshot, dict) else None
-    name = applicant.get("nama") if isinstance(applicant, dict) else None
     return QueueEntry(
         application_id=row["application_id"],
         kecamatan=row["kecamatan"],
-        applicant_name=name if isinstance(name, str) else "",
-        service_label=_service_label(
-            snapshot.get("service") if isinstance(snapshot, dict) else None
-        ),
+        applicant_name=shown["applicant_name"],
+        service_label=shown["service_label"],
         state=state,
         entered_at=entered_text,
         minutes_in_step=max(0, int(waited.total_seconds() // 60)),

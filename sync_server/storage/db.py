@@ -51,6 +51,8 @@ sorts chronologically. Schema (version :data:`SCHEMA_VERSION`)::
     duplicate_flags     NIKs found at submission in another open application or in the
                         current issued KK of another family
                         (:mod:`sync_server.services.duplicates`)
+    siak_entries        that an approved application was entered into SIAK: SIAK's
+                        reference, who, when, from where (:mod:`sync_server.services.siak`)
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
@@ -58,7 +60,8 @@ in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures
 index of applications by state (the work queues). Version 4 added ``access_log``. Version 5
 added the KK number registry, the signed KK documents and the archive packages; version 6
 ``scans`` and ``application_scans``; version 7 ``claims``,
-``application_niks`` (filled from the stored snapshots) and ``duplicate_flags``.
+``application_niks`` (filled from the stored snapshots) and ``duplicate_flags``;
+version 8 ``siak_entries``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -436,6 +439,19 @@ _SCHEMA_CLAIMS_DUPLICATES = (
     """,
 )
 
+# That an approved application was entered into SIAK: who, when, SIAK's reference.
+_SCHEMA_SIAK = (
+    """
+    CREATE TABLE siak_entries (
+        application_id  TEXT PRIMARY KEY REFERENCES applications (application_id),
+        reference       TEXT NOT NULL,
+        entered_by      TEXT NOT NULL REFERENCES users (user_id),
+        entered_at      TEXT NOT NULL,
+        client_ip       TEXT NOT NULL
+    )
+    """,
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -444,6 +460,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_KK_DOCUMENTS,
     _SCHEMA_SCANS,
     _SCHEMA_CLAIMS_DUPLICATES,
+    _SCHEMA_SIAK,
 )
 """Statements that bring the schema from version i to i + 1."""
 

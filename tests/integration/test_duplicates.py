@@ -7,6 +7,7 @@ verifier sees the flag and the other record in the queue and the read."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import httpx
 from protocol.application import Application
 from protocol.workflow import Reasons, Role
 from sync_server.services.access_log import entries
+from sync_server.storage import db as server_db
 from sync_server.storage.db import Database
 from tests.factories import CHILD_NIK, HEAD_NIK, WIFE_NIK, application_dict, member_dict
 from tests.integration.test_pull import Terminal
@@ -213,10 +215,13 @@ def test_upgrading_a_database_indexes_the_niks_of_stored_applications(
 ):
     first = recorded(counter, client, operator, application_dict(id=app_id(1)))
     db: Database = server.db
-    with db.write() as conn:  # as a version-4 file: none of the new tables
-        for table in ("claims", "duplicate_flags", "application_niks"):
+    # As a file from before this migration: none of the tables it and later ones create.
+    start = server_db._MIGRATIONS.index(server_db._SCHEMA_CLAIMS_DUPLICATES)
+    later = " ".join(s for m in server_db._MIGRATIONS[start:] for s in m)
+    with db.write() as conn:
+        for table in re.findall(r"CREATE TABLE (\w+)", later):
             conn.execute(f"DROP TABLE {table}")
-        conn.execute("PRAGMA user_version = 4")
+        conn.execute(f"PRAGMA user_version = {start}")
 
     db.migrate()
 

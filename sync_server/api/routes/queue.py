@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
 from sync_server.api.deps import ContextDep, require_roles
+from sync_server.api.pagination import DEFAULT_LIMIT, Limit, Offset
 from sync_server.clock import utc_now
 from sync_server.schemas import ErrorResponse, QueuePage
 from sync_server.services import queues
@@ -33,8 +34,8 @@ QueueStaff = Annotated[
 async def queue(
     session: QueueStaff,
     context: ContextDep,
-    limit: Annotated[int, Query(ge=1, le=queues.MAX_LIMIT)] = queues.DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> QueuePage:
     """Applications waiting for my step, oldest first, with time in the step against the
     SOP's target (verifikator: diajukan; Kabid: divalidasi; Kepala Dinas: diverifikasi)."""
