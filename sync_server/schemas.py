@@ -76,8 +76,11 @@ class EnrollResponse(BaseModel):
                 {
                     "device_id": "dev-4c1f0a2b9e7d",
                     "kecamatan": "160601",
-                    "server_public_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+                    "server_public_key": "MGD7pHIRMdp3WRqZQR7lMrcCO5x/ogz1NbCyLtLpk3w=",
                     "server_time": "2026-11-25T02:00:00.000Z",
+                    "scan_public_key": "mCuwjuryxxpTmRtztB0dbV1fq3tMBdD2AD/TmpwhLzM=",
+                    "scan_key_signature": "zAI8jklLwjB7F/h5xGTOgAaaGKNiEI9VV0lecJyii0s3"
+                    "I4FUs844LrGpkFBKXZPfeP9OaCWJ6iYtUgf28A4tAg==",
                 }
             ]
         }
@@ -542,6 +545,34 @@ class SignResult(BaseModel):
 
 
 class SignBatchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a11",
+                            "status": "signed",
+                            "kk_number": "1606012511260001",
+                            "verification_url": "https://kk.example.go.id/verifikasi/"
+                            "Yx3q0v6l2mHk9dPz4sA1bQ",
+                            "superseded": 0,
+                        },
+                        {
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a12",
+                            "status": "refused",
+                            "code": "kk_number.siak_missing",
+                            "detail": "Nomor KK dari SIAK belum diisi.",
+                            "http_status": 409,
+                        },
+                    ],
+                    "signed": 1,
+                    "refused": 1,
+                }
+            ]
+        }
+    )
+
     results: list[SignResult]
     signed: int
     refused: int
@@ -558,6 +589,17 @@ class KKNumberEntry(BaseModel):
 
 
 class KKNumberEntered(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a11",
+                    "kk_number": "1606012511260001",
+                }
+            ]
+        }
+    )
+
     application_id: str
     kk_number: str
 

@@ -18,11 +18,13 @@ from sync_server.services.access_log import entries
 from sync_server.storage import db as server_db
 from sync_server.storage.db import Database
 from tests.factories import CHILD_NIK, HEAD_NIK, WIFE_NIK, application_dict, member_dict
+from tests.integration.conftest import TTE_PASSPHRASE
 from tests.integration.test_pull import Terminal
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
     counter,
     decide,
     operator,
+    server_config,
     staff,
     tokens,
 )
@@ -75,7 +77,9 @@ def issued(terminal: Terminal, client: httpx.Client, operator_id: str, tokens, d
         (Role.KABID, "approve", "verified"),
         (Role.KEPALA_DINAS, "sign", "approved"),
     ):
-        assert decide(client, tokens[role], data["id"], action, state).status_code == 200
+        secret = {"passphrase": TTE_PASSPHRASE} if action == "sign" else {}
+        response = decide(client, tokens[role], data["id"], action, state, **secret)
+        assert response.status_code == 200, response.text
     terminal.pull(client)
     terminal.counter.issue(data["id"], operator_id=operator_id)
     assert [r["status"] for r in terminal.push(client)] == ["applied"]
