@@ -187,6 +187,24 @@ def test_the_sop_path_verify_approve_sign_through_http(
         (Action.SIGN, Role.KEPALA_DINAS, "Kepala Dinas"),
     ]
 
+    # Into SIAK: the export carries the number the KK was signed with; the entry is recorded.
+    verif = tokens[Role.VERIFIKATOR]
+    pending = client.get("/api/v1/siak/pending", headers=verif).json()
+    assert [i["application_id"] for i in pending["items"]] == [app_id]
+    with server.db.read() as conn:
+        number = conn.execute(
+            "SELECT kk_number FROM kk_documents WHERE application_id = ?", (app_id,)
+        ).fetchone()[0]
+    export = client.get(f"/api/v1/applications/{app_id}/siak-export", headers=verif)
+    assert (export.json()["kk_number"], export.json()["state"]) == (number, "signed")
+    entry = client.post(
+        f"/api/v1/applications/{app_id}/siak-entry",
+        headers=verif,
+        json={"siak_reference": "SIAK-1606-000001"},
+    )
+    assert entry.status_code == 201, entry.text
+    assert client.get("/api/v1/siak/pending", headers=verif).json()["total"] == 0
+
 
 def test_a_return_reaches_the_counter_and_the_resubmission_queues_again(
     server, client, tokens, counter, operator

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
 from sync_server.schemas import ClaimOut, ClaimRequest, ErrorResponse
 from sync_server.services import claims
@@ -21,7 +21,6 @@ ClaimingStaff = Annotated[
     StaffSession,
     Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS, Role.ADMIN)),
 ]
-ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 _ERRORS = {
     401: {"model": ErrorResponse, "description": "auth.token_*"},
@@ -56,7 +55,7 @@ _ERRORS = {
     },
 )
 async def claim(
-    application_id: ApplicationId,
+    application_id: ApplicationIdPath,
     session: ClaimingStaff,
     context: ContextDep,
     ip: ClientIpDep,
@@ -93,7 +92,7 @@ async def claim(
     responses=_ERRORS,
 )
 async def release(
-    application_id: ApplicationId, session: ClaimingStaff, context: ContextDep, ip: ClientIpDep
+    application_id: ApplicationIdPath, session: ClaimingStaff, context: ContextDep, ip: ClientIpDep
 ) -> Response:
     """Release the application's current step: the holder, a member of the holder's role or
     an admin. Nothing held: nothing to do (still 204). Recorded in the access log."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from protocol.errors import KKError
 from protocol.workflow import Action, Reasons, Role, State
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
 from sync_server.errors import refusal_for
 from sync_server.schemas import DecisionRequest, DecisionResponse, ErrorResponse
@@ -55,7 +55,7 @@ DecidingStaff = Annotated[
     },
 )
 async def decide(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     body: DecisionRequest,
     session: DecidingStaff,
     context: ContextDep,

@@ -29,6 +29,7 @@ from protocol.canonical import MAX_SAFE_INTEGER
 from protocol.scans import is_scan_id
 from protocol.workflow import Role
 from sync_server.api.deps import (
+    ApplicationIdPath,
     ClientIpDep,
     ContextDep,
     SignedRequestDep,
@@ -150,7 +151,7 @@ async def upload_chunk(
     },
 )
 async def read_scan(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     scan_id: Annotated[str, Path(min_length=64, max_length=64)],
     session: ReviewingStaff,
     context: ContextDep,

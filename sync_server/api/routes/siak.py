@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.api.pagination import DEFAULT_LIMIT, Limit, Offset
 from sync_server.clock import utc_now
 from sync_server.schemas import (
@@ -27,7 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["siak"])
 SiakStaff = Annotated[
     StaffSession, Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS))
 ]
-ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "request.invalid_body"},
@@ -54,7 +53,7 @@ _CSV_EXAMPLE = ",".join(siak_format.CSV_COLUMNS) + "\r\n"
     },
 )
 async def export(
-    application_id: ApplicationId,
+    application_id: ApplicationIdPath,
     session: SiakStaff,
     context: ContextDep,
     ip: ClientIpDep,
@@ -91,7 +90,7 @@ async def export(
     },
 )
 async def record_entry(
-    application_id: ApplicationId,
+    application_id: ApplicationIdPath,
     body: SiakEntryRequest,
     session: SiakStaff,
     context: ContextDep,
