@@ -6,8 +6,7 @@ have authenticated the staff member. In one write transaction it
 1. finds the application (``application.unknown``, 404) and, when the caller passes
    ``expected_state`` (the state its user saw), refuses with 409 ``decision.conflict`` if
    the stored state differs: of two staff deciding at once exactly one wins, because the
-   comparison and the write share one transaction; then refuses with 409
-   ``claim.held_by_other`` while another staff member holds the step's claim;
+   comparison and the write share one transaction;
 2. checks the actor: a registered (``decision.actor_unknown``), active
    (``decision.actor_disabled``) account of the claimed role
    (``decision.actor_wrong_role``), and a central role: counter moves arrive only through
@@ -15,12 +14,13 @@ have authenticated the staff member. In one write transaction it
 3. judges the move with :func:`protocol.workflow.transition` from the stored state, raising
    the workflow's typed errors (:class:`~protocol.errors.IllegalTransition`,
    :class:`~protocol.errors.RoleNotPermitted`, :class:`~protocol.errors.ReasonRequired`,
-   :class:`~protocol.errors.ValidationError` for an unknown reason item);
+   :class:`~protocol.errors.ValidationError` for an unknown reason item), then refuses
+   with 409 ``claim.held_by_other`` while another staff member holds the step's claim;
 4. updates the application's state, ends the step's claim
    (:mod:`sync_server.services.claims`), appends the audit row (``application_events``
-   with no device and no seq: no counter made this move) and appends ``application.decided`` to
-   the feed of the device that owns the application, so its counter shows the outcome and,
-   after a return, lets the operator fix and resubmit;
+   with no device and no seq: no counter made this move) and appends
+   ``application.decided`` to the feed of the device that owns the application, so its
+   counter shows the outcome and, after a return, lets the operator fix and resubmit;
 5. appends ``application.decided`` to the hash-chained access log
    (:mod:`sync_server.services.access_log`) with the actor, role and client IP.
 
@@ -130,9 +130,9 @@ def _record(
             state=from_state.label,
             expected=expected.label,
         )
-    claims.check_decision(conn, application_id, actor_id)
     # transition() parses the strings too, but the actor check below needs the role first.
     to_state = transition(from_state, action, role, reasons)
+    claims.check_decision(conn, application_id, actor_id)
     action, role = Action(action), Role(role)
     _check_actor(conn, actor_id, role)
     actor_name = " ".join(actor_name.split())

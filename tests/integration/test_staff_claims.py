@@ -127,7 +127,11 @@ def test_taking_over_releasing_and_assigning_follow_the_roles(
 
     held = problem(claim(client, colleague, app_id), 409, "claim.held")
     assert held["claimed_by"]["username"] == "sri.verif"
-    # A Kabid has nothing to do with the verifier's step: neither claim nor release.
+    # A Kabid has nothing to do with the verifier's step: neither claim nor release, and
+    # deciding it is the workflow's refusal, not the claim's.
+    problem(
+        decide(client, kabid, app_id, "verify", "submitted"), 403, "workflow.role_not_permitted"
+    )
     problem(claim(client, kabid, app_id, reassign=True), 403, "claim.not_your_step")
     problem(release(client, kabid, app_id), 403, "claim.not_your_step")
     assert holder(client, verif, app_id) == "sri.verif"
