@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format check-python venv clean system-deps
+.PHONY: run test lint format check-python venv clean system-deps test-snapshot-update
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
@@ -33,23 +33,28 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Debian tools the KK document and TTE tests call: pdftoppm + pdfsig (poppler-utils),
-# certutil (libnss3-tools, an NSS trust store for pdfsig) and SoftHSM2 (softhsm2, a PKCS#11
-# token for the Kepala Dinas key on a token). Installed only when missing; the tests fail
-# (never skip) without them.
+# Debian tools the tests call: pdftoppm + pdfsig (poppler-utils), certutil (libnss3-tools,
+# an NSS trust store for pdfsig) and SoftHSM2 (softhsm2, a PKCS#11 token for the Kepala
+# Dinas key on a token) for the KK document and TTE tests; chromium, which Playwright drives
+# for the staff page tests (never a browser downloaded by `playwright install`). Installed
+# only when missing; the tests fail (never skip) without them.
 system-deps:
 	@if command -v pdftoppm >/dev/null && command -v pdfsig >/dev/null && command -v certutil >/dev/null \
-		&& command -v softhsm2-util >/dev/null; then \
+		&& command -v softhsm2-util >/dev/null && [ -x /usr/bin/chromium ]; then \
 		true; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update && apt-get install -y --no-install-recommends poppler-utils libnss3-tools softhsm2; \
+		apt-get update && apt-get install -y --no-install-recommends poppler-utils libnss3-tools softhsm2 chromium; \
 	else \
-		echo "pdftoppm/pdfsig/certutil/softhsm2-util missing: run as root or install poppler-utils, libnss3-tools and softhsm2" >&2; \
+		echo "pdftoppm/pdfsig/certutil/softhsm2-util/chromium missing: run as root or install poppler-utils, libnss3-tools, softhsm2 and chromium" >&2; \
 		exit 1; \
 	fi
 
 test: lint system-deps
 	$(BIN)/python -m pytest
+
+# Accept intended changes to the counter's screens (then look at the SVGs before committing).
+test-snapshot-update: $(STAMP)
+	$(BIN)/python -m pytest tests/snapshots --snapshot-update
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -34,6 +35,7 @@ from textual.screen import Screen
 from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
+from field_client.scans import DataKey
 from field_client.screens.dashboard import DashboardScreen
 from field_client.screens.enrollment import EnrollmentScreen
 from field_client.screens.login import LoginScreen
@@ -89,6 +91,14 @@ class CounterApp(App[None]):
         """Who is logged in; every action is recorded with this operator."""
         self._unsubscribe: Callable[[], None] | None = None
         self._actions: Counter | None = None
+        self.scan_key: DataKey | None = None
+        """The logged-in operator's key to the scans (preview, attach); dropped at logout."""
+        self.last_folder: Path = Path.home()
+        """Where the file picker opens: the folder of the last scan attached."""
+        self.session_scan_key: DataKey | None = None
+        """The scan key as last opened while the app runs: an operator logging in without
+        a copy of it yet gets one wrapped under their password (field_client.scans.unlock),
+        so a second operator of the counter can attach scans too."""
         self._last_sync: datetime | None = None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -132,7 +142,9 @@ class CounterApp(App[None]):
         # when the counter last synced (the engine only knows its own rounds).
         self._last_sync = self.store.last_sync_at()
         self.sync_status = replace(
-            self._with_last_sync(self.engine.status), **self.store.outbox_summary()
+            self._with_last_sync(self.engine.status),
+            **self.store.outbox_summary(),
+            **self.store.scan_summary(),
         )
         self._unsubscribe = self.engine.subscribe(self._on_sync_status)
         self.engine.start()
@@ -168,15 +180,21 @@ class CounterApp(App[None]):
         )
         self.switch_screen(LoginScreen())
 
-    def on_logged_in(self, message: LoggedIn) -> None:
+    async def on_logged_in(self, message: LoggedIn) -> None:
         self.operator = message.operator
+        self.scan_key = message.scan_key
+        if message.scan_key is not None:
+            self.session_scan_key = message.scan_key
+        # Switch first: a Header on a screen being removed must not see the title change
+        # (Textual's header then updates a child already gone).
+        await self.switch_screen(DashboardScreen())
         self.sub_title = f"Operator: {message.operator.full_name}"
-        self.switch_screen(DashboardScreen())
 
-    def on_logout_requested(self, message: LogoutRequested) -> None:
+    async def on_logout_requested(self, message: LogoutRequested) -> None:
         self.operator = None
+        self.scan_key = None
+        await self.switch_screen(LoginScreen())
         self.sub_title = self.SUB_TITLE or ""
-        self.switch_screen(LoginScreen())
 
     # -- actions any screen may use ----------------------------------------------------------
 
@@ -184,7 +202,8 @@ class CounterApp(App[None]):
         """Call after an operator action wrote an event: the status bar shows the new
         backlog at once, and the engine sends it now instead of at its next poll."""
         if self.store is not None:
-            self.sync_status = replace(self.sync_status, **self.store.outbox_summary())
+            summary = {**self.store.outbox_summary(), **self.store.scan_summary()}
+            self.sync_status = replace(self.sync_status, **summary)
         if self.engine is not None:
             self.engine.wake()
 
@@ -223,6 +242,15 @@ class CounterApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette's commands, in Indonesian (Textual's own are English)."""
+        if self.operator is not None and isinstance(screen, DashboardScreen):
+            yield SystemCommand(
+                "Permohonan baru",
+                "Isi formulir F-1.02: jenis permohonan, pemohon, anggota keluarga",
+                screen.action_new_application,
+            )
+            yield SystemCommand(
+                "Cari permohonan", "Cari nama, NIK, atau nomor KK", screen.action_search
+            )
         if self.engine is not None:
             yield SystemCommand(
                 "Sinkronkan sekarang",

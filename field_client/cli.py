@@ -371,11 +371,15 @@ def status(data_dir: Path | None) -> None:
     click.echo("Catatan perubahan: " + ", ".join(f"{s.value} {n}" for s, n in outbox.items()))
 
 
+DEMO_SERVER_URL = "http://127.0.0.1:8765"
+"""Where ``make run`` serves the demo central server (scripts/run_system.py)."""
+
+
 @main.command(
     "app",
     help="Buka aplikasi loket layar penuh: pendaftaran perangkat (sekali, memerlukan "
-    "jaringan), masuk operator tanpa jaringan, dan dasbor permohonan dengan status "
-    "sinkronisasi.",
+    "jaringan), masuk operator tanpa jaringan, dasbor, permohonan baru, pengembalian, "
+    "penerbitan dan riwayat, dengan status sinkronisasi. Tombol: F1.",
 )
 @click.option(
     "--server",
@@ -383,20 +387,35 @@ def status(data_dir: Path | None) -> None:
     default=None,
     help="Alamat server pusat yang diisikan di layar pendaftaran (bawaan: KK_COUNTER_SERVER_URL).",
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help=f"Pakai loket demo dari `make run` (var/counter, server {DEMO_SERVER_URL}); "
+    "akun operator demo: operator.sekayu / sekayu-demo-2026.",
+)
 @_DATA_DIR
 @click.option("-v", "--verbose", is_flag=True, help="Catatan teknis lebih rinci di counter.log.")
-def app(server_url: str | None, data_dir: Path | None, verbose: bool) -> None:
+def app(server_url: str | None, demo: bool, data_dir: Path | None, verbose: bool) -> None:
     """Run the Textual counter app (field_client.app)."""
     from field_client.app import make_counter_app
 
-    config = _config(data_dir)
-    if server_url:
-        config = config.model_copy(update={"server_url": server_url})
+    config = app_config(server_url=server_url, data_dir=data_dir, demo=demo)
     _log_to_file(config, verbose)
     app = make_counter_app(config)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)
+
+
+def app_config(*, server_url: str | None, data_dir: Path | None, demo: bool) -> CounterConfig:
+    """The app's settings: environment, then ``--demo`` (make run's counter and server),
+    then the explicit options, which win."""
+    config = _config(data_dir if data_dir is not None else (Path("var/counter") if demo else None))
+    if demo and not server_url:
+        server_url = DEMO_SERVER_URL
+    if server_url:
+        config = config.model_copy(update={"server_url": server_url})
+    return config
 
 
 def _log_to_file(config: CounterConfig, verbose: bool) -> None:

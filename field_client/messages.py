@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from field_client.scans import DataKey
 from field_client.store import Operator
 from field_client.sync.engine import SyncStatus
 from field_client.sync.enroll import Enrollment
@@ -30,6 +31,8 @@ class LoggedIn(Message):
     """An operator logged in offline with an account pulled from the server."""
 
     operator: Operator
+    scan_key: DataKey | None = None
+    """The counter's scan key opened with the operator's password (``None``: locked)."""
 
 
 @dataclass

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from field_client.errors import ApplicationNotFound, ScanError
@@ -46,7 +47,7 @@ from signing.key_wrap import (
     wrap_with_password,
 )
 from signing.scan_cipher import decrypt_scan, encrypt_scan
-from signing.sealed_box import load_box_public_b64
+from signing.sealed_box import box_public_b64, generate_box_key, load_box_public_b64
 
 if TYPE_CHECKING:
     from field_client.store import Transaction
@@ -59,6 +60,8 @@ __all__ = [
     "unlock",
     "attach",
     "read_plaintext",
+    "DocumentFolder",
+    "device_box_private",
 ]
 
 
@@ -167,7 +170,8 @@ class AttachedScan:
 
 
 class ScanFolder:
-    """The content-addressed folder of encrypted blobs."""
+    """The content-addressed folder of encrypted blobs (scans, and downloads sealed for
+    this counter: :class:`DocumentFolder`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -202,6 +206,48 @@ class ScanFolder:
             raise ScanError.of("scan.blob_missing", scan_id=scan_id[:12]) from None
 
 
+class DocumentFolder(ScanFolder):
+    """Downloaded documents, sealed for this counter, plus the plain partial downloads."""
+
+    def partial(self, sha256: str) -> Path:
+        """Where a download grows (plain bytes until verified; 0600)."""
+        self.path(sha256)  # checks the name
+        return self.root / "partial" / sha256
+
+
+def device_box_private(reads: Any, key: DataKey) -> X25519PrivateKey:
+    """The counter's X25519 private key, unwrapped with the data key."""
+    row = reads._row("SELECT value FROM meta WHERE key = 'device_box_private'")
+    if row is None:
+        raise ScanError.of("scan.locked")
+    try:
+        raw = unwrap_key(key._wrap, row["value"], context=_DEVICE_BOX_CONTEXT)
+    except KeyUnwrapError:
+        raise ScanError.of("scan.locked") from None
+    return X25519PrivateKey.from_private_bytes(raw)
+
+
+_DEVICE_BOX_CONTEXT = b"KK-DEVICE-BOX-V1"
+
+
+def _ensure_device_box(tx: Transaction, key: DataKey) -> None:
+    """Make the counter's X25519 key pair once: the public half plain (the sync engine
+    seals downloads with it, no secret needed), the private half under the data key."""
+    if tx._row("SELECT 1 AS x FROM meta WHERE key = 'device_box_public'") is not None:
+        return
+    private = generate_box_key()
+    raw = private.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    for name, value in (
+        ("device_box_public", box_public_b64(private)),
+        ("device_box_private", wrap_key(key._wrap, raw, context=_DEVICE_BOX_CONTEXT)),
+    ):
+        tx._db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [name, value])
+
+
 def unlock(
     tx: Transaction,
     operator_id: str,
@@ -226,7 +272,9 @@ def unlock(
             )
         except KeyUnwrapError:
             raise ScanError.of("scan.wrong_password") from None
-        return DataKey(raw)
+        opened = DataKey(raw)
+        _ensure_device_box(tx, opened)
+        return opened
     any_row = tx._row("SELECT 1 AS x FROM scan_keyring LIMIT 1")
     if any_row is None:
         key = DataKey(os.urandom(32))
@@ -238,6 +286,7 @@ def unlock(
         "INSERT INTO scan_keyring (operator_id, wrapped_data_key, created_at) VALUES (?, ?, ?)",
         [operator_id, key.wrap_for(operator_id, password), at],
     )
+    _ensure_device_box(tx, key)
     return key
 
 

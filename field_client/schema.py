@@ -1,4 +1,4 @@
-"""The counter's SQLite schema (version 3) and how a database file is brought up to it.
+"""The counter's SQLite schema (version 4) and how a database file is brought up to it.
 
 Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
 
@@ -27,8 +27,9 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
                   verifier because ..."
     kk_documents  application_id PK, kk_number, document (JSON blob reference), cursor,
                   at (server time): the signed KK the server made
-    message_status  message_id PK, application_id, status, at, cursor: the WhatsApp
-                  messages to the applicant, latest status each
+    message_status  message_id PK, application_id, status, at, cursor, purpose, reason:
+                  the WhatsApp messages to the applicant, latest status each (purpose and
+                  reason: protocol.whatsapp, the server's Indonesian reason of a failure)
     scan_keyring  operator_id PK, wrapped_data_key (the device data key wrapped under a key
                   derived from that operator's password, signing.key_wrap), created_at
     scans         scan_id PK (SHA-256 of the encrypted blob in the scans/ folder), dedup_tag
@@ -38,9 +39,14 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
                   holds the whole blob)
     application_scans  (application_id, scan_id) PK, document (requirement document
                   code), attached_at: which scans an application carries
+    whatsapp_inbox  item_id PK (the server's), scan_id, media_type, size, sender,
+                  application_id (the sender's pending application, or NULL), received_at,
+                  cursor: documents applicants sent by WhatsApp to this kecamatan
 
 ``device.server_box_key`` (version 3) is the server's X25519 public key that scan keys are
 sealed for, learned signed by the pinned server key (NULL until then).
+``kk_documents.downloaded_at`` (version 4): when the signed KK's PDF was downloaded whole
+and verified (NULL: still to fetch; field_client/sync/downloads.py).
 
 The last three take no foreign key to ``applications``: the server is the authority, and a
 signed event about an application this file lacks (restored from an old backup) is kept
@@ -48,7 +54,9 @@ rather than refused, because refusing it would stop every later event from being
 
 Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
 columns and the decisions, kk_documents and message_status tables; 3 added the scan tables
-and ``device.server_box_key``. :func:`ensure_schema` migrates a version-1 file in place
+and ``device.server_box_key``; 4 ``kk_documents.downloaded_at``; 5 added ``purpose`` and
+``reason`` to message_status and the whatsapp_inbox table.
+:func:`ensure_schema` migrates an older file in place
 (``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
 outbox's triggers stay as they are).
 
@@ -243,7 +251,31 @@ _MIGRATION_SCANS: tuple[str, ...] = (
     "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
 )
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _MIGRATION_V2, _MIGRATION_SCANS)
+_MIGRATION_DOWNLOADS: tuple[str, ...] = ("ALTER TABLE kk_documents ADD COLUMN downloaded_at TEXT",)
+_MIGRATION_WHATSAPP: tuple[str, ...] = (
+    "ALTER TABLE message_status ADD COLUMN purpose TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE message_status ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+    """
+    CREATE TABLE whatsapp_inbox (
+        item_id INTEGER PRIMARY KEY,
+        scan_id TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        application_id TEXT,
+        received_at TEXT NOT NULL,
+        cursor INTEGER NOT NULL
+    ) STRICT
+    """,
+)
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _SCHEMA_V1,
+    _MIGRATION_V2,
+    _MIGRATION_SCANS,
+    _MIGRATION_DOWNLOADS,
+    _MIGRATION_WHATSAPP,
+)
 """``_MIGRATIONS[i]`` brings a file from version ``i`` to ``i + 1`` (0: an empty file)."""
 
 SCHEMA_VERSION = len(_MIGRATIONS)

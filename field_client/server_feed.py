@@ -21,7 +21,10 @@ application.transferred    towards this device: the application is stored (or re
                            (actions refuse it with ``application.transferred_away``)
 application.kk_ready       the KK number and the document reference are kept
                            (:meth:`Store.kk_document`)
-message.status             the message's latest status is kept (:meth:`Store.message_statuses`)
+message.status             the message's latest status, purpose and reason are kept
+                           (:meth:`Store.message_statuses`)
+inbox.document             a document an applicant sent by WhatsApp joins the kecamatan's
+                           inbox (:meth:`Store.inbox_documents`)
 =========================  ===================================================================
 
 An event about an application this file does not hold (restored from an old backup) still
@@ -34,7 +37,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from field_client.store import Decision, KKDocument, MessageStatus, Operator, Transaction
+from field_client.store import (
+    Decision,
+    InboxDocument,
+    KKDocument,
+    MessageStatus,
+    Operator,
+    Transaction,
+)
 from protocol.application import Application
 from protocol.errors import ValidationError
 from protocol.events import application_from_body
@@ -124,6 +134,30 @@ def _message_status(tx: Transaction, event: ServerEvent) -> None:
             status=event.body["status"],
             at=event.body["at"],
             cursor=event.cursor,
+            purpose=_text(event.body, "purpose"),
+            reason=_text(event.body, "reason"),
+        )
+    )
+
+
+def _text(body: Mapping[str, Any], name: str) -> str:
+    """An optional text field a newer server adds (older ones send none)."""
+    value = body.get(name, "")
+    return value[:500] if isinstance(value, str) else ""
+
+
+def _inbox_document(tx: Transaction, event: ServerEvent) -> None:
+    body = event.body
+    tx.record_inbox_document(
+        InboxDocument(
+            item_id=body["item_id"],
+            scan_id=body["scan_id"],
+            media_type=body["media_type"],
+            size=body["size"],
+            sender=body["sender"],
+            application_id=body["application_id"],
+            received_at=body["received_at"],
+            cursor=event.cursor,
         )
     )
 
@@ -134,4 +168,5 @@ _APPLY: Mapping[ServerEventKind, Callable[[Transaction, ServerEvent], None]] = {
     ServerEventKind.APPLICATION_TRANSFERRED: _transferred,
     ServerEventKind.KK_READY: _kk_ready,
     ServerEventKind.MESSAGE_STATUS: _message_status,
+    ServerEventKind.INBOX_DOCUMENT: _inbox_document,
 }

@@ -39,12 +39,14 @@ from field_client.errors import (
     DeviceAlreadyEnrolled,
     DeviceNotEnrolled,
     PushResultError,
+    ScanError,
     StoreError,
 )
 from field_client.scans import (
     SCAN_COLUMNS,
     AttachedScan,
     DataKey,
+    DocumentFolder,
     ScanFolder,
     ScanInfo,
 )
@@ -53,10 +55,13 @@ from protocol.application import Application
 from protocol.canonical import canonical_json
 from protocol.events import GENESIS_HASH, ChangeEvent, format_timestamp, parse_timestamp
 from protocol.server_events import ServerEvent
+from protocol.whatsapp import DeliveryStatus
 from protocol.workflow import Action, Reasons, Role, State
 from signing.events import verify_server_event
 from signing.keys import load_public_key_b64
 from signing.passwords import verify_password
+from signing.scan_cipher import encrypt_scan, open_scan
+from signing.sealed_box import load_box_public_b64
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -70,6 +75,7 @@ __all__ = [
     "Decision",
     "KKDocument",
     "MessageStatus",
+    "InboxDocument",
     "SyncStatus",
     "ChainHead",
     "search_text",
@@ -233,8 +239,38 @@ class MessageStatus:
     message_id: str
     application_id: str
     status: str
-    """``sent``, ``delivered``, ``read``, ``failed`` (as the server reports it)."""
+    """``queued``, ``sent``, ``delivered``, ``read``, ``failed`` or ``unknown`` ("perlu
+    dicek"), as the server reports it (:class:`protocol.whatsapp.DeliveryStatus`)."""
     at: str
+    cursor: int
+    purpose: str = ""
+    """Why it was sent (:class:`protocol.whatsapp.MessagePurpose`)."""
+    reason: str = ""
+    """The server's Indonesian explanation of a failure or of "perlu dicek"."""
+
+    @property
+    def label(self) -> str:
+        """The status in Bahasa Indonesia, as the operator reads it."""
+        try:
+            return DeliveryStatus(self.status).label
+        except ValueError:  # a newer server's status: show it as sent
+            return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class InboxDocument:
+    """A document an applicant sent to the office number by WhatsApp (the server keeps it
+    encrypted as scan ``scan_id``)."""
+
+    item_id: int
+    scan_id: str
+    media_type: str
+    size: int
+    sender: str
+    """The sender's WhatsApp number (E.164)."""
+    application_id: str | None
+    """The sender's pending application, when the server found one."""
+    received_at: str
     cursor: int
 
 
@@ -353,10 +389,19 @@ class _Reads:
             return None
         return KKDocument(**{**row, "document": json.loads(row["document"])})
 
+    def inbox_documents(self) -> list[InboxDocument]:
+        """Documents applicants sent by WhatsApp to this kecamatan, oldest first."""
+        rows = self._rows(
+            "SELECT item_id, scan_id, media_type, size, sender, application_id, received_at,"
+            " cursor FROM whatsapp_inbox ORDER BY item_id"
+        )
+        return [InboxDocument(**r) for r in rows]
+
     def message_statuses(self, application_id: str) -> list[MessageStatus]:
         """The WhatsApp messages to the applicant with their latest status, oldest first."""
         rows = self._rows(
-            "SELECT message_id, application_id, status, at, cursor FROM message_status"
+            "SELECT message_id, application_id, status, at, cursor, purpose, reason"
+            " FROM message_status"
             " WHERE application_id = ? ORDER BY cursor",
             [application_id],
         )
@@ -374,6 +419,15 @@ class _Reads:
         row = self._row("SELECT value FROM meta WHERE key = 'last_sync_at'")
         return None if row is None else parse_timestamp(row["value"])
 
+
+_NOT_REFUSED = (
+    "NOT (EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'scan.attached' AND o.status ="
+    " 'refused' AND json_extract(o.wire, '$.body.scan.id') = s.scan_id) AND NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.kind = 'scan.attached' AND o.status != 'refused'"
+    " AND json_extract(o.wire, '$.body.scan.id') = s.scan_id))"
+)
+"""A scan whose every ``scan.attached`` event the server refused will never be accepted:
+it is not queued nor counted as waiting (the refusal shows on the application)."""
 
 _OPERATOR_COLUMNS = "id, username, full_name, kecamatan, password_hash, active, updated_at"
 
@@ -546,7 +600,10 @@ class Transaction(_Reads):
             "INSERT INTO kk_documents (application_id, kk_number, document, cursor, at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (application_id) DO UPDATE SET"
             " kk_number = excluded.kk_number, document = excluded.document,"
-            " cursor = excluded.cursor, at = excluded.at",
+            " cursor = excluded.cursor, at = excluded.at,"
+            # A KK signed again is another PDF: download it again.
+            " downloaded_at = CASE WHEN kk_documents.document = excluded.document"
+            " THEN kk_documents.downloaded_at END",
             [
                 document.application_id,
                 document.kk_number,
@@ -562,14 +619,42 @@ class Transaction(_Reads):
             [document.kk_number, document.kk_number, document.application_id, document.kk_number],
         )
 
+    def record_inbox_document(self, item: InboxDocument) -> None:
+        """Keep an inbox document the server announced (once per item)."""
+        self._db.execute(
+            "INSERT INTO whatsapp_inbox (item_id, scan_id, media_type, size, sender,"
+            " application_id, received_at, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (item_id) DO NOTHING",
+            [
+                item.item_id,
+                item.scan_id,
+                item.media_type,
+                item.size,
+                item.sender,
+                item.application_id,
+                item.received_at,
+                item.cursor,
+            ],
+        )
+
     def record_message_status(self, status: MessageStatus) -> None:
         """Keep the latest status of a WhatsApp message (a later server event wins)."""
         self._db.execute(
-            "INSERT INTO message_status (message_id, application_id, status, at, cursor)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
+            "INSERT INTO message_status"
+            " (message_id, application_id, status, at, cursor, purpose, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET"
             " application_id = excluded.application_id, status = excluded.status,"
-            " at = excluded.at, cursor = excluded.cursor",
-            [status.message_id, status.application_id, status.status, status.at, status.cursor],
+            " at = excluded.at, cursor = excluded.cursor, purpose = excluded.purpose,"
+            " reason = excluded.reason",
+            [
+                status.message_id,
+                status.application_id,
+                status.status,
+                status.at,
+                status.cursor,
+                status.purpose,
+                status.reason,
+            ],
         )
 
     def set_pull_cursor(self, cursor: int) -> None:
@@ -721,7 +806,7 @@ class Store(_Reads):
         rows = self._rows(
             f"SELECT {SCAN_COLUMNS} FROM scans s JOIN application_scans a USING (scan_id)"
             " JOIN applications p ON p.id = a.application_id WHERE s.uploaded_at IS NULL"
-            " ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
+            f" AND {_NOT_REFUSED} ORDER BY p.created_at, p.id, a.attached_at, s.scan_id"
         )
         seen: set[str] = set()
         out = []
@@ -740,11 +825,65 @@ class Store(_Reads):
                     [at, scan_id],
                 )
 
+    # -- downloads ---------------------------------------------------------------------
+
+    @property
+    def document_folder(self) -> DocumentFolder:
+        """Downloaded documents (signed KKs), in ``documents/`` beside the database file."""
+        return DocumentFolder(self.path.parent / "documents")
+
+    def device_box_public(self) -> str | None:
+        """The counter's own X25519 public key downloads are sealed for (made at the first
+        :meth:`unlock_scans`; ``None`` before)."""
+        row = self._row("SELECT value FROM meta WHERE key = 'device_box_public'")
+        return None if row is None else row["value"]
+
+    def documents_to_download(self) -> list[KKDocument]:
+        """Signed KKs reported by the server whose PDF is not here yet, oldest first."""
+        rows = self._rows(
+            "SELECT application_id, kk_number, document, cursor, at FROM kk_documents"
+            " WHERE downloaded_at IS NULL ORDER BY cursor"
+        )
+        return [KKDocument(**{**r, "document": json.loads(r["document"])}) for r in rows]
+
+    def store_downloaded_document(self, document: KKDocument, content: bytes, *, at: str) -> None:
+        """Seal a downloaded PDF for this counter and record it. The caller checked it
+        against the signed SHA-256 of the ``application.kk_ready`` event."""
+        public = self.device_box_public()
+        if public is None:
+            raise ScanError.of("scan.locked")
+        sealed = encrypt_scan(content, load_box_public_b64(public))
+        self.document_folder.write(str(document.document["sha256"]), sealed.blob)
+        with self.transaction():
+            self._db.execute(
+                "UPDATE kk_documents SET downloaded_at = ? WHERE application_id = ?"
+                " AND document = ?",
+                [
+                    at,
+                    document.application_id,
+                    json.dumps(dict(document.document), ensure_ascii=False, sort_keys=True),
+                ],
+            )
+
+    def read_kk_pdf(self, key: DataKey, application_id: str) -> bytes | None:
+        """The signed KK PDF of an application for a logged-in operator (to print or show),
+        or ``None`` while it is not downloaded."""
+        row = self._row(
+            "SELECT document FROM kk_documents WHERE application_id = ?"
+            " AND downloaded_at IS NOT NULL",
+            [application_id],
+        )
+        if row is None:
+            return None
+        sha256 = str(json.loads(row["document"])["sha256"])
+        private = scan_files.device_box_private(self, key)
+        return open_scan(self.document_folder.read(sha256), private)
+
     def scan_summary(self) -> dict[str, int]:
         """Scans still to send and their bytes on the wire, for the sync status."""
         row = self._row(
             "SELECT COUNT(*) AS pending_scans, COALESCE(SUM(blob_bytes), 0) AS pending_scan_bytes"
-            " FROM scans WHERE uploaded_at IS NULL"
+            f" FROM scans s WHERE uploaded_at IS NULL AND {_NOT_REFUSED}"
         )
         assert row is not None
         return dict(row)

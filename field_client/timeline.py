@@ -6,7 +6,8 @@ submitted, issued...) and the centre's decisions pulled from the server
 (:meth:`Store.decisions`: verified, returned, signed...). They are merged in time order into
 :class:`~protocol.workflow.Transition` records, and :func:`protocol.workflow.step_timings`
 splits them into stays, one per state entered. Events the server refused had no effect and
-are left out; edits keep the state and start no stay.
+are left out, as are scans attached (no workflow move); edits keep the state and start no
+stay.
 
 The device clock and the server's may differ by a little; the merge trusts both (the
 timings clamp a negative stay at zero).
@@ -54,7 +55,9 @@ def application_timeline(store: Store, application_id: str) -> list[TimelineEntr
     moves: list[tuple[datetime, int, OutboxEntry | Decision]] = []
     for entry in store.history(application_id):
         at = parse_timestamp(entry.event.created_at)
-        if at is not None and entry.status is not SyncStatus.REFUSED:
+        # Refused events had no effect; a scan attached is no workflow move.
+        moved = entry.event.kind in EVENT_ACTIONS and entry.status is not SyncStatus.REFUSED
+        if at is not None and moved:
             moves.append((at, 0, entry))
     for decision in store.decisions(application_id):
         at = parse_timestamp(decision.at)

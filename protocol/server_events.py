@@ -29,7 +29,12 @@ Bodies, by kind (every listed field required; :meth:`ServerEvent.from_wire` chec
     application.kk_ready     {"kk_number": 16 digits, "document": {"sha256", "size",
                               "media_type", "verification_url", "signed_at"}}; the server
                               also sends "new_family" (bool)
-    message.status           {"message_id", "status", "at"}
+    message.status           {"message_id", "status", "at"}; the server adds "purpose" and
+                              "reason" (protocol.whatsapp)
+    inbox.document           {"item_id", "scan_id", "media_type", "size", "sender",
+                              "application_id" (the sender's pending application or null),
+                              "received_at"}: a document an applicant sent by WhatsApp, now in
+                              the kecamatan's inbox (application_id of the event: null)
 
 Unknown extra body fields are accepted (a newer server may add some); unknown kinds are not,
 because the counter cannot apply what it does not understand.
@@ -47,6 +52,7 @@ from typing import Any
 from protocol.canonical import canonical_json
 from protocol.errors import ValidationError, define_messages
 from protocol.events import is_uuid, parse_timestamp
+from protocol.scans import MEDIA_TYPES, is_scan_id
 from protocol.workflow import Action, Role, Side, State, owner
 
 __all__ = ["ServerEventKind", "ServerEvent", "SERVER_EVENT_VERSION"]
@@ -83,6 +89,8 @@ class ServerEventKind(enum.StrEnum):
     """The signed KK PDF exists; body names its blob so the counter can download it."""
     MESSAGE_STATUS = "message.status"
     """A WhatsApp message to the applicant changed status (sent, delivered, read, failed)."""
+    INBOX_DOCUMENT = "inbox.document"
+    """An applicant sent a document by WhatsApp; it is in the kecamatan's inbox."""
 
 
 _REQUIRED_BODY: Mapping[ServerEventKind, frozenset[str]] = {
@@ -97,6 +105,9 @@ _REQUIRED_BODY: Mapping[ServerEventKind, frozenset[str]] = {
     ),
     ServerEventKind.KK_READY: frozenset({"kk_number", "document"}),
     ServerEventKind.MESSAGE_STATUS: frozenset({"message_id", "status", "at"}),
+    ServerEventKind.INBOX_DOCUMENT: frozenset(
+        {"item_id", "scan_id", "media_type", "size", "sender", "application_id", "received_at"}
+    ),
 }
 _NEEDS_APPLICATION = {
     ServerEventKind.APPLICATION_DECIDED,
@@ -269,12 +280,31 @@ def _check_at(body: Mapping[str, Any]) -> None:
         raise _malformed("waktu (at) tidak sah")
 
 
+def _check_inbox_document(body: Mapping[str, Any], audience: str) -> None:
+    for name in ("item_id", "size"):
+        value = body[name]
+        if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise _malformed(f"{name} dokumen kotak masuk harus bilangan bulat positif")
+    if not is_scan_id(body["scan_id"]):
+        raise _malformed("scan_id dokumen kotak masuk tidak sah")
+    if body["media_type"] not in MEDIA_TYPES:
+        raise _malformed("jenis dokumen kotak masuk tidak sah")
+    if not (isinstance(body["sender"], str) and 0 < len(body["sender"]) <= 32):
+        raise _malformed("pengirim dokumen kotak masuk tidak sah")
+    app_id = body["application_id"]
+    if app_id is not None and not (isinstance(app_id, str) and is_uuid(app_id)):
+        raise _malformed("application_id dokumen kotak masuk harus UUID atau kosong")
+    if not (isinstance(body["received_at"], str) and parse_timestamp(body["received_at"])):
+        raise _malformed("waktu terima dokumen kotak masuk tidak sah")
+
+
 _BODY_CHECKS = {
     ServerEventKind.OPERATOR_UPSERT: _check_operator,
     ServerEventKind.APPLICATION_DECIDED: _check_decision,
     ServerEventKind.APPLICATION_TRANSFERRED: _check_transfer,
     ServerEventKind.KK_READY: _check_kk_ready,
     ServerEventKind.MESSAGE_STATUS: _check_message_status,
+    ServerEventKind.INBOX_DOCUMENT: _check_inbox_document,
 }
 
 

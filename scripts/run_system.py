@@ -3,8 +3,9 @@
 It drives the real command-line tools only (kk-server, kk-counter), as an admin and an
 operator would, so it shows exactly what exists:
 
-1. the central server's data directory (SQLite, server key) and a demo operator account of
-   Kecamatan Sekayu, created on first start only;
+1. the central server's data directory (SQLite, server key), a demo operator account of
+   Kecamatan Sekayu and one demo account per central role (verifikator, Kabid, Kepala
+   Dinas, admin) for the staff pages at ``/staf/``, created on first start only;
 2. the demo PKI (made on first start; private keys 0600, never committed), and the server,
    started in the background on loopback with that PKI configured for the TTE
    (``KK_SERVER_TTE_PKI_DIR``; the passphrase is typed by the Kepala Dinas per batch);
@@ -38,6 +39,13 @@ KECAMATAN = "160601"  # Sekayu, the kabupaten's capital
 OPERATOR = "operator.sekayu"
 PASSWORD = "sekayu-demo-2026"  # noqa: S105 - a demo account, printed on purpose
 PKI_PASSPHRASE = "kepala-dinas-demo"  # noqa: S105 - protects only the demo PKCS#12
+STAFF_PASSWORD = "dinas-demo-2026"  # noqa: S105 - demo staff accounts, printed on purpose
+STAFF = (  # (role, username, full name): one demo account per central role
+    ("verifikator", "verifikator.demo", "Sri Wahyuni, S.Sos"),
+    ("kabid", "kabid.demo", "Hendra Gunawan, S.H."),
+    ("kepala_dinas", "kadis.demo", "Drs. H. Kepala Dinas"),
+    ("admin", "admin.demo", "Admin Dinas"),
+)
 
 
 def main() -> int:
@@ -56,6 +64,12 @@ def main() -> int:
         run("kk-server", *server, "user", "add", "--role", "operator", "--kecamatan", KECAMATAN,
             "--username", OPERATOR, "--name", "Siti Rahma", "--password-stdin",
             stdin=PASSWORD + "\n")  # fmt: skip
+
+    known = run("kk-server", *server, "user", "list", quiet=True)
+    for role, username, name in STAFF:
+        if username not in known:
+            run("kk-server", *server, "user", "add", "--role", role, "--username", username,
+                "--name", name, "--password-stdin", stdin=STAFF_PASSWORD + "\n")  # fmt: skip
 
     pki = args.var / "pki"
     step("TTE: PKI demo untuk tanda tangan Kepala Dinas")
@@ -116,7 +130,11 @@ def main() -> int:
         print()
         print(f"Akun operator demo: {OPERATOR} / {PASSWORD}")
         print(f"Frasa sandi TTE demo Kepala Dinas: {PKI_PASSPHRASE}")
+        print(f"Halaman staf Dinas: {url}/staf/ (kata sandi demo semua akun: {STAFF_PASSWORD})")
+        for role, username, _ in STAFF:
+            print(f"  {role:<13} {username}")
         print(f"Data: {args.var}; log server: {args.var / 'server.log'}")
+        print(f"Pesan WhatsApp ke pemohon (tanpa akun WhatsApp): {server_dir / 'whatsapp'}")
         if args.no_wait:
             return 0
         print(f"Server pusat berjalan di {url}. Tekan Ctrl+C untuk berhenti.")

@@ -26,6 +26,7 @@ GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK,      
 PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)      verifikator,
          kk-number                                                               kabid
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
+GET      /api/v1/sync/kk/{id}        the signed KK, for the owning counter        signed
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 POST     /api/v1/applications/       claim the current step (or assign it);      the step's
@@ -36,7 +37,12 @@ POST     …/{id}/siak-entry           record it was entered (SIAK reference)   
 GET      /api/v1/siak/pending        approved, not yet entered into SIAK         (same)
 GET      /api/v1/admin/audit         access-log rows, newest first               admin
 GET      /api/v1/admin/audit/verify  check the access-log chain                  admin
+GET      /api/v1/whatsapp/webhook    WhatsApp Cloud API subscription check       verify token
+POST     /api/v1/whatsapp/webhook    message statuses and applicants' messages   Meta's HMAC
 =======  ==========================  ==========================================  ===========
+
+The staff pages (``/staf/...``, HTML, session cookie) are installed by
+:func:`sync_server.web.install_web`: the same services behind pages for browsers.
 
 Device signatures never authenticate staff routes and staff tokens never authenticate
 ``/api/v1/sync`` (:mod:`sync_server.services.staff_auth`,
@@ -46,11 +52,13 @@ Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests i
 :mod:`sync_server.services.request_auth`, push in :mod:`sync_server.services.ingest`, pull
 in :mod:`sync_server.api.routes.sync` and :mod:`sync_server.services.feed`.
 The lifespan opens the data directory (:func:`sync_server.context.open_context`), so an
-uninitialised one fails at start-up, not on the first request.
+uninitialised one fails at start-up, not on the first request, and runs the WhatsApp outbox
+worker (:mod:`sync_server.services.whatsapp`) until shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,6 +71,7 @@ from sync_server.api.routes import (
     applications,
     auth,
     claims,
+    counter_documents,
     decisions,
     devices,
     documents,
@@ -73,9 +82,13 @@ from sync_server.api.routes import (
     sync,
     tte,
     verify,
+    whatsapp,
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
+from sync_server.services.whatsapp import build_worker
+from sync_server.services.whatsapp.webhook import redact_access_log
+from sync_server.web import install_web
 
 __all__ = ["create_app"]
 
@@ -87,9 +100,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = await run_in_threadpool(open_context, config)
+        worker = build_worker(app.state.context)
+        task = asyncio.create_task(worker.run(), name="whatsapp-outbox") if worker else None
         try:
             yield
         finally:
+            if worker is not None and task is not None:
+                worker.stop()
+                await task
+                await worker.transport.aclose()
             app.state.context.db.close()
 
     app = FastAPI(
@@ -99,6 +118,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    redact_access_log()
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(sync.router)
@@ -109,9 +129,13 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(tte.router)
     app.include_router(documents.router)
     app.include_router(verify.router)
+    app.include_router(counter_documents.router)
     app.include_router(scans.router)
     app.include_router(scans.staff_router)
+    app.include_router(scans.documents_router)
+    app.include_router(whatsapp.router)
     app.include_router(claims.router)
     app.include_router(siak.router)
     app.include_router(admin.router)
+    install_web(app)
     return app

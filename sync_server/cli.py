@@ -14,6 +14,7 @@
     kk-server [--data-dir DIR] application transfer APPLICATION_ID --to DEVICE_ID
     kk-server [--data-dir DIR] refusals [--limit 50]
     kk-server [--data-dir DIR] audit verify
+    kk-server [--data-dir DIR] whatsapp outbox|resend|alerts|inbox|attach  (cli_whatsapp)
 
 ``--data-dir`` defaults to ``KK_SERVER_DATA_DIR`` or ``var/server``. A refused command prints
 one Indonesian line starting with "Galat:" on stderr and exits 1; never a traceback.
@@ -53,9 +54,10 @@ Mulai: "kk-server init", lalu "kk-server serve".
 
 \b
 Loket menarik kiriman server bertanda tangan (akun operator, keputusan pusat,
-pengalihan permohonan). Belum tersedia pada versi ini: unggah berkas pindaian,
-dan layar verifikator, Kabid dan Kepala Dinas datang bersama fitur alur kerja
-pusat.
+pengalihan permohonan, KK bertanda tangan) dan mengirim berkas pindaian
+terenkripsi yang dapat dilanjutkan setelah jaringan putus. Belum tersedia pada
+versi ini: layar verifikator, Kabid dan Kepala Dinas datang bersama fitur alur
+kerja pusat.
 """
 
 _ROLE_CHOICES = ", ".join(r.value for r in Role)
@@ -421,3 +423,10 @@ def audit_verify(ctx: click.Context) -> None:
         err=True,
     )
     sys.exit(2)
+
+
+# -- whatsapp (its own module: the commands of one feature together) ---------------------
+
+from sync_server.cli_whatsapp import whatsapp as _whatsapp  # noqa: E402  (needs the helpers above)
+
+main.add_command(_whatsapp)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from protocol.scans import MAX_APPLICATION_SCAN_BYTES, MAX_SCAN_BYTES
@@ -124,10 +124,58 @@ class ServerConfig(BaseSettings):
     """A partial scan upload untouched this long is discarded (its bytes deleted); the
     counter then starts it again from zero. Three days covers a weekend without network."""
 
+    web_cookie_secure: bool | None = None
+    """Mark the staff pages' session cookie ``Secure``: ``None`` (default) when the request
+    arrived over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto); set true
+    behind a TLS proxy whose headers are not trusted, false only for local tests."""
+
     @property
     def documents_dir(self) -> Path:
         """Content-addressed store of signed KKs and archive packages (by SHA-256)."""
         return self.data_dir / DOCUMENTS_DIR
+
+    whatsapp_transport: Literal["console", "cloud_api", "off"] = "console"
+    """Where messages to applicants go: ``console`` writes them under the data directory
+    (``whatsapp/console/``), ``cloud_api`` sends them through the WhatsApp Business Cloud
+    API, ``off`` keeps them queued in the outbox."""
+
+    whatsapp_api_base_url: str = "https://graph.facebook.com"
+    """Graph API root (a local fake in tests)."""
+
+    whatsapp_api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+    """Graph API version in every path."""
+
+    whatsapp_phone_number_id: str = ""
+    """The office number's id in WhatsApp Manager (not the phone number itself)."""
+
+    whatsapp_access_token: SecretStr = SecretStr("")
+    """System-user access token with ``whatsapp_business_messaging``; never logged."""
+
+    whatsapp_app_secret: SecretStr = SecretStr("")
+    """The Meta app's secret: the key of the webhook's ``X-Hub-Signature-256``; never logged.
+    Empty: every webhook POST is refused."""
+
+    whatsapp_verify_token: SecretStr = SecretStr("")
+    """The token typed in the app's webhook settings, echoed on GET verification. Empty:
+    verification is refused."""
+
+    whatsapp_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the outbox worker looks for due messages."""
+
+    whatsapp_max_attempts: int = Field(default=8, ge=1)
+    """Attempts of a message that keeps failing for a passing reason, before "failed"."""
+
+    whatsapp_backoff_seconds: float = Field(default=5.0, gt=0)
+    """First retry delay; doubled after each attempt, up to ``whatsapp_backoff_max_seconds``."""
+
+    whatsapp_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    """Longest retry delay (also how long sending pauses after an expired token)."""
+
+    whatsapp_inbound_max_bytes: int = Field(default=MAX_SCAN_BYTES, ge=1024, le=MAX_SCAN_BYTES)
+    """Largest document an applicant may send by WhatsApp; larger ones are refused unread."""
+
+    whatsapp_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Timeout of one Cloud API call. A send that times out is "perlu dicek", not re-sent."""
 
     @property
     def box_key_path(self) -> Path:

@@ -40,7 +40,7 @@ Codes, grouped by where they arise (HTTP status in brackets):
   / ``scan.bad_header`` / ``scan.bad_parameter`` [400], ``scan.hash_mismatch`` /
   ``scan.unreadable`` / ``scan.bad_type`` [422], ``scan.not_complete`` [409]; refusals of a
   ``scan.attached`` event: ``scan.not_editable``, ``scan.too_large``,
-  ``scan.application_too_large``, ``scan.size_conflict``
+  ``scan.application_too_large``, ``scan.size_conflict``, ``scan.not_yours``
 * central decisions (:mod:`sync_server.services.decisions`): ``application.unknown`` [404],
   ``decision.*`` [403/400], ``decision.conflict`` [409] and the workflow's own errors
   (over HTTP, :mod:`sync_server.api.routes.decisions`: ``workflow.illegal_transition``
@@ -48,6 +48,9 @@ Codes, grouped by where they arise (HTTP status in brackets):
   ``workflow.unknown_reason_item`` [422])
 * claims (:mod:`sync_server.services.claims`): ``claim.held`` / ``claim.held_by_other`` /
   ``claim.not_claimable`` [409], ``claim.not_your_step`` [403], ``claim.assignee_*`` [422]
+* WhatsApp webhook (:mod:`sync_server.services.whatsapp.webhook`):
+  ``whatsapp.verify_refused`` [403], ``whatsapp.bad_signature`` [401],
+  ``whatsapp.malformed`` [400]
 * admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
   ``server.not_initialized``, ``application.unknown`` and ``transfer.*``
 * SIAK (:mod:`sync_server.services.siak`): ``siak.not_approved``,

@@ -479,6 +479,23 @@ class ScanSummary(BaseModel):
     """Server time the ``scan.attached`` event was applied."""
 
 
+class MessageSummary(BaseModel):
+    """One WhatsApp message to the applicant (:mod:`sync_server.services.whatsapp`)."""
+
+    message_id: str
+    purpose: str
+    purpose_label: str
+    status: str
+    """queued, sending, sent, delivered, read, failed or unknown ("perlu dicek")."""
+    status_label: str
+    reason: str
+    """Why it failed, is waiting or needs checking (Indonesian); empty otherwise."""
+    template: bool
+    attempts: int
+    created_at: str
+    updated_at: str
+
+
 class ApplicationDetail(BaseModel):
     """An application as the server stores it, for central staff review."""
 
@@ -496,6 +513,8 @@ class ApplicationDetail(BaseModel):
     """Oldest first."""
     scans: list[ScanSummary]
     """The application's document scans, in the order attached."""
+    messages: list[MessageSummary] = []
+    """The WhatsApp messages to the applicant, oldest first, with their delivery status."""
     access_seq: int
     """The access-log row that records this read."""
     claimed_by: ClaimOut | None

@@ -16,6 +16,9 @@ screen, where the readiness is judged.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -27,14 +30,21 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
 from field_client.drafts import ApplicationDraft, issues_by_field, shape_issues
+from field_client.errors import ScanError
+from field_client.scan_preview import count_pages, describe_scan
+from field_client.scans import ScanInfo
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
+from field_client.screens.file_picker import FilePickerScreen
 from field_client.screens.member_form import MemberFormScreen
 from field_client.store import StoredApplication
 from field_client.widgets.form import ChecklistPanel, FieldRow, IssueList, MemberTable, text_row
+from field_client.widgets.form.checklist import DocumentBox
 from field_client.widgets.form.field_row import control_id
 from protocol.application import Application, field_label
 from protocol.errors import Issue, KKError, Severity
 from protocol.jurisdiction import address_refusal
+from protocol.requirements import DOCUMENTS
+from protocol.scans import MAX_SCAN_BYTES
 from protocol.services import SUB_TYPES, PeristiwaPenting, ServiceType
 from protocol.validation import DEFAULT_OPTIONS, checklist_of
 from protocol.wilayah import desa_in, muba_kecamatan
@@ -43,6 +53,8 @@ if TYPE_CHECKING:
     from field_client.app import CounterApp
 
 __all__ = ["ApplicationFormScreen"]
+
+log = logging.getLogger("field_client.app")
 
 _MEMBER_FIELD = "members["
 
@@ -58,7 +70,8 @@ muncul saat mengetik: merah harus diperbaiki sebelum diajukan, kuning boleh dike
 dengan alasan (pilih di bagian *Pemeriksaan*, Enter).
 
 Anggota keluarga: F4 atau `a` menambah, Enter mengubah, Delete menghapus.
-Persyaratan: Spasi menandai dokumen yang ada.
+Persyaratan: Spasi menandai dokumen yang ada; F7 melampirkan pindaian (PDF, JPG, PNG)
+untuk dokumen yang sedang dipilih.
 Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar permohonan.
 """
 
@@ -66,6 +79,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         Binding("ctrl+s", "save", "Simpan draf", priority=True),
         Binding("f4", "add_member", "Tambah anggota"),
         Binding("f6", "problems", "Pemeriksaan"),
+        Binding("f7", "attach", "Lampirkan berkas"),
         Binding("escape", "leave", "Kembali"),
     ]
 
@@ -80,6 +94,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._show_all = stored is not None
         self._kecamatan = ""
         self._issues: list[Issue] = []
+        self._pages: dict[str, int | None] = {}
+        """Pages of each attached scan, read once (decrypting a scan is not free)."""
         self._overridden: list[Issue] = []
 
     @property
@@ -278,7 +294,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         if app is not None:
             checklist = checklist_of(app, today=self.counter.today())
         await self.query_one("#checklist", ChecklistPanel).show(
-            checklist, self.draft.attached_documents
+            checklist, self.draft.attached_documents, self._scan_lines()
         )
         self.query_one("#problems", IssueList).show(issues, self._overridden)
         missing = len(checklist.missing(self.draft.attached_documents)) if checklist else 0
@@ -291,7 +307,9 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
             Text(f"{errors} galat", style="bold red" if errors else "green"),
             Text(f"{warnings} peringatan", style="bold yellow" if warnings else "green"),
             Text(f"{missing} persyaratan belum ada", style="yellow" if missing else "green"),
-            Text("belum disimpan" if self._dirty() else "tersimpan", style="bold"),
+            Text(
+                "tersimpan" if self._saved and not self._dirty() else "belum disimpan", style="bold"
+            ),
         ]
         self.query_one("#form-summary", Static).update(Text(" · ").join(parts))
 
@@ -350,6 +368,93 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         else:
             self.draft.attached_documents.discard(event.document)
         await self._check()
+
+    # -- scans -------------------------------------------------------------------------------
+
+    def _scan_lines(self) -> dict[str, list[str]]:
+        """Document code -> one line per scan attached for it (type, size, pages)."""
+        store = self.counter.store
+        if store is None or self._saved is None:
+            return {}
+        lines: dict[str, list[str]] = {}
+        for info in store.application_scans(self.draft.id):
+            if info.scan_id not in self._pages:
+                self._pages[info.scan_id] = self._read_pages(info)
+            lines.setdefault(info.document, []).append(
+                describe_scan(info, self._pages[info.scan_id])
+            )
+        return lines
+
+    def _read_pages(self, info: ScanInfo) -> int | None:
+        key, store = self.counter.scan_key, self.counter.store
+        if info.media_type != "application/pdf":
+            return 1
+        if key is None or store is None:
+            return None
+        try:
+            return count_pages(store.read_scan(key, info.scan_id), info.media_type)
+        except KKError as exc:
+            log.warning("cannot preview scan %s: %s", info.scan_id, exc.code)
+            return None
+
+    async def action_attach(self) -> None:
+        """Attach a scan (PDF, JPG, PNG) for the document chosen in the checklist."""
+        box = self.focused
+        if not isinstance(box, DocumentBox) or not box.name:
+            self.notify(
+                "Pilih dokumen di bagian Persyaratan dulu (Tab), lalu tekan F7.",
+                severity="warning",
+            )
+            return
+        if self.counter.scan_key is None:
+            self.notify(
+                "Berkas tidak bisa dilampirkan: kunci berkas loket belum terbuka untuk akun "
+                "ini. Minta operator yang sudah pernah melampirkan berkas masuk dulu.",
+                severity="error",
+                timeout=10,
+            )
+            return
+        if self._dirty() or self._saved is None:
+            if not await self.action_save():
+                return  # the reasons are on screen
+        document = box.name
+
+        async def chosen(path: Path | None) -> None:
+            if path is not None:
+                await self._attach_file(document, path)
+
+        title = f"Lampirkan: {DOCUMENTS[document].display}"
+        self.app.push_screen(FilePickerScreen(title, self.counter.last_folder), chosen)
+
+    async def _attach_file(self, document: str, path: Path) -> None:
+        operator, key = self.counter.operator, self.counter.scan_key
+        if operator is None or key is None:
+            return
+        self.counter.last_folder = path.parent
+        try:
+            size = path.stat().st_size
+            if size > MAX_SCAN_BYTES:  # refuse before reading it all into memory
+                raise ScanError.of("scan.too_large", size=size, max=MAX_SCAN_BYTES)
+            content = await asyncio.to_thread(path.read_bytes)
+            attached = self.counter.actions().attach_scan(
+                self.draft.id, document, content, operator_id=operator.id, key=key
+            )
+        except OSError as exc:
+            self.notify(f"Berkas tidak bisa dibaca: {exc.strerror or exc}", severity="error")
+            return
+        except KKError as exc:
+            self.notify(exc.message, title="Berkas tidak dilampirkan", severity="error", timeout=10)
+            return
+        self._pages[attached.scan_id] = count_pages(content, attached.media_type)
+        self.draft.attached_documents.add(document)
+        await self.action_save()
+        self.counter.outbox_changed()
+        same = (
+            " (berkas yang sama sudah ada; tidak disimpan dua kali)"
+            if attached.deduplicated
+            else ""
+        )
+        self.notify(f"Berkas dilampirkan: {path.name}{same}.", timeout=5)
 
     def action_problems(self) -> None:
         """Jump to the list of problems."""

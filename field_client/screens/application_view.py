@@ -27,6 +27,7 @@ from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
 from field_client.store import StoredApplication
 from field_client.timeline import application_timeline, format_duration, stays
+from field_client.widgets.keys import Table
 from field_client.widgets.status.sync_status_bar import format_bytes, format_when
 from protocol.application import field_label
 from protocol.errors import Issue, KKError, ValidationError
@@ -112,14 +113,16 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             yield Static("", id="view-summary")
             yield Static("", id="view-notice")
             yield Static("Riwayat dan waktu per langkah SOP", classes="section")
-            yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+            yield Table(id="timeline", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="timeline-note")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#timeline", DataTable)
+        # 78 cells with the padding: fits at 80 columns.
         for label, width in (
-            ("Langkah", 24),
-            ("Oleh", 16),
+            ("Langkah", 26),
+            ("Oleh", 15),
             ("Mulai", 11),
             ("Lama", 10),
             ("Target", 6),
@@ -215,6 +218,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             if missing:
                 labels = ", ".join(r.label for r in missing)
                 out.append(f"Persyaratan belum ada: {labels}.\n", style="yellow")
+        out.rstrip()
         return out
 
     def _timeline(self) -> None:
@@ -223,6 +227,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         now = self.counter.clock()
         table = self.query_one("#timeline", DataTable)
         table.clear()
+        waiting = False
         for stay in stays(application_timeline(store, self.application_id), now=now):
             timing, entry = stay.timing, stay.entered_by
             step = f"{timing.step.number}. " if timing.step else ""
@@ -231,14 +236,17 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             if timing.left_at is None and timing.step is None:
                 duration = "selesai"
             lama = Text(duration, style="bold red" if timing.over_target else "")
-            by = entry.actor_name + (" (belum terkirim)" if entry.waiting else "")
+            waiting = waiting or entry.waiting
+            by = entry.actor_name[: 15 - entry.waiting] + ("*" if entry.waiting else "")
             table.add_row(
                 f"{step}{timing.state.label}",
-                by[:16],
+                by,
                 format_when(timing.entered_at, now),
                 lama,
                 format_duration(target) if target else "",
             )
+        note = "* belum terkirim ke server pusat" if waiting else ""
+        self.query_one("#timeline-note", Static).update(Text(note, style="dim"))
 
     # -- which keys apply --------------------------------------------------------------------
 
@@ -393,4 +401,4 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             self.notify(done, timeout=5)
             self.refresh_data()
 
-        self.app.push_screen(ConfirmDialog(question, yes=yes, no="Batal"), answered)
+        self.app.push_screen(ConfirmDialog(question, yes=yes, no="Kembali"), answered)

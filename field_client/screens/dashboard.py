@@ -20,6 +20,7 @@ from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.application_view import ApplicationScreen
 from field_client.store import StoredApplication
 from field_client.widgets.dashboard import ApplicationTable, StateCounts
+from field_client.widgets.keys import TextInput
 from field_client.widgets.status import SyncStatusBar
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
         yield Header(icon="KK")
         yield SyncStatusBar(id="sync-status")
         yield StateCounts(id="state-counts")
-        yield Input(placeholder="Cari nama, NIK, atau nomor KK (F3)", id="search")
+        yield TextInput(placeholder="Cari nama, NIK, atau nomor KK (F3)", id="search")
         yield ApplicationTable(id="applications")
         yield Static("", id="list-note")
         yield Footer()

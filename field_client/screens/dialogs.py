@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from field_client.widgets.keys import TextInput
+
 __all__ = ["ConfirmDialog", "ReasonDialog"]
 
 
@@ -63,7 +65,7 @@ class ReasonDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(self._title, classes="screen-title")
             yield Static(self._explanation, id="explanation")
-            yield Input(placeholder=f"alasan, minimal {self._min} karakter", id="reason")
+            yield TextInput(placeholder=f"alasan, minimal {self._min} karakter", id="reason")
             yield Static("", id="reason-message")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Simpan (Enter)", id="ok", variant="primary")

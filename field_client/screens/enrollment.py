@@ -22,6 +22,7 @@ from field_client.config import CounterConfig
 from field_client.messages import Enrolled
 from field_client.sync.enroll import enroll_device
 from field_client.sync.errors import EnrollmentError
+from field_client.widgets.keys import TextInput
 from protocol.errors import KKError
 
 __all__ = ["EnrollmentScreen", "explain_enrollment_error"]
@@ -77,17 +78,17 @@ class EnrollmentScreen(Screen[None]):
             yield Static(INTRO, classes="intro")
             with Horizontal(classes="field"):
                 yield Label("Alamat server pusat")
-                yield Input(
+                yield TextInput(
                     value=self.config.server_url or "",
                     placeholder="https://server-pusat",
                     id="server-url",
                 )
             with Horizontal(classes="field"):
                 yield Label("Kode pendaftaran")
-                yield Input(placeholder="XXXX-XXXX-XXXX", id="code")
+                yield TextInput(placeholder="XXXX-XXXX-XXXX", id="code")
             with Horizontal(classes="field"):
                 yield Label("Nama perangkat")
-                yield Input(placeholder="boleh kosong, mis. Loket 1 Sekayu", id="label")
+                yield TextInput(placeholder="boleh kosong, mis. Loket 1 Sekayu", id="label")
             yield Button("Daftarkan (Enter)", id="enroll", variant="primary")
             yield Static("", id="enroll-message")
         yield Footer()

@@ -8,6 +8,7 @@ first sync: the screen says so and keeps the sync status in view.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -19,15 +20,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
+from field_client.errors import ScanError
 from field_client.messages import LoggedIn, SyncStatusChanged
+from field_client.scans import DataKey
 from field_client.store import Operator, Store
+from field_client.widgets.keys import TextInput
 from field_client.widgets.status import SyncStatusBar
+from protocol.events import format_timestamp
 from protocol.wilayah import region
 
 if TYPE_CHECKING:
     from field_client.app import CounterApp
 
 __all__ = ["LoginScreen", "kecamatan_label"]
+
+log = logging.getLogger("field_client.app")
 
 NO_ACCOUNTS = (
     "Belum ada akun operator di loket ini. Akun diambil dari server pusat saat "
@@ -42,10 +49,21 @@ def kecamatan_label(code: str) -> str:
     return f"Kecamatan {found.name.title()} ({code})" if found else f"Kecamatan {code}"
 
 
-def _authenticate(path: Path, username: str, password: str) -> Operator | None:
+def _authenticate(
+    path: Path, username: str, password: str, *, at: str, unlocked: DataKey | None
+) -> tuple[Operator | None, DataKey | None]:
+    """The operator, and their key to the counter's scans (``None`` when this operator has
+    no copy of it yet and nobody opened it in this session: scans cannot be attached)."""
     # Its own connection: a sqlite3 connection belongs to the thread that opened it.
     with Store.open(path) as store:
-        return store.authenticate(username, password)
+        operator = store.authenticate(username, password)
+        if operator is None:
+            return None, None
+        try:
+            return operator, store.unlock_scans(operator.id, password, at=at, unlocked=unlocked)
+        except ScanError as exc:
+            log.warning("scans stay locked for %s: %s", operator.id, exc.code)
+            return operator, None
 
 
 class LoginScreen(Screen[None]):
@@ -69,10 +87,10 @@ class LoginScreen(Screen[None]):
             yield Static("", id="device-info", classes="intro")
             with Horizontal(classes="field"):
                 yield Label("Nama pengguna")
-                yield Input(placeholder="nama pengguna dari admin Dinas", id="username")
+                yield TextInput(placeholder="nama pengguna dari admin Dinas", id="username")
             with Horizontal(classes="field"):
                 yield Label("Kata sandi")
-                yield Input(password=True, id="password")
+                yield TextInput(password=True, id="password")
             yield Button("Masuk (Enter)", id="login", variant="primary")
             yield Static("", id="login-message")
         yield Footer()
@@ -126,8 +144,13 @@ class LoginScreen(Screen[None]):
     @work(exclusive=True, group="login")
     async def _login(self, username: str, password: str) -> None:
         try:
-            operator = await asyncio.to_thread(
-                _authenticate, self.counter.config.db_path, username, password
+            operator, scan_key = await asyncio.to_thread(
+                _authenticate,
+                self.counter.config.db_path,
+                username,
+                password,
+                at=format_timestamp(self.counter.clock()),
+                unlocked=self.counter.session_scan_key,
             )
         finally:
             self.query_one("#login", Button).disabled = False
@@ -138,7 +161,7 @@ class LoginScreen(Screen[None]):
             else:
                 self._fail(WRONG_PASSWORD, focus="#password")
             return
-        self.app.post_message(LoggedIn(operator))
+        self.app.post_message(LoggedIn(operator, scan_key))
 
     def _fail(self, message: str, *, focus: str) -> None:
         self.query_one("#login-message", Static).update(Text(message, style="bold red"))

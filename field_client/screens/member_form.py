@@ -61,9 +61,9 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("no_paspor", "(14) No. paspor", "text"),
     ("no_kitap", "(15) No. KITAP", "text"),
     ("nama_ayah", "(16) Nama ayah", "text"),
-    ("nik_ayah", "     NIK ayah", "text"),
+    ("nik_ayah", "\u00a0    NIK ayah", "text"),  # no-break: Label would strip spaces
     ("nama_ibu", "(17) Nama ibu", "text"),
-    ("nik_ibu", "     NIK ibu", "text"),
+    ("nik_ibu", "\u00a0    NIK ibu", "text"),
     ("disabilitas", "Disabilitas", "code"),
 )
 

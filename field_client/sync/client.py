@@ -55,6 +55,7 @@ __all__ = [
 PUSH_PATH = "/api/v1/sync/push"
 PULL_PATH = "/api/v1/sync/pull"
 SCANS_PATH = "/api/v1/sync/scans"
+DOCUMENTS_PATH = "/api/v1/sync/documents"
 
 log = logging.getLogger("field_client.sync")
 
@@ -248,6 +249,19 @@ class SyncClient:
             raise LinkDown.of("sync.bad_response", status=200)
         return ChunkAnswer(new_offset, complete)
 
+    async def download_piece(
+        self, application_id: str, offset: int, length: int
+    ) -> tuple[bytes, str, int]:
+        """``(bytes, sha256 of the whole file, its size)``: a piece of the signed KK."""
+        response = await self.signed_response(
+            "GET", f"{DOCUMENTS_PATH}/{application_id}?offset={int(offset)}&length={int(length)}"
+        )
+        size = response.headers.get("x-kk-document-size", "")
+        digest = response.headers.get("x-kk-document-sha256", "")
+        if not size.isdigit() or len(digest) != 64:
+            raise LinkDown.of("sync.bad_response", status=response.status_code)
+        return response.content, digest, int(size)
+
     async def signed(
         self,
         method: str,
@@ -261,6 +275,22 @@ class SyncClient:
         Raises :class:`ServerRefusal` for a refusal, :class:`LinkDown` for no usable answer.
         A ``request.clock_skew`` refusal corrects :attr:`clock_offset` and signs once more.
         """
+        response = await self.signed_response(method, target, body=body, headers=headers)
+        data = read_json(response)
+        if not isinstance(data, dict):
+            raise LinkDown.of("sync.bad_response", status=response.status_code)
+        return data
+
+    async def signed_response(
+        self,
+        method: str,
+        target: str,
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a signed request; the successful response, whatever its body. Refusals and
+        the clock correction as in :meth:`signed`."""
         for attempt in (1, 2):
             request = self._http.build_request(method, target, content=body, headers=headers)
             # Sign the target exactly as it goes on the wire (base path and query included).
@@ -269,12 +299,9 @@ class SyncClient:
                 sign_request(self._key, self.device_id, method, sent_target, body, now=self.now())
             )
             response = await self._send(request)
-            data = read_json(response)
             if response.is_success:
-                if not isinstance(data, dict):
-                    raise LinkDown.of("sync.bad_response", status=response.status_code)
-                return data
-            refusal = refusal_of(response, data)
+                return response
+            refusal = refusal_of(response, read_json(response))
             if refusal.code == "request.clock_skew" and attempt == 1:
                 server_time = parse_timestamp(str(refusal.extra.get("server_time", "")))
                 if server_time is not None:

@@ -22,7 +22,10 @@ One round (:meth:`SyncEngine.run_once`):
    :meth:`Store.apply_server_events` (which verifies them against the pinned server key and
    applies a batch all or nothing), until the server says there are no ``more``.
 
-3. scans: the missing check, then each unsent scan's blob from where the server's copy
+3. downloads: the signed KK PDFs the pull announced, resumable, sealed for this counter
+   (:mod:`field_client.sync.downloads`);
+
+4. scans: the missing check, then each unsent scan's blob from where the server's copy
    stops, oldest application first, pushing any new events before each file
    (:mod:`field_client.sync.uploads`). :attr:`SyncStatus.transfer` shows the progress.
 
@@ -67,9 +70,10 @@ from field_client.config import CounterConfig
 from field_client.errors import DeviceKeyMismatch, DeviceNotEnrolled
 from field_client.store import Device, Store
 from field_client.sync.client import SyncClient, timeouts, utc_now
+from field_client.sync.downloads import DocumentDownloader
 from field_client.sync.errors import LinkDown, ServerRefusal, SyncError
 from field_client.sync.progress import TransferProgress
-from field_client.sync.uploads import ChunkSizer, ScanUploader
+from field_client.sync.uploads import ChunkSizer, ScanUploader, UploadStats
 from protocol.errors import KKError, message_for
 from protocol.events import format_timestamp
 from signing.keys import load_private_key, public_key_b64
@@ -250,6 +254,13 @@ class SyncEngine:
             target_s=config.scan_chunk_target_s,
         )
         """Scan piece size, kept across rounds: what the link taught stays learned."""
+        self._download_chunks = ChunkSizer(
+            minimum=config.scan_chunk_min_bytes,
+            maximum=config.scan_chunk_max_bytes,
+            target_s=config.scan_chunk_target_s,
+        )
+        self.upload_stats = UploadStats()
+        """Pieces and bytes sent since this engine started (diagnostics)."""
         self._answered = False
         """Whether the server answered during the current round (so it is online even if
         the round then fails on something local)."""
@@ -416,6 +427,14 @@ class SyncEngine:
         await self._push_all(client)
         self._publish(**(await self._db.run(_counts)))
         await self._pull_all(client)
+        # The signed KKs the pull announced: small, and the applicant is waiting for them.
+        await DocumentDownloader(
+            client,
+            self._db.run,
+            on_progress=self._progress,
+            timestamp=lambda: format_timestamp(self._clock()),
+            chunks=self._download_chunks,
+        ).run()
         # Scans last: small events and the centre's answers never wait behind a big file.
         uploader = ScanUploader(
             client,
@@ -424,6 +443,7 @@ class SyncEngine:
             on_progress=self._progress,
             timestamp=lambda: format_timestamp(self._clock()),
             chunks=self._chunks,
+            stats=self.upload_stats,
         )
         await uploader.run()
 

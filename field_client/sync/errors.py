@@ -39,6 +39,9 @@ define_messages(
         "catatan itu tidak ada lagi di loket ini. Hubungi admin Dinas.",
         "sync.no_progress": "Jawaban server pusat tidak memajukan pengiriman (catatan nomor "
         "{seq}); pengiriman dicoba lagi nanti. Laporkan ke admin bila berulang.",
+        "sync.document_changed": "KK bertanda tangan permohonan {application_id} yang "
+        "diunduh tidak cocok dengan yang diumumkan server; diunduh ulang setelah sinkronisasi "
+        "berikutnya.",
         "sync.bad_scan_status": "Server pusat tidak menjawab status berkas {scan_id}.",
         "sync.stopped": "{reason} Sinkronisasi loket ini dihentikan; catatan yang belum "
         "terkirim tetap tersimpan di loket.",

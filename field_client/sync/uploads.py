@@ -13,8 +13,9 @@ One pass (:meth:`ScanUploader.run`), after the round pushed its events:
 4. each blob goes in pieces from the server's offset, each with its SHA-256. The piece size
    adapts to the link (:class:`ChunkSizer`): it aims at ``scan_chunk_target_s`` seconds at
    the measured rate, doubles at most per success and halves after a cut, so a cut costs
-   at most one piece. After a cut the server's offset is asked again and the upload goes
-   on; after three cuts in a row the round gives up (the engine retries with backoff).
+   at most one piece. After a cut the server's offset is asked again after a short pause
+   and the upload goes on; after five cuts or failed questions in a row the round gives up
+   (the engine retries with backoff).
 
 Blobs are ciphertext: no key is needed here. Failures propagate to the engine's round
 (which shows them and retries with backoff); every upload resumes from the server's offset.
@@ -22,6 +23,7 @@ Blobs are ciphertext: no key is needed here. Failures propagate to the engine's 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from field_client.sync.progress import ProgressMeter, TransferProgress
 from signing.keys import load_public_key_b64
 from signing.sealed_box import verify_scan_key_offer
 
-__all__ = ["ScanUploader", "ChunkSizer"]
+__all__ = ["ScanUploader", "ChunkSizer", "UploadStats"]
 
 log = logging.getLogger("field_client.sync")
 
@@ -46,8 +48,24 @@ _SEND_AGAIN = frozenset({"scan.offset_mismatch", "scan.checksum_mismatch", "requ
 """Refusals of a piece that mean "send from the server's offset again". The request
 signature covers the body's SHA-256, so a piece damaged on the way usually fails as
 ``request.bad_signature`` before the server compares the piece's own checksum."""
-_MAX_CUTS_IN_A_ROW = 3
-"""Cuts of one piece after another before the round gives up and backs off."""
+_MAX_CUTS_IN_A_ROW = 5
+"""Cuts (and failed offset questions) in a row before the round gives up and backs off."""
+_CUT_PAUSE_S = 0.5
+"""Pause before asking the offset after a cut, times the cuts in a row."""
+
+
+@dataclass(slots=True)
+class UploadStats:
+    """What the engine's uploads cost since it started (diagnostics, the benchmark)."""
+
+    pieces: int = 0
+    """Piece requests sent (answered or not)."""
+    piece_bytes: int = 0
+    """Bytes of blob in those requests; minus the blobs' sizes, what was sent twice."""
+    cut_pieces: int = 0
+    """Pieces whose request got no answer."""
+    completed_bytes: int = 0
+    """Blob bytes of the scans this engine saw completed by its own pieces."""
 
 
 @dataclass(slots=True)
@@ -58,6 +76,10 @@ class ChunkSizer:
     maximum: int
     target_s: float
     size: int = 0
+    cut_seen: bool = False
+    """After the first cut, growth is additive (one minimum piece per success) rather than
+    doubling: like TCP's congestion avoidance, it probes for the size the link's cuts allow
+    instead of jumping back to where it was cut."""
 
     def __post_init__(self) -> None:
         if self.size <= 0:
@@ -65,12 +87,14 @@ class ChunkSizer:
 
     def succeeded(self, rate_bps: float) -> None:
         """A piece went through; ``rate_bps`` is the measured rate."""
-        ideal = rate_bps * self.target_s if rate_bps > 0 else self.size * 2
-        self.size = int(max(self.minimum, min(self.maximum, self.size * 2, ideal)))
+        ideal = rate_bps * self.target_s if rate_bps > 0 else self.maximum
+        grown = self.size + self.minimum if self.cut_seen else self.size * 2
+        self.size = int(max(self.minimum, min(self.maximum, grown, ideal)))
 
     def failed(self) -> None:
         """A piece was cut: the link is worse than it looked."""
         self.size = max(self.minimum, self.size // 2)
+        self.cut_seen = True
 
 
 StoreRunner = Callable[..., Awaitable[Any]]
@@ -96,6 +120,7 @@ class ScanUploader:
         on_progress: Callable[[TransferProgress | None], None],
         timestamp: Callable[[], str],
         chunks: ChunkSizer,
+        stats: UploadStats | None = None,
     ) -> None:
         self._client = client
         self._run = run
@@ -103,6 +128,7 @@ class ScanUploader:
         self._on_progress = on_progress
         self._timestamp = timestamp
         self._chunks = chunks
+        self._stats = stats or UploadStats()
 
     async def run(self) -> None:
         """One pass over the unsent scans (see the module doc)."""
@@ -132,6 +158,20 @@ class ScanUploader:
         await self._run(Store.set_server_box_key, public)
         log.info("learned the server's scan key")
 
+    async def _offset_after_cut(self, scan: ScanInfo, cuts: int) -> int:
+        """The server's offset after a cut, asked after a short pause (a handover or a dead
+        spot usually passes in seconds); raises :class:`LinkDown` once cuts and failed
+        questions reach :data:`_MAX_CUTS_IN_A_ROW` together, so the round backs off."""
+        while True:
+            if cuts >= _MAX_CUTS_IN_A_ROW:
+                raise LinkDown.of("sync.offline")
+            await asyncio.sleep(_CUT_PAUSE_S * cuts)
+            log.info("scan %s: piece cut; asking the offset", scan.scan_id[:12])
+            try:
+                return int((await self._status([scan.scan_id]))[scan.scan_id]["offset"])
+            except LinkDown:
+                cuts += 1
+
     async def _status(self, scan_ids: list[str]) -> dict[str, dict[str, Any]]:
         answers: dict[str, dict[str, Any]] = {}
         for start in range(0, len(scan_ids), _STATUS_PAGE):
@@ -150,15 +190,15 @@ class ScanUploader:
         attempts = cuts = 0
         while True:
             piece = blob[offset : offset + self._chunks.size]
+            self._stats.pieces += 1
+            self._stats.piece_bytes += len(piece)
             try:
                 answer = await self._client.upload_chunk(scan.scan_id, offset, piece)
             except LinkDown:
+                self._stats.cut_pieces += 1
                 self._chunks.failed()
                 cuts += 1
-                if cuts >= _MAX_CUTS_IN_A_ROW:
-                    raise
-                log.info("scan %s: piece at %d cut; asking the offset", scan.scan_id[:12], offset)
-                offset = int((await self._status([scan.scan_id]))[scan.scan_id]["offset"])
+                offset = await self._offset_after_cut(scan, cuts)
                 meter.restart()
                 continue
             except ServerRefusal as refusal:
@@ -177,6 +217,7 @@ class ScanUploader:
             offset = answer.offset
             self._on_progress(meter.snapshot())
             if answer.complete:
+                self._stats.completed_bytes += len(blob)
                 break
         meter.finish_file()
         self._on_progress(meter.snapshot())

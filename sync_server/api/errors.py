@@ -36,7 +36,13 @@ from sync_server.clock import stamp, utc_now
 from sync_server.errors import Refusal
 from sync_server.storage import audit
 
-__all__ = ["install_error_handlers", "error_response", "problem_body", "PROBLEM_TYPE_PREFIX"]
+__all__ = [
+    "install_error_handlers",
+    "error_response",
+    "problem_body",
+    "note_refusal",
+    "PROBLEM_TYPE_PREFIX",
+]
 
 log = logging.getLogger("sync_server.refusals")
 
@@ -93,6 +99,18 @@ def _claimed_device(request: Request) -> str | None:
 
 async def _refusal(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
+    await note_refusal(request, exc)
+    headers = {}
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    if exc.status == 401 and exc.code.startswith("auth."):
+        headers["WWW-Authenticate"] = 'Bearer realm="kk-online"'
+    return error_response(exc.status, exc.code, exc.message, exc.extra, headers=headers)
+
+
+async def note_refusal(request: Request, exc: Refusal) -> None:
+    """Log a refusal and record it for admins (see the module docstring); the staff pages
+    call this for the refusals they show on a form instead of answering with an error."""
     device = _claimed_device(request)
     seq = exc.extra.get("seq")
     ip = request.client.host if request.client else "unknown"
@@ -120,12 +138,6 @@ async def _refusal(request: Request, exc: Exception) -> JSONResponse:
                 code=exc.code,
                 seq=seq if isinstance(seq, int) else None,
             )
-    headers = {}
-    if "retry_after" in exc.extra:
-        headers["Retry-After"] = str(exc.extra["retry_after"])
-    if exc.status == 401 and exc.code.startswith("auth."):
-        headers["WWW-Authenticate"] = 'Bearer realm="kk-online"'
-    return error_response(exc.status, exc.code, exc.message, exc.extra, headers=headers)
 
 
 def _record(db: Any, **fields: Any) -> None:

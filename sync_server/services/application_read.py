@@ -12,6 +12,9 @@ application (404 ``application.unknown``) discloses nothing and is not logged.
 ``scans`` lists the application's document scans, each ``complete`` or still ``arriving``
 (:func:`sync_server.services.scans.scan_list`); the images themselves are read one by one
 (``GET /api/v1/applications/{id}/scans/{scan_id}``), each read logged on its own.
+
+``messages`` lists the WhatsApp messages to the applicant with their delivery status
+(:func:`sync_server.services.whatsapp.outbox.message_list`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from protocol.workflow import Role, State
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import access_log, claims, duplicates, scans, siak
+from sync_server.services.whatsapp import outbox
 from sync_server.storage import changelog as log_store
 from sync_server.storage.db import Database
 
@@ -52,6 +56,7 @@ def read_application(
             raise Refusal("application.unknown", status=404, application_id=application_id)
         trail = log_store.trail_of(conn, application_id)
         attached = scans.scan_list(conn, application_id)
+        messages = outbox.message_list(conn, application_id)
         held = claims.current_claim(conn, application_id)
         flags = duplicates.flags_of(conn, application_id)
         entered = siak.entry_of(conn, application_id)
@@ -101,6 +106,7 @@ def read_application(
             for e in trail
         ],
         "scans": attached,
+        "messages": messages,
         "access_seq": logged[0].seq,
         "claimed_by": held.to_dict() if held else None,
         "duplicates": [f.to_dict() for f in flags],

@@ -40,7 +40,7 @@ from signing.biodata_pdf import render_biodata
 from sync_server.clock import stamp
 from sync_server.config import DOCUMENTS_DIR
 from sync_server.errors import Refusal
-from sync_server.services import access_log
+from sync_server.services import access_log, scans
 from sync_server.storage import changelog as log_store
 from sync_server.storage import documents, kk_registry
 
@@ -74,17 +74,13 @@ def documents_root(conn: sqlite3.Connection) -> Path:
 
 
 def scan_files(conn: sqlite3.Connection, application_id: str) -> list[ArchiveFile]:
-    """Every scan of the application, decrypted, as ``scans/<document code>-<n>.<ext>``.
-
-    HOOK for the scans work, the one place to fill: scans now reach the server
-    (:mod:`sync_server.services.scans`: ``application_scans``, encrypted blobs opened with
-    the server's X25519 key), but the archive does not take them yet, so it returns none.
-    Returned files go into the ZIP and the manifest like every other file; raise a
-    :class:`~sync_server.errors.Refusal` (``archive.incomplete``) for a scan that should be
-    there and is not (still arriving, or its blob missing), and the ``archive`` event is
-    refused with it.
-    """
-    return []
+    """Every scan of the application, decrypted, as ``scans/<document code>-<n>.<ext>``
+    (:func:`sync_server.services.scans.archive_files`); ``archive.incomplete`` for a scan
+    still arriving or whose blob is missing, which refuses the ``archive`` event."""
+    return [
+        ArchiveFile(name, data)
+        for name, data in scans.archive_files(conn, application_id, Path(conn.database.path).parent)  # type: ignore[attr-defined]
+    ]
 
 
 def build_package(

@@ -42,6 +42,7 @@ from protocol.workflow import Action, Reasons, Role, Side, State, transition
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import access_log, claims, feed
+from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
 from sync_server.storage import changelog as log_store
 from sync_server.storage.changelog import TrailEntry
@@ -176,6 +177,7 @@ def _record(
         },
         now=now,
     )
+    whatsapp.on_move(conn, record, action, reasons, now=now)
     access_log.append(
         conn,
         at=at,

@@ -42,7 +42,8 @@ message the operator sees on the next pull. Refusals, in the order checked:
   the application is stored in ``draft``, owned by the device, with the snapshot;
 * ``scan.attached``: :func:`sync_server.services.scans.register_attached`
   (``application.unknown``, ``application.not_owner``, ``scan.not_editable``,
-  ``scan.too_large``, ``scan.application_too_large``, ``scan.size_conflict``). Applied: the
+  ``scan.too_large``, ``scan.application_too_large``, ``scan.size_conflict``,
+  ``scan.not_yours`` for another device's scan id). Applied: the
   application expects the scan (docs/protocol.md §11); no state changes;
 * any other kind: ``application.unknown``, ``application.not_owner`` (another device holds
   it), then :func:`protocol.workflow.transition` with ``Role.OPERATOR`` and the event's
@@ -105,6 +106,7 @@ from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import archive, duplicates, scans
 from sync_server.services.scans import DEFAULT_SCAN_LIMITS, ScanLimits
+from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
 from sync_server.storage import audit
 from sync_server.storage import changelog as log_store
@@ -526,6 +528,7 @@ class _Judge:
         self._trail(event, from_state, to_state, reasons)
         if archiving:
             self._archive(event)
+        whatsapp.on_move(self.conn, record, EVENT_ACTIONS[event.kind], reasons, now=self.now)
 
     def _archive(self, event: ChangeEvent) -> None:
         """The immutable archive package, in this transaction (design.md §1)."""

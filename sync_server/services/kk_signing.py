@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from protocol.application import Application
 from protocol.errors import KKError, define_messages
@@ -40,8 +41,6 @@ from protocol.jurisdiction import office_date
 from protocol.server_events import ServerEventKind
 from protocol.workflow import Action, Role, State
 from signing.kk_pdf import Official, render_kk
-from signing.tte import KKSigner, TTEError, load_demo_signer, sign_kk
-from signing.tte_pkcs11 import demo_pkcs11_signer
 from sync_server.clock import stamp
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal, refusal_for
@@ -50,7 +49,17 @@ from sync_server.storage import changelog as log_store
 from sync_server.storage import documents, kk_registry
 from sync_server.storage.db import Connection, Database
 
-__all__ = ["SignOutcome", "open_signer", "sign_batch", "verification_url", "official"]
+if TYPE_CHECKING:  # pyhanko costs ~0.4 s to import: only a signing request pays for it
+    from signing.tte import KKSigner
+
+__all__ = [
+    "sign_with_passphrase",
+    "SignOutcome",
+    "open_signer",
+    "sign_batch",
+    "verification_url",
+    "official",
+]
 
 log = logging.getLogger("sync_server.tte")
 
@@ -102,12 +111,17 @@ def open_signer(config: ServerConfig, passphrase: str) -> Iterator[KKSigner]:
         raise Refusal("tte.passphrase_required", status=422)
     if "\x00" in passphrase:  # OpenSSL and PKCS#11 take C strings: it cannot be the key's
         raise Refusal("tte.key_unreadable", status=422)
+    from signing.tte import TTEError, load_demo_signer
+
     try:
         if config.tte_pkcs11_library is None:
             opened: AbstractContextManager[KKSigner] = nullcontext(
                 load_demo_signer(config.tte_pki_dir, passphrase)
             )
         else:
+            # Imported here: python-pkcs11 loads a native module only a token setup needs.
+            from signing.tte_pkcs11 import demo_pkcs11_signer
+
             opened = demo_pkcs11_signer(
                 config.tte_pkcs11_library,
                 config.tte_pki_dir,
@@ -184,6 +198,34 @@ def sign_batch(
     return outcomes
 
 
+def sign_with_passphrase(
+    db: Database,
+    config: ServerConfig,
+    passphrase: str,
+    application_ids: Sequence[str],
+    *,
+    actor_id: str,
+    actor_name: str,
+    client_ip: str,
+    clock: Callable[[], datetime],
+    expected_state: State = State.APPROVED,
+) -> list[SignOutcome]:
+    """Open the key with ``passphrase`` (the refusals of :func:`open_signer`: nothing is
+    signed then), :func:`sign_batch` the applications and close the key. Blocking."""
+    with open_signer(config, passphrase) as signer:
+        return sign_batch(
+            db,
+            config,
+            signer,
+            application_ids,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            client_ip=client_ip,
+            clock=clock,
+            expected_state=expected_state,
+        )
+
+
 def _sign_one(
     conn: Connection,
     config: ServerConfig,
@@ -224,6 +266,8 @@ def _sign_one(
         official=official(config),
         verification_url=url,
     )
+    from signing.tte import sign_kk
+
     signed = sign_kk(pdf, signer)
     digest = documents.put(config.documents_dir, signed)
     at = stamp(now)

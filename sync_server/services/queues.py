@@ -23,7 +23,14 @@ from sync_server.services import claims, duplicates
 from sync_server.services.claims import Claim
 from sync_server.storage.db import Database
 
-__all__ = ["QUEUE_STATE", "QueueEntry", "read_queue", "summary"]
+__all__ = [
+    "QUEUE_STATE",
+    "QueueEntry",
+    "read_queue",
+    "MAX_SEARCH",
+    "service_label",
+    "summary",
+]
 
 QUEUE_STATE: dict[Role, State] = {
     Role.VERIFIKATOR: State.SUBMITTED,
@@ -31,16 +38,20 @@ QUEUE_STATE: dict[Role, State] = {
     Role.KEPALA_DINAS: State.APPROVED,
 }
 
-_QUERY = """
+_SELECT = """
     SELECT a.application_id, a.kecamatan, a.state, a.snapshot, a.updated_at,
            (SELECT e.server_time FROM application_events e
              WHERE e.application_id = a.application_id AND e.to_state = a.state
              ORDER BY e.id DESC LIMIT 1) AS entered_at
       FROM applications a
-     WHERE a.state = ?
-     ORDER BY entered_at, a.application_id
-     LIMIT ? OFFSET ?
 """
+_ORDER = " ORDER BY entered_at, a.application_id LIMIT ? OFFSET ?"
+# A search matches the start of the application id or of the applicant's NIK, or any part
+# of the applicant's name, case-insensitively.
+_SEARCH = """ AND (a.application_id LIKE ? ESCAPE '\\'
+      OR json_extract(a.snapshot, '$.applicant.nik') LIKE ? ESCAPE '\\'
+      OR lower(json_extract(a.snapshot, '$.applicant.nama')) LIKE ? ESCAPE '\\')"""
+MAX_SEARCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +87,8 @@ class QueueEntry:
         }
 
 
-def _service_label(service: Any) -> str:
+def service_label(service: Any) -> str:
+    """The Indonesian label of a snapshot's ``service`` (a placeholder when unreadable)."""
     try:
         return parse_service(
             service["service_type"], service["sub_type"], service.get("peristiwa")
@@ -98,7 +110,7 @@ def summary(row: Any) -> dict[str, Any]:
         "application_id": row["application_id"],
         "kecamatan": row["kecamatan"],
         "applicant_name": name if isinstance(name, str) else "",
-        "service_label": _service_label(snapshot.get("service")),
+        "service_label": service_label(snapshot.get("service")),
         "state": state.value,
         "state_label": state.label,
     }
@@ -126,15 +138,33 @@ def _entry(row: Any, now: datetime, claim: Claim | None, flags: int) -> QueueEnt
     )
 
 
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def read_queue(
-    db: Database, state: State, *, limit: int, offset: int, now: datetime
+    db: Database,
+    state: State,
+    *,
+    limit: int,
+    offset: int,
+    now: datetime,
+    search: str | None = None,
 ) -> tuple[list[QueueEntry], int]:
-    """One page of the applications in ``state``, oldest first, and how many there are."""
+    """One page of the applications in ``state``, oldest first, and how many there are.
+
+    ``search`` (trimmed, at most :data:`MAX_SEARCH` characters) keeps the applications whose
+    id or applicant NIK starts with it or whose applicant name contains it.
+    """
+    where, params = " WHERE a.state = ?", [state.value]
+    text = (search or "").strip()[:MAX_SEARCH]
+    if text:
+        where += _SEARCH
+        pattern = _like(text.lower())
+        params += [f"{_like(text)}%", f"{_like(text)}%", f"%{pattern}%"]
     with db.read() as conn:
-        total = conn.execute(
-            "SELECT count(*) FROM applications WHERE state = ?", (state.value,)
-        ).fetchone()[0]
-        rows = conn.execute(_QUERY, (state.value, limit, offset)).fetchall()
+        total = conn.execute(f"SELECT count(*) FROM applications a{where}", params).fetchone()[0]
+        rows = conn.execute(_SELECT + where + _ORDER, [*params, limit, offset]).fetchall()
         ids = [row["application_id"] for row in rows]
         held = claims.claims_of(conn, ids)
         flags = duplicates.flag_counts(conn, ids)

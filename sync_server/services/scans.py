@@ -28,6 +28,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -42,7 +43,9 @@ from protocol.scans import (
 )
 from protocol.workflow import Role, State, counter_may_edit
 from signing.scan_cipher import HEADER_SIZE, blob_size, open_scan, read_header
+from signing.sealed_box import load_box_key
 from sync_server.clock import stamp
+from sync_server.config import BOX_KEY_FILE, SCANS_DIR
 from sync_server.errors import Refusal
 from sync_server.services import access_log
 from sync_server.storage import changelog as log_store
@@ -62,6 +65,7 @@ __all__ = [
     "read_scan",
     "scan_list",
     "expire_partials",
+    "archive_files",
 ]
 
 log = logging.getLogger("sync_server.scans")
@@ -137,6 +141,10 @@ def register_attached(
     if ref.bytes > limits.max_blob_bytes:
         return issue("scan.too_large", size=ref.bytes, max=limits.max_blob_bytes)
     existing = store.get_scan(conn, ref.id)
+    if existing is not None and existing.device_id != device.device_id:
+        # A blob is sealed by the device that made it; another device naming its id (learnt
+        # somehow) must not graft that document onto an application of its own.
+        return issue("scan.not_yours", scan_id=ref.id[:12])
     if existing is not None and existing.blob_bytes != ref.bytes:
         return issue("scan.size_conflict", scan_id=ref.id[:12])
     total = store.linked_bytes(conn, event.application_id) + ref.bytes
@@ -381,6 +389,39 @@ def read_scan(
             detail=f"{found.document} {scan_id[:12]}",
         )
     return found.scan.media_type, open_scan(blobs.read(scan_id), box_key)
+
+
+# -- archive -------------------------------------------------------------------------------
+
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+
+
+def archive_files(conn: Any, application_id: str, data_dir: Path) -> list[tuple[str, bytes]]:
+    """``(scans/<document>-<n>.<ext>, plaintext)`` of every scan of the application, for the
+    archive package (:func:`sync_server.services.archive.scan_files`), inside the caller's
+    transaction. Refuses (``archive.incomplete``) when one is still arriving or its blob is
+    gone: an archive never silently lacks a scan."""
+    attached = store.scans_of(conn, application_id)
+    if not attached:
+        return []
+    blobs = BlobStore(data_dir / SCANS_DIR)
+    box_key = load_box_key(data_dir / BOX_KEY_FILE)
+    counts: dict[str, int] = {}
+    files = []
+    for a in attached:
+        what = f"berkas pindaian {a.document} ({a.scan.scan_id[:12]})"
+        if a.scan.status != "complete" or a.scan.media_type is None:
+            raise Refusal("archive.incomplete", application_id=application_id, missing=what)
+        try:
+            plaintext = open_scan(blobs.read(a.scan.scan_id), box_key)
+        except (OSError, KKError):
+            raise Refusal(
+                "archive.incomplete", application_id=application_id, missing=what
+            ) from None
+        counts[a.document] = counts.get(a.document, 0) + 1
+        name = f"scans/{a.document}-{counts[a.document]}.{_EXTENSIONS[a.scan.media_type]}"
+        files.append((name, plaintext))
+    return files
 
 
 # -- 5. expiry ------------------------------------------------------------------------------

@@ -45,6 +45,15 @@ sorts chronologically. Schema (version :data:`SCHEMA_VERSION`)::
                         type, plaintext length and SHA-256 (:mod:`sync_server.storage.scans`)
     application_scans   which scans each application carries (from ``scan.attached``
                         events: device, seq, operator, document code)
+    whatsapp_outbox     every WhatsApp message to an applicant, persisted before sending:
+                        purpose, recipient, status, attempts, next attempt, the Cloud API's
+                        message id, last error code and reason
+                        (:mod:`sync_server.services.whatsapp`)
+    whatsapp_contacts   when each number last wrote to the office (the 24-hour window)
+    admin_alerts        what an admin must act on (e.g. an expired WhatsApp token)
+    whatsapp_inbox      documents applicants sent to the office number: sender, kecamatan
+                        (NULL: the central inbox), pending/stored/refused, the encrypted
+                        scan's id, type and size, the application it was attached to
     claims              who works on an application's current central step, and who
                         assigned it (:mod:`sync_server.services.claims`)
     application_niks    each application's members' NIKs (indexed by NIK) and names
@@ -59,9 +68,10 @@ Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` wi
 in one transaction on open. Version 3 added ``staff_sessions``, ``login_failures`` and an
 index of applications by state (the work queues). Version 4 added ``access_log``. Version 5
 added the KK number registry, the signed KK documents and the archive packages; version 6
-``scans`` and ``application_scans``; version 7 ``claims``,
-``application_niks`` (filled from the stored snapshots) and ``duplicate_flags``;
-version 8 ``siak_entries``.
+``scans`` and ``application_scans``.
+Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``; version 8
+``whatsapp_inbox``; version 9 ``claims``, ``application_niks`` (filled from the stored
+snapshots) and ``duplicate_flags``; version 10 ``siak_entries``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -394,6 +404,76 @@ _SCHEMA_SCANS = (
     "CREATE INDEX application_scans_by_scan ON application_scans (scan_id)",
 )
 
+_SCHEMA_WHATSAPP = (
+    """
+    CREATE TABLE whatsapp_outbox (
+        id               TEXT PRIMARY KEY,
+        application_id   TEXT NOT NULL REFERENCES applications (application_id),
+        purpose          TEXT NOT NULL,
+        recipient        TEXT NOT NULL,
+        params           TEXT NOT NULL DEFAULT '{}',
+        status           TEXT NOT NULL,
+        use_template     INTEGER NOT NULL DEFAULT 0,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        provider_id      TEXT,
+        media_id         TEXT,
+        error_code       TEXT,
+        reason           TEXT NOT NULL DEFAULT '',
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX whatsapp_outbox_due ON whatsapp_outbox (status, next_attempt_at)",
+    "CREATE INDEX whatsapp_outbox_application ON whatsapp_outbox (application_id, created_at)",
+    "CREATE INDEX whatsapp_outbox_provider ON whatsapp_outbox (provider_id)",
+    """
+    CREATE TABLE whatsapp_contacts (
+        phone            TEXT PRIMARY KEY,
+        last_inbound_at  TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE admin_alerts (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        source  TEXT NOT NULL,
+        code    TEXT NOT NULL,
+        detail  TEXT NOT NULL DEFAULT ''
+    )
+    """,
+)
+
+_SCHEMA_WHATSAPP_INBOX = (
+    """
+    CREATE TABLE whatsapp_inbox (
+        id               INTEGER PRIMARY KEY,
+        provider_id      TEXT NOT NULL UNIQUE,
+        sender           TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        media_id         TEXT NOT NULL,
+        declared_type    TEXT NOT NULL DEFAULT '',
+        filename         TEXT NOT NULL DEFAULT '',
+        kecamatan        TEXT,
+        application_id   TEXT,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'stored', 'refused')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        scan_id          TEXT,
+        media_type       TEXT,
+        size             INTEGER,
+        reason           TEXT NOT NULL DEFAULT '',
+        received_at      TEXT NOT NULL,
+        stored_at        TEXT,
+        attached_to      TEXT,
+        attached_by      TEXT,
+        attached_at      TEXT
+    )
+    """,
+    "CREATE INDEX whatsapp_inbox_due ON whatsapp_inbox (status, next_attempt_at)",
+    "CREATE INDEX whatsapp_inbox_kecamatan ON whatsapp_inbox (kecamatan, id)",
+)
+
 # Claims (who works on an application's current step), the members' NIKs of every
 # application (indexed: the duplicate check at submission looks them up) filled from the
 # stored snapshots, and the duplicate flags raised at submission.
@@ -459,6 +539,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V4,
     _SCHEMA_KK_DOCUMENTS,
     _SCHEMA_SCANS,
+    _SCHEMA_WHATSAPP,
+    _SCHEMA_WHATSAPP_INBOX,
     _SCHEMA_CLAIMS_DUPLICATES,
     _SCHEMA_SIAK,
 )

@@ -34,6 +34,7 @@ from sync_server.context import database, init_data_dir
 from sync_server.services import accounts, enrollment
 from sync_server.storage.db import Database
 from tests.factories import application_dict
+from tests.support.faulty_link import FaultyLink
 
 PUSH_PATH = "/api/v1/sync/push"
 ENROLL_PATH = "/api/v1/devices/enroll"
@@ -88,8 +89,10 @@ def start_server(config: ServerConfig) -> RunningServer:
 
 @pytest.fixture
 def server_config(tmp_path) -> ServerConfig:
-    """An initialised data directory (``kk-server init``)."""
-    config = ServerConfig(data_dir=tmp_path / "server")
+    """An initialised data directory (``kk-server init``). WhatsApp messages stay queued
+    (transport ``off``), so feeds hold exactly what each test caused; WhatsApp tests choose
+    their transport."""
+    config = ServerConfig(data_dir=tmp_path / "server", whatsapp_transport="off")
     init_data_dir(config)
     return config
 
@@ -99,6 +102,14 @@ def server(server_config) -> Iterator[RunningServer]:
     running = start_server(server_config)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def link(server) -> Iterator[FaultyLink]:
+    """The faulty-link proxy in front of the server: a perfect link until a test spoils it."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with FaultyLink(host, int(port), seed=7) as proxy:
+        yield proxy
 
 
 @pytest.fixture
@@ -302,3 +313,23 @@ def tte_config(tmp_path: Path, pki: Path, **settings: Any) -> ServerConfig:
     )
     init_data_dir(config)
     return config
+
+
+# -- WhatsApp ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal(server: RunningServer, client: httpx.Client, tmp_path: Path) -> Iterator[Any]:
+    """An enrolled counter terminal (:class:`tests.integration.test_pull.Terminal`) with its
+    own store file, acting on ``server``."""
+    from tests.integration.test_pull import open_terminal  # here: test_pull imports this module
+
+    terminal = open_terminal(server, client, tmp_path / "terminal.db")
+    yield terminal
+    terminal.store.close()
+
+
+@pytest.fixture
+def operator_id(server: RunningServer) -> str:
+    """An operator account of Sekayu on ``server``."""
+    return add_operator(server)

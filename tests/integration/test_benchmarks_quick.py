@@ -38,3 +38,27 @@ def test_quick_ingest_benchmark_prints_its_figures(tmp_path):
     assert "hottest functions" in output, output
     # the quick run stored what it sent
     assert (tmp_path / "server" / "server.db").exists()
+
+
+def test_quick_low_bandwidth_benchmark_reports_every_scenario():
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KK_")}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "low_bandwidth.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, cwd=REPO, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["scenario"] for r in results] == ["A", "B", "C", "D"]
+    keys = {"scenario", "link_kbit", "rtt_ms", "payload_bytes", "sent_bytes", "wire_bytes",
+            "resent_bytes", "seconds", "goodput_ratio", "events_visible_s"}  # fmt: skip
+    for r in results:
+        assert keys <= set(r), r
+        assert r["finished"] and r["targets"]["events_visible_within_5s"], r
+        assert 0 < r["goodput_ratio"] <= 1.0, r
+    a, b, c, d = results
+    assert a["resent_bytes"] == 0 and a["cuts"] == 0
+    assert b["cuts"] == 1 and 0 < b["resent_bytes"] <= b["blob_bytes"] // 2
+    assert c["cuts"] >= 1
+    assert d["payload_bytes"] / d["sent_bytes"] >= 5 and d["ssim_min"] >= 0.9

@@ -15,11 +15,11 @@ from textual.widgets import Input, Select
 from field_client.screens import DashboardScreen
 from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
+from field_client.screens.file_picker import FilePickerScreen
 from field_client.screens.member_form import MemberFormScreen
 from field_client.store import Store
 from field_client.sync import enroll_device
 from field_client.widgets.form import MemberTable
-from field_client.widgets.form.field_row import control_id
 from protocol.events import EventKind
 from protocol.workflow import State
 from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code
@@ -28,21 +28,16 @@ from tests.support.counter_ui import (
     app_for,
     choose,
     counter_config,
+    field,
+    fill_head_of_family,
+    fill_service_applicant_address,
     log_in,
+    new_application,
+    row_message,
     text,
     type_into,
     until,
 )
-
-
-def field(path: str) -> str:
-    return f"#{control_id(path)}"
-
-
-def row_message(app, path: str) -> str:
-    """The message line under a field."""
-    control = app.screen.query_one(field(path))
-    return str(control.parent.parent.query_one(".row-message").render())
 
 
 @pytest.fixture
@@ -53,35 +48,11 @@ async def config(server, tmp_path):
     return config
 
 
-async def fill_head_of_family(pilot) -> None:
-    """The member form, typed as an operator would (the NIK fills birth date and sex)."""
-    app = pilot.app
-    await type_into(pilot, field("nama"), "ahmad  fauzi")
-    await type_into(pilot, field("nik"), "1606011403950002")
-    await pilot.pause()
-    assert "lahir 14-03-1995, laki-laki, terdaftar di Kec. Sekayu" in row_message(app, "nik")
-    assert app.screen.query_one(field("tanggal_lahir"), Input).value == "14-03-1995"
-    assert app.screen.query_one(field("jenis_kelamin"), Select).value == 1
-    await type_into(pilot, field("tempat_lahir"), "sekayu")
-    await choose(pilot, field("agama"), "ISLAM")
-    await choose(pilot, field("pendidikan"), "DIPLOMA IV")
-    await choose(pilot, field("pekerjaan"), "KARYAWAN SWASTA")
-    await choose(pilot, field("golongan_darah"), "O+")
-    await choose(pilot, field("status_perkawinan"), "KAWIN TERCATAT")
-    await type_into(pilot, field("tanggal_perkawinan"), "10-02-2020")
-    await choose(pilot, field("shdk"), "KEPALA KELUARGA")
-    await choose(pilot, field("kewarganegaraan"), "WNI")
-    await type_into(pilot, field("nama_ayah"), "suparman")
-    await type_into(pilot, field("nama_ibu"), "siti aminah")
-
-
 async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
     app = app_for(config)
     async with app.run_test(size=SIZE) as pilot:
         await log_in(pilot, "budi", OPERATOR_PASSWORD)
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        form = app.screen
+        form = await new_application(pilot)
 
         await choose(pilot, field("service.service_type"), "A")
         await choose(pilot, field("service.sub_type"), "A.1")
@@ -109,6 +80,9 @@ async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
         await fill_head_of_family(pilot)
+        assert "lahir 14-03-1995, laki-laki, terdaftar di Kec. Sekayu" in row_message(app, "nik")
+        assert app.screen.query_one(field("tanggal_lahir"), Input).value == "14-03-1995"
+        assert app.screen.query_one(field("jenis_kelamin"), Select).value == 1
         birth = app.screen.query_one(field("tanggal_lahir"), Input)
         birth.value = "15-03-1995"  # the paper says the 15th; the NIK says the 14th
         await pilot.pause()
@@ -172,9 +146,7 @@ async def test_unsaved_changes_and_removing_a_member_ask_first(config):
     app = app_for(config)
     async with app.run_test(size=SIZE) as pilot:
         await log_in(pilot, "budi", OPERATOR_PASSWORD)
-        await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
-        form = app.screen
+        form = await new_application(pilot)
         await type_into(pilot, field("applicant.nama"), "Siti")
 
         # Saving without the service or the required fields says what is missing.
@@ -218,3 +190,106 @@ async def test_unsaved_changes_and_removing_a_member_ask_first(config):
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
     with Store.open(config.db_path) as store:
         assert store.search_applications() == []
+
+
+async def test_the_command_palette_opens_a_new_application(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"permohonan baru")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
+
+
+KEYS = [
+    *"aAbdeilnrsty09 -./",
+    *("enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "space"),
+    *("delete", "backspace", "pageup", "pagedown", "home", "end"),
+    *("f1", "f2", "f3", "f4", "f5", "f6", "f9", "ctrl+s", "ctrl+p"),
+]
+
+
+@pytest.mark.parametrize("seed", [1])
+async def test_no_key_sequence_crashes_the_app(config, seed):
+    """An operator leaning on the keyboard (seeded, so a failure replays): whatever screen
+    and dialog it reaches, the app keeps running and the store stays consistent."""
+    import random
+
+    rng = random.Random(seed)
+    app = app_for(config)
+    pressed: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        for _ in range(250):
+            key = rng.choice(KEYS)
+            pressed.append(key)
+            await pilot.press(key)
+            if app.screen.__class__.__name__ == "LoginScreen":  # f9 logged out: back in
+                await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        assert app.is_running, pressed
+    with Store.open(config.db_path) as store:
+        counts = store.outbox_counts()
+        assert sum(counts.values()) == store.chain_head().seq, pressed
+
+
+def two_page_pdf(path):
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_blank_page(width=595, height=842)
+    with path.open("wb") as out:
+        writer.write(out)
+    return path
+
+
+async def test_a_scan_is_attached_from_a_file_and_previewed(config, server, tmp_path):
+    scan = two_page_pdf(tmp_path / "formulir F-1.02.pdf")
+    (tmp_path / "catatan.txt").write_text("bukan pindaian")
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        assert app.scan_key is not None  # opened with the operator's password
+        await until(pilot, lambda: app.store.server_box_key() is not None)
+        form = await new_application(pilot)
+        await fill_service_applicant_address(pilot)
+
+        form.query_one("#doc-formulir_f102-f102").focus()
+        await pilot.press("f7")  # saves the draft first: a scan belongs to a stored one
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        picker = app.screen
+        path_input = picker.query_one("#path", Input)
+        await pilot.press("ctrl+l")
+        path_input.value = ""
+        await pilot.press(*str(scan), "enter")
+        await until(pilot, lambda: app.screen is form)
+        await until(pilot, lambda: len(app.store.application_scans(form.draft.id)) == 1)
+
+        (info,) = app.store.application_scans(form.draft.id)
+        assert (info.document, info.media_type) == ("f102", "application/pdf")
+        await until(pilot, lambda: "PDF" in text(app, "#scans-formulir_f102-f102"))
+        assert "2 halaman, belum terkirim" in text(app, "#scans-formulir_f102-f102")
+        assert "f102" in form.draft.attached_documents
+        assert app.store.get_application(form.draft.id).application.attached_documents == {"f102"}
+
+        # A file that is no scan is refused by its content, in words.
+        form.query_one("#doc-formulir_f102-f102").focus()
+        await pilot.press("f7")
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        await pilot.press("ctrl+l")
+        app.screen.query_one("#path", Input).value = ""
+        await pilot.press(*str(tmp_path / "catatan.txt"), "enter")
+        await until(pilot, lambda: app.screen is form)
+        await pilot.pause()
+        assert len(app.store.application_scans(form.draft.id)) == 1
+        refused = [n for n in app._notifications if n.title == "Berkas tidak dilampirkan"]
+        assert refused and "PDF" in refused[0].message  # the accepted types, in words
+
+        # The sync engine sends it; the status line counted it meanwhile.
+        await pilot.press("f5")
+        await until(pilot, lambda: app.store.scan_summary()["pending_scans"] == 0, timeout=30)
+    with server.db.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM scans").fetchone()[0] == 1

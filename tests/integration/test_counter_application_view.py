@@ -15,11 +15,10 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from field_client.actions import Counter
-from field_client.screens import ApplicationFormScreen, ApplicationScreen, DashboardScreen
+from field_client.screens import ApplicationFormScreen, DashboardScreen
 from field_client.screens.dialogs import ConfirmDialog
 from field_client.store import Store
 from field_client.sync import SyncEngine, enroll_device
-from field_client.widgets.dashboard import ApplicationTable
 from field_client.widgets.form.field_row import control_id
 from protocol.application import Application
 from protocol.events import EventKind
@@ -39,7 +38,15 @@ from tests.integration.test_staff_decisions import (  # noqa: F401
     staff,
     tokens,
 )
-from tests.support.counter_ui import SIZE, app_for, counter_config, log_in, text, until
+from tests.support.counter_ui import (
+    SIZE,
+    app_for,
+    counter_config,
+    log_in,
+    open_application,
+    text,
+    until,
+)
 
 
 @pytest.fixture
@@ -61,16 +68,6 @@ async def record(config, operator_id: str, *, submit: bool, **changes) -> str:
         if submit:
             counter.submit(app.id, operator_id=operator_id)
     return app.id
-
-
-async def open_from_dashboard(pilot, application_id: str) -> ApplicationScreen:
-    app = pilot.app
-    table = app.screen.query_one("#applications", ApplicationTable)
-    table.focus()
-    table.move_cursor(row=table.get_row_index(application_id))
-    await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
-    return app.screen
 
 
 def footer_keys(app) -> set[str]:
@@ -103,7 +100,8 @@ async def test_returned_then_resubmitted_signed_issued_archived_with_its_timelin
         await pilot.press("f5")
         await until(pilot, lambda: text(app, "#count-returned") == "Dikembalikan: 1")
 
-        view = await open_from_dashboard(pilot, app_id)
+        await open_application(pilot, app_id)
+        view = app.screen
         notice = text(app, "#view-notice")
         assert "Dikembalikan oleh Verifikator/Sub Koord (Sri Wahyuni, S.Sos)" in notice
         assert "  KK lama; " in notice and "Foto KK lama buram, mohon pindai ulang" in notice
@@ -137,6 +135,7 @@ async def test_returned_then_resubmitted_signed_issued_archived_with_its_timelin
             assert response.status_code == 200, response.text
         app.action_sync_now()
         await until(pilot, lambda: view.stored.state is State.SIGNED)
+        await until(pilot, lambda: "KK bertanda tangan" in text(app, "#view-notice"))
         await pilot.pause()
         assert "issue" in footer_keys(app) and "edit" not in footer_keys(app)
 
@@ -190,7 +189,7 @@ async def test_an_incomplete_application_cannot_be_submitted_and_is_marked_incom
     app = app_for(config)
     async with app.run_test(size=SIZE) as pilot:
         await log_in(pilot, "budi", OPERATOR_PASSWORD)
-        await open_from_dashboard(pilot, app_id)
+        await open_application(pilot, app_id)
         assert "Persyaratan belum ada: Bukti status perkawinan." in text(app, "#view-notice")
 
         await pilot.press("s")  # refused at once, with the reason, nothing recorded

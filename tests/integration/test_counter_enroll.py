@@ -25,16 +25,8 @@ from signing.keys import load_private_key, public_key_b64
 from sync_server.config import ServerConfig
 from sync_server.context import init_data_dir, open_context
 from tests.integration.conftest import issue_code, refused_code, start_server, table_count
-from tests.support.faulty_link import FaultyLink
 
 KK_COUNTER = Path(sys.executable).parent / "kk-counter"
-
-
-@pytest.fixture
-def link(server):
-    host, port = server.base_url.removeprefix("http://").split(":")
-    with FaultyLink(host, int(port), seed=7) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -8,21 +8,36 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+import pytest
+
 from field_client.sync import SyncStatus
-from sync_server.context import open_context
+from sync_server.config import ServerConfig
+from sync_server.context import init_data_dir, open_context
 from sync_server.storage.scans import BlobStore
 from tests.factories import application_dict
 from tests.integration.conftest import OPERATOR_PASSWORD
 from tests.integration.test_sync_engine import (  # noqa: F401
+    SERVER_MAX_EVENTS,
     Site,
     _application,
-    server_config,
     settled,
     site,
 )
 from tests.support.scan_samples import jpeg_scan, pdf_scan, png_scan
 
 AT = "2026-11-25T01:00:00.000Z"
+
+
+@pytest.fixture
+def server_config(tmp_path) -> ServerConfig:
+    """The engine tests' server, with a scan limit of 1 MB (a 2 MB photo is refused)."""
+    config = ServerConfig(
+        data_dir=tmp_path / "server",
+        max_events_per_batch=SERVER_MAX_EVENTS,
+        max_scan_bytes=1_000_000,
+    )
+    init_data_dir(config)
+    return config
 
 
 def new_application(site: Site) -> str:
@@ -103,3 +118,20 @@ async def test_a_device_without_the_scan_key_fetches_it_signed(site):
         assert settled(await engine.run_once())
     offer = open_context(site.server.config).scan_key_offer()
     assert site.store.server_box_key() == offer["scan_public_key"]
+
+
+async def test_a_scan_whose_event_the_server_refused_stops_waiting(site, tmp_path):
+    from protocol.events import EventKind
+    from tests.support.scan_samples import document_photo
+
+    app_id = new_application(site)
+    # Larger than this server's limit: the scan.attached event is refused at the push.
+    big = attach(site, app_id, document_photo(2400, 1800, seed=9, quality=95))
+    assert big.blob_bytes > 1_000_000
+    async with site.engine() as sync:
+        status = await sync.run_once()
+    assert settled(status), status
+    assert status.pending_scans == 0 and site.store.scans_to_upload() == []
+    [entry] = [e for e in site.store.history(app_id) if e.event.kind is EventKind.SCAN_ATTACHED]
+    assert (entry.status.value, entry.result_code) == ("refused", "scan.too_large")
+    assert server_scans(site) == {}

@@ -97,29 +97,37 @@ class Terminal:
         return answer["results"]
 
 
+def open_terminal(
+    server: RunningServer, client: httpx.Client, path: Path, kecamatan: str = SEKAYU
+) -> Terminal:
+    """A counter terminal: a newly enrolled device with its own store file at ``path``."""
+    device = enroll_device(server, client, kecamatan)
+    store = Store.open(path)
+    store.record_enrollment(
+        Device(
+            device_id=device.device_id,
+            kecamatan=device.kecamatan,
+            server_url=server.base_url,
+            server_public_key=device.server_public_key,
+            public_key=public_key_b64(device.key),
+            enrolled_at="2026-11-24T02:00:00.000Z",
+        )
+    )
+    return Terminal(device, store, Counter(store, device.key))
+
+
 @pytest.fixture
 def terminals(server, client, tmp_path) -> Iterator[Any]:
-    opened: list[Store] = []
+    opened: list[Terminal] = []
 
     def make(kecamatan: str = SEKAYU) -> Terminal:
-        device = enroll_device(server, client, kecamatan)
-        store = Store.open(tmp_path / f"counter-{len(opened)}.db")
-        opened.append(store)
-        store.record_enrollment(
-            Device(
-                device_id=device.device_id,
-                kecamatan=device.kecamatan,
-                server_url=server.base_url,
-                server_public_key=device.server_public_key,
-                public_key=public_key_b64(device.key),
-                enrolled_at="2026-11-24T02:00:00.000Z",
-            )
-        )
-        return Terminal(device, store, Counter(store, device.key))
+        terminal = open_terminal(server, client, tmp_path / f"counter-{len(opened)}.db", kecamatan)
+        opened.append(terminal)
+        return terminal
 
     yield make
-    for store in opened:
-        store.close()
+    for terminal in opened:
+        terminal.store.close()
 
 
 def signed_get(
@@ -244,8 +252,9 @@ def test_a_return_reaches_the_counter_with_reasons_and_the_resubmission_is_accep
         "reasons": json.dumps(RETURN_REASONS.to_dict(), ensure_ascii=False),
     }
 
-    assert counter.pull(client) == 1
+    assert counter.pull(client) == 2  # the decision, and the WhatsApp notice queued
     assert counter.store.get_application(app_id).state is State.RETURNED
+    assert [m.status for m in counter.store.message_statuses(app_id)] == ["queued"]
     [decision] = counter.store.decisions(app_id)
     assert (decision.action, decision.role, decision.actor_name) == (
         Action.RETURN,

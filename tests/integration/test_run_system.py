@@ -34,6 +34,8 @@ def test_the_system_runs_end_to_end_and_a_second_start_reuses_its_state(tmp_path
     assert "pending 0, applied 3, refused 0" in out
     assert "SAH:" in out and (tmp_path / "contoh-kk.pdf").exists()
     assert "Traceback" not in out + first.stderr
+    assert "/staf/ (kata sandi demo semua akun: dinas-demo-2026)" in out
+    assert "kadis.demo" in out
 
     second = _run(tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr

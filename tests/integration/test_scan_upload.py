@@ -76,19 +76,23 @@ def chunk(client, device, scan_id: str, offset: int, data: bytes, digest: str | 
 class Counter:
     """A device that announces scans by event, as the counter app does."""
 
-    def __init__(self, server: RunningServer, client: httpx.Client) -> None:
+    def __init__(
+        self, server: RunningServer, client: httpx.Client, application_id: str = APP_ID
+    ) -> None:
         self.server = server
         self.client = client
+        self.application_id = application_id
         self.device = enroll_device(server, client)
         self.log = DeviceLog(self.device, add_operator(server, f"op{self.device.device_id[-4:]}"))
-        response = push(client, self.device, [self.log.create(APP)])
+        app = application_dict(id=application_id)
+        response = push(client, self.device, [self.log.create(app)])
         assert response.status_code == 200, response.text
         self.box = load_box_key(server.config.box_key_path).public_key()
 
     def announce(self, blob: bytes, *, document: str = "kk_lama", media: str = "image/jpeg"):
         scan_id = hashlib.sha256(blob).hexdigest()
         ref = ScanReference(scan_id, document, media, len(blob))
-        wire = self.log.append(EventKind.SCAN_ATTACHED, APP_ID, ref.to_body())
+        wire = self.log.append(EventKind.SCAN_ATTACHED, self.application_id, ref.to_body())
         response = push(self.client, self.device, [wire])
         assert response.status_code == 200, response.text
         return scan_id, response.json()["results"][0]
@@ -269,3 +273,56 @@ def test_the_scan_key_is_signed_by_the_pinned_server_key(counter, client, server
     assert public == box_public_b64(load_box_key(server.config.box_key_path))
     blob = encrypt_scan(b"%PDF-1.4 x", load_box_public_b64(public)).blob
     assert open_scan(blob, load_box_key(server.config.box_key_path)) == b"%PDF-1.4 x"
+
+
+def test_the_archive_takes_every_scan_decrypted_and_refuses_one_still_arriving(counter, client):
+    from sync_server.errors import Refusal
+    from sync_server.services import archive
+
+    pdf, photo = pdf_scan("Buku Nikah"), jpeg_scan(seed=16)
+    first, first_blob = counter.attach(pdf, document="buku_nikah", media="application/pdf")
+    second, second_blob = counter.attach(photo)
+    chunk(client, counter.device, first, 0, first_blob)
+    with counter.server.db.read() as conn:
+        with pytest.raises(Refusal) as refused:
+            archive.scan_files(conn, APP_ID)
+    assert refused.value.code == "archive.incomplete" and "kk_lama" in refused.value.message
+    chunk(client, counter.device, second, 0, second_blob)
+    with counter.server.db.read() as conn:
+        files = {f.name: f.data for f in archive.scan_files(conn, APP_ID)}
+    assert files == {"scans/buku_nikah-1.pdf": pdf, "scans/kk_lama-1.jpg": photo}
+
+
+def test_the_same_scan_from_two_devices(counter, client, server, tokens):
+    """Each counter seals its own copy with its own key, so the blobs (and ids) differ and
+    each is sent and verified on its own; the server still knows they are one document
+    (the plaintext SHA-256 it records after decrypting) and each application reads it."""
+    other_app = "5b0e9f8e-3c1d-4a7b-9e2f-6d8c7b6a5f40"
+    second = Counter(server, client, application_id=other_app)
+    photo = jpeg_scan(seed=17)
+    first_id, first_blob = counter.attach(photo)
+    second_id, second_blob = second.attach(photo)
+    assert first_id != second_id
+    # Neither device may touch the other's upload, even of the same document.
+    problem(chunk(client, second.device, first_id, 0, first_blob), 403, "scan.not_yours")
+    assert chunk(client, counter.device, first_id, 0, first_blob).json()["complete"]
+    assert chunk(client, second.device, second_id, 0, second_blob).json()["complete"]
+    with server.db.read() as conn:
+        rows = conn.execute(
+            "SELECT scan_id, device_id, plain_sha256 FROM scans ORDER BY created_at"
+        ).fetchall()
+    assert [r["device_id"] for r in rows] == [counter.device.device_id, second.device.device_id]
+    assert {r["plain_sha256"] for r in rows} == {hashlib.sha256(photo).hexdigest()}
+    for app_id, scan_id in ((APP_ID, first_id), (other_app, second_id)):
+        read = client.get(
+            f"/api/v1/applications/{app_id}/scans/{scan_id}", headers=tokens[STAFF_ROLE]
+        )
+        assert read.content == photo
+    # Naming the other device's scan id does not graft its document onto this application.
+    ref = ScanReference(first_id, "kk_lama", "image/jpeg", len(first_blob))
+    wire = second.log.append(EventKind.SCAN_ATTACHED, other_app, ref.to_body())
+    [result] = push(client, second.device, [wire]).json()["results"]
+    assert (result["status"], result["code"]) == ("refused", "scan.not_yours")
+    with server.db.read() as conn:
+        assert scan_service.scan_list(conn, other_app)[0]["scan_id"] == second_id
+        assert len(scan_service.scan_list(conn, other_app)) == 1

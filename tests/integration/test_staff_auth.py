@@ -231,12 +231,16 @@ def test_throttle_grows_and_never_locks_out_another_address(server, client, staf
 
 # -- role matrix ----------------------------------------------------------------------------
 
+UNKNOWN_APPLICATION = "00000000-0000-4000-8000-000000000000"
 ALL_STAFF = (Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS, Role.ADMIN)
 EXEMPT = {
     ("GET", "/api/v1/health"),
     ("POST", "/api/v1/devices/enroll"),
     ("POST", LOGIN),
     ("GET", "/api/v1/verify/{token}"),  # public: anyone holding a KK checks its QR code
+    # Meta calls these: the verify token and the body's HMAC (test_whatsapp_webhook)
+    ("GET", "/api/v1/whatsapp/webhook"),
+    ("POST", "/api/v1/whatsapp/webhook"),
 }
 
 
@@ -271,6 +275,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Empty bodies / no offset: authenticated, then refused as malformed.
     ("POST", "/api/v1/sync/scans/status"): _device_only(400),
     ("PATCH", "/api/v1/sync/scans/{scan_id}"): _device_only(400),
+    ("GET", "/api/v1/sync/documents/{application_id}"): _device_only(400),
     ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
         404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
     ),
@@ -285,6 +290,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The access log: the admin only.
     ("GET", "/api/v1/admin/audit"): _staff_only(200, Role.ADMIN),
     ("GET", "/api/v1/admin/audit/verify"): _staff_only(200, Role.ADMIN),
+    ("GET", "/api/v1/sync/kk/{application_id}"): _device_only(404),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 
@@ -322,6 +328,9 @@ def test_role_matrix(server, client, staff, method, path):
     # A well-formed scan id: httpx would escape the braces of "{scan_id}", which the device
     # signed unescaped.
     url = path.replace("{scan_id}", "0" * 64)
+    if path.startswith("/api/v1/sync"):  # the device signs the target as sent
+        url = url.replace("{application_id}", application_dict()["id"])
+    url = url.replace("{application_id}", UNKNOWN_APPLICATION)
     device = enroll_device(server, client)
     body = encode_push([]) if method == "POST" and path.startswith("/api/v1/sync") else b""
     callers: dict[str, dict[str, str]] = {

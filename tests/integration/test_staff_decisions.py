@@ -12,20 +12,21 @@ from typing import Any
 import httpx
 import pytest
 
-from field_client.actions import Counter
-from field_client.store import Device, Store
 from protocol.workflow import Action, Reasons, Role, State
-from signing.keys import public_key_b64
 from tests.integration.conftest import (
     OPERATOR_PASSWORD,
     TTE_PASSPHRASE,
     RunningServer,
     add_operator,
-    enroll_device,
     table_count,
     tte_config,
 )
-from tests.integration.test_pull import Terminal, server_app, submitted_application
+from tests.integration.test_pull import (
+    Terminal,
+    open_terminal,
+    server_app,
+    submitted_application,
+)
 
 QUEUE = "/api/v1/queue"
 STAFF = {
@@ -42,8 +43,10 @@ def decisions_path(application_id: str) -> str:
 
 @pytest.fixture
 def server_config(tmp_path, demo_pki):
-    """The server of these tests can sign: "sign" is the TTE (demo PKI)."""
-    return tte_config(tmp_path, demo_pki)
+    """The server of these tests can sign: "sign" is the TTE (demo PKI). It sends no
+    WhatsApp message (as the default test server): a notice stays ``queued``, not sent by
+    the outbox worker between a decision and the counter's pull."""
+    return tte_config(tmp_path, demo_pki, whatsapp_transport="off")
 
 
 @pytest.fixture
@@ -70,20 +73,9 @@ def tokens(client: httpx.Client, staff: dict[Role, str]) -> dict[Role, dict[str,
 @pytest.fixture
 def counter(server: RunningServer, client: httpx.Client, tmp_path) -> Iterator[Terminal]:
     """A counter terminal: an enrolled device with its own store file."""
-    device = enroll_device(server, client)
-    store = Store.open(tmp_path / "counter.db")
-    store.record_enrollment(
-        Device(
-            device_id=device.device_id,
-            kecamatan=device.kecamatan,
-            server_url=server.base_url,
-            server_public_key=device.server_public_key,
-            public_key=public_key_b64(device.key),
-            enrolled_at="2026-11-24T02:00:00.000Z",
-        )
-    )
-    yield Terminal(device, store, Counter(store, device.key))
-    store.close()
+    terminal = open_terminal(server, client, tmp_path / "counter.db")
+    yield terminal
+    terminal.store.close()
 
 
 @pytest.fixture
@@ -217,8 +209,9 @@ def test_a_return_reaches_the_counter_and_the_resubmission_queues_again(
     assert response.status_code == 200, response.text
     assert response.json()["to_state"] == "returned"
     assert queue_ids(client, tokens[Role.VERIFIKATOR]) == []
-    assert counter.pull(client) == 1
+    assert counter.pull(client) == 2  # the decision, and the WhatsApp notice queued
     assert counter.store.get_application(app_id).state is State.RETURNED
+    assert [m.status for m in counter.store.message_statuses(app_id)] == ["queued"]
     [decision] = counter.store.decisions(app_id)
     assert (decision.action, decision.role) == (Action.RETURN, Role.VERIFIKATOR)
     assert decision.reasons == Reasons(items=("kk_lama",), text=reasons["text"])

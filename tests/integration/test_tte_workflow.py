@@ -10,6 +10,7 @@ Kabid read the DRAF KK and Biodata with every read in the access log.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import threading
@@ -29,8 +30,14 @@ from sync_server.errors import Refusal
 from sync_server.services import kk_signing
 from sync_server.services.access_log import entries, verify_audit_chain
 from tests.factories import application_dict
-from tests.integration.conftest import TTE_PASSPHRASE, RunningServer, table_count, tte_config
-from tests.integration.test_pull import Terminal, server_app
+from tests.integration.conftest import (
+    TTE_PASSPHRASE,
+    RunningServer,
+    enroll_device,
+    table_count,
+    tte_config,
+)
+from tests.integration.test_pull import Terminal, server_app, signed_get
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
     counter,
     decide,
@@ -323,3 +330,26 @@ def test_two_signing_sessions_at_once_sign_each_kk_exactly_once(
         assert [r["code"] for r in mine if r["status"] == "refused"] == ["decision.conflict"]
     assert sorted(d["application_id"] for d in documents(server)) == sorted(ids)
     assert table_count(server, "kk_numbers") == 3
+
+
+def test_the_owning_counter_downloads_its_signed_kk(server, client, tokens, counter, operator):
+    app_id = approved(counter, client, tokens, operator)
+    path = f"/api/v1/sync/kk/{app_id}"
+    problem(signed_get(client, counter.device, path), 404, "document.not_signed")
+    sign_batch(client, tokens[Role.KEPALA_DINAS], [app_id])
+    counter.pull(client)
+    ready = counter.store.kk_document(app_id)
+    assert ready is not None
+
+    response = signed_get(client, counter.device, path)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    digest = hashlib.sha256(response.content).hexdigest()
+    assert digest == response.headers["x-kk-sha256"] == ready.document["sha256"]
+    assert len(response.content) == ready.document["size"]
+    other = enroll_device(server, client)  # another counter of the same kecamatan
+    problem(signed_get(client, other, path), 403, "application.not_owner")
+    with server.db.read() as conn:
+        [logged] = [e for e in entries(conn, application_id=app_id) if e.role == "device"]
+    assert (logged.actor_id, logged.detail) == (counter.device_id, "KK bertanda tangan (loket)")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input, Select, Static
 
 from field_client.app import CounterApp, make_counter_app
@@ -82,3 +83,72 @@ async def log_in(pilot: Pilot[None], username: str, password: str) -> None:
     await type_into(pilot, "#username", username)
     await pilot.press("enter", *password, "enter")
     await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+def field(path: str) -> str:
+    """The selector of a form field's control (``applicant.nik``, or ``nik`` for a member)."""
+    from field_client.widgets.form.field_row import control_id
+
+    return f"#{control_id(path)}"
+
+
+def row_message(app: CounterApp, path: str) -> str:
+    """The message line under a form field."""
+    control = app.screen.query_one(field(path))
+    assert control.parent is not None and control.parent.parent is not None
+    return str(control.parent.parent.query_one(".row-message", Static).render())
+
+
+async def fill_service_applicant_address(pilot: Pilot[None]) -> None:
+    """SOP step 1 on the new-application form: KK baru for a new family in Kayu Ara."""
+    await choose(pilot, field("service.service_type"), "A")
+    await choose(pilot, field("service.sub_type"), "A.1")
+    await type_into(pilot, field("applicant.nama"), "Ahmad Fauzi")
+    await type_into(pilot, field("applicant.nik"), "1606011403950002")
+    await type_into(pilot, field("applicant.whatsapp"), "0812 7788 1234")
+    await type_into(pilot, field("address.alamat"), "Jl. Merdeka No. 12")
+    await type_into(pilot, field("address.rt"), "3")
+    await type_into(pilot, field("address.rw"), "1")
+    await choose(pilot, field("address.desa_code"), "Kayu Ara")
+
+
+async def fill_head_of_family(pilot: Pilot[None]) -> None:
+    """The member form for the head of the family, typed as an operator would (the NIK
+    fills birth date and sex)."""
+    await type_into(pilot, field("nama"), "ahmad  fauzi")
+    await type_into(pilot, field("nik"), "1606011403950002")
+    await pilot.pause()
+    await type_into(pilot, field("tempat_lahir"), "sekayu")
+    await choose(pilot, field("agama"), "ISLAM")
+    await choose(pilot, field("pendidikan"), "DIPLOMA IV")
+    await choose(pilot, field("pekerjaan"), "KARYAWAN SWASTA")
+    await choose(pilot, field("golongan_darah"), "O+")
+    await choose(pilot, field("status_perkawinan"), "KAWIN TERCATAT")
+    await type_into(pilot, field("tanggal_perkawinan"), "10-02-2020")
+    await choose(pilot, field("shdk"), "KEPALA KELUARGA")
+    await choose(pilot, field("kewarganegaraan"), "WNI")
+    await type_into(pilot, field("nama_ayah"), "suparman")
+    await type_into(pilot, field("nama_ibu"), "siti aminah")
+
+
+async def open_application(pilot: Pilot[None], application_id: str) -> None:
+    """From the dashboard: highlight the application in the list and press Enter."""
+    from field_client.screens import ApplicationScreen
+    from field_client.widgets.dashboard import ApplicationTable
+
+    app = pilot.app
+    table = app.screen.query_one("#applications", ApplicationTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(application_id))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
+
+
+async def new_application(pilot: Pilot[None]) -> Screen[object]:
+    """From the dashboard: F2, and the new-application form once it is shown."""
+    from field_client.screens import ApplicationFormScreen
+
+    app = pilot.app
+    await pilot.press("f2")
+    await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
+    return app.screen

@@ -116,7 +116,7 @@ class FaultyLink:
         self._thread: threading.Thread | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._buckets = {"up": _Bucket(), "down": _Bucket()}
-        self._next_cut: float | None = None
+        self._cutter: asyncio.Future[None] | None = None
         self._down_until = 0.0
 
     @property
@@ -126,7 +126,23 @@ class FaultyLink:
     def set_profile(self, profile: LinkProfile | None = None, **changes: object) -> None:
         """Change the link while it runs (e.g. ``offline=True``)."""
         self.profile = replace(profile or self.profile, **changes)  # type: ignore[arg-type]
-        self._next_cut = None  # a cut schedule starts when it is set
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._schedule_cuts)
+
+    def _schedule_cuts(self) -> None:
+        """(Re)start the clock of scheduled cuts: it runs whether or not bytes flow."""
+        if self._cutter is not None:
+            self._cutter.cancel()
+            self._cutter = None
+        if self.profile.cut_every_s:
+            self._cutter = asyncio.ensure_future(self._cut_on_schedule(self.profile))
+
+    async def _cut_on_schedule(self, profile: LinkProfile) -> None:
+        assert profile.cut_every_s
+        while True:
+            await asyncio.sleep(profile.cut_every_s)
+            self._down_until = time.monotonic() + profile.down_for_s
+            self._cut_all()
 
     @property
     def open_connections(self) -> int:
@@ -139,7 +155,9 @@ class FaultyLink:
             self._loop.call_soon_threadsafe(self._cut_all)
 
     def _cut_all(self) -> None:
-        self.stats.cuts += 1
+        """Cut every open connection; counted as one cut when any was open."""
+        if self._writers:
+            self.stats.cuts += 1
         for writer in list(self._writers):
             writer.transport.abort()
 
@@ -155,6 +173,7 @@ class FaultyLink:
             self._loop = loop
             asyncio.set_event_loop(loop)
             self._server = loop.run_until_complete(asyncio.start_server(self._handle, sock=sock))
+            self._schedule_cuts()
             ready.set()
             loop.run_forever()
             loop.close()
@@ -170,9 +189,16 @@ class FaultyLink:
 
         async def shutdown() -> None:
             assert self._server is not None
+            if self._cutter is not None:
+                self._cutter.cancel()
             self._server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
+            # End every proxying task here, so none is left to a closed loop.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self._server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
@@ -318,15 +344,6 @@ class FaultyLink:
 
     def _crossing(self, chunk: bytes, direction: str, profile: LinkProfile) -> bytes | None:
         """Count bytes leaving the bucket; apply scheduled cuts and corruption."""
-        now = time.monotonic()
-        if profile.cut_every_s:
-            if self._next_cut is None:
-                self._next_cut = now + profile.cut_every_s
-            elif now >= self._next_cut:
-                self._next_cut = now + profile.cut_every_s
-                self._down_until = now + profile.down_for_s
-                self._cut_all()
-                return None
         if direction == "down":
             self.stats.bytes_down += len(chunk)
             return chunk

@@ -87,3 +87,16 @@ def test_missing_file_is_reported_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "Berkas tidak dapat dibuka" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_app_uses_make_runs_counter_and_server(monkeypatch, tmp_path):
+    from field_client.cli import DEMO_SERVER_URL, app_config
+
+    monkeypatch.delenv("KK_COUNTER_DATA_DIR", raising=False)
+    monkeypatch.delenv("KK_COUNTER_SERVER_URL", raising=False)
+    demo = app_config(server_url=None, data_dir=None, demo=True)
+    assert (demo.data_dir, demo.server_url) == (Path("var/counter"), DEMO_SERVER_URL)
+    mine = app_config(server_url="https://kk.example.go.id", data_dir=tmp_path, demo=True)
+    assert (mine.data_dir, mine.server_url) == (tmp_path, "https://kk.example.go.id")
+    plain = app_config(server_url=None, data_dir=None, demo=False)
+    assert plain.server_url is None

@@ -16,10 +16,12 @@ def test_pieces_grow_towards_the_target_time_and_halve_after_a_cut():
     assert sizer.size == 384_000
     sizer.failed()
     assert sizer.size == 192_000
+    sizer.succeeded(rate_bps=48_000)  # after a cut: one minimum piece more, not double
+    assert sizer.size == 192_000 + 16_384
     for _ in range(10):
         sizer.failed()
     assert sizer.size == 16_384
-    for _ in range(20):
+    for _ in range(100):
         sizer.succeeded(rate_bps=10_000_000)
     assert sizer.size == 1_048_576
 

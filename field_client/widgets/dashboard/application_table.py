@@ -8,6 +8,7 @@ from datetime import datetime
 from textual.widgets import DataTable
 
 from field_client.store import ApplicationSummary
+from field_client.widgets.keys import TABLE_BINDINGS
 from field_client.widgets.status.sync_status_bar import format_when
 from protocol.events import parse_timestamp
 
@@ -19,6 +20,8 @@ _STATE_WIDTH = 23  # the longest label, "Diajukan ke verifikator"
 
 class ApplicationTable(DataTable[str]):
     """Applicant, KK number, state and last change; one row per application, keyed by id."""
+
+    BINDINGS = TABLE_BINDINGS
 
     DEFAULT_CSS = """
     ApplicationTable {

@@ -8,7 +8,7 @@ KITAP, a recorded marriage the buku nikah.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Static
 
+from field_client.widgets.keys import CHECKBOX_BINDINGS
 from protocol.requirements import DOCUMENTS, Checklist, Requirement
 
 __all__ = ["ChecklistPanel", "DocumentBox"]
@@ -30,13 +31,16 @@ class DocumentBox(Checkbox):
     """A check box that reads without colour: ``✓`` when the document is here, blank when
     not (Textual's box shows an X either way, told apart by colour only)."""
 
+    BINDINGS = CHECKBOX_BINDINGS
+
     @property
     def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
         return "✓" if self.value else " "
 
 
 class ChecklistPanel(Vertical):
-    """Requirements and their documents as check boxes; Space ticks the focused one."""
+    """Requirements and their documents as check boxes; Space ticks the focused one, F7
+    (on the form) attaches a scan for it."""
 
     DEFAULT_CSS = """
     ChecklistPanel {
@@ -47,6 +51,9 @@ class ChecklistPanel(Vertical):
     }
     ChecklistPanel > Checkbox {
         padding: 0;
+    }
+    ChecklistPanel > .scans {
+        height: auto;
     }
     """
 
@@ -62,8 +69,14 @@ class ChecklistPanel(Vertical):
         self._shape: tuple[tuple[str, tuple[str, ...]], ...] | None = None
         self._checklist: Checklist | None = None
 
-    async def show(self, checklist: Checklist | None, attached: Collection[str]) -> None:
-        """Show ``checklist`` with ``attached`` ticked (rebuilt only when it changed)."""
+    async def show(
+        self,
+        checklist: Checklist | None,
+        attached: Collection[str],
+        scans: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Show ``checklist`` with ``attached`` ticked (rebuilt only when it changed) and,
+        under each document, the scans attached for it (``scans``: document -> lines)."""
         self._checklist = checklist
         shape = (
             () if checklist is None else tuple((r.code, r.any_of) for r in checklist.requirements)
@@ -88,10 +101,11 @@ class ChecklistPanel(Vertical):
                         compact=True,
                     )
                     widgets.append(box)
+                    widgets.append(Static("", id=f"scans-{req.code}-{code}", classes="scans"))
             await self.mount_all(widgets)
-        self._mark(attached)
+        self._mark(attached, scans or {})
 
-    def _mark(self, attached: Collection[str]) -> None:
+    def _mark(self, attached: Collection[str], scans: Mapping[str, Sequence[str]]) -> None:
         if self._checklist is None:
             return
         for req in self._checklist.requirements:
@@ -104,6 +118,10 @@ class ChecklistPanel(Vertical):
                 )
                 self.query_one(f"#req-{req.code}", Static).update(line)
             for code in req.any_of:
+                lines = scans.get(code, ())
+                shown = self.query_one(f"#scans-{req.code}-{code}", Static)
+                shown.update(Text("\n".join(f"    ↳ {line}" for line in lines), style="cyan"))
+                shown.display = bool(lines)
                 box = self.query_one(f"#doc-{req.code}-{code}", Checkbox)
                 if box.value != (code in attached):
                     with box.prevent(Checkbox.Changed):

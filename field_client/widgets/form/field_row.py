@@ -12,8 +12,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Label, Select, Static
 
+from field_client.widgets.keys import TextInput
 from protocol.codes import CodeList
 from protocol.errors import Issue, Severity
 
@@ -95,13 +96,13 @@ class FieldRow(Vertical):
 
 def text_row(path: str, label: str, value: str = "", *, placeholder: str = "") -> FieldRow:
     """A text field."""
-    control = Input(value, placeholder=placeholder, id=control_id(path), compact=True)
+    control = TextInput(value, placeholder=placeholder, id=control_id(path), compact=True)
     return FieldRow(path, label, control)
 
 
 def date_row(path: str, label: str, value: str = "") -> FieldRow:
     """A date typed as HH-BB-TTTT (digits and separators only)."""
-    control = Input(
+    control = TextInput(
         value,
         placeholder="HH-BB-TTTT",
         restrict=r"[0-9\-/. ]*",

@@ -15,6 +15,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from field_client.widgets.form.field_row import issue_text
+from field_client.widgets.keys import LIST_BINDINGS
 from protocol.application import field_label
 from protocol.errors import Issue
 
@@ -23,6 +24,8 @@ __all__ = ["IssueList"]
 
 class IssueList(OptionList):
     """The checks of the whole application; Enter acts on the highlighted one."""
+
+    BINDINGS = LIST_BINDINGS
 
     DEFAULT_CSS = """
     IssueList {

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from field_client.drafts import format_date
+from field_client.widgets.keys import TABLE_BINDINGS
 from protocol.application import Member
 from protocol.codes import SHDK
 
@@ -28,6 +29,7 @@ class MemberTable(DataTable[str]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        *TABLE_BINDINGS,
         Binding("a,insert", "add", "Tambah anggota"),
         Binding("delete,d", "remove", "Hapus anggota"),
     ]

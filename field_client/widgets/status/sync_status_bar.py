@@ -1,4 +1,5 @@
-"""The sync status line: online or not, what waits to be sent, last sync, last error.
+"""The sync status line: online or not, what waits to be sent (events and scans), last sync,
+last error, and a progress bar while scans are being sent.
 
 It follows :attr:`CounterApp.sync_status <field_client.app.CounterApp.sync_status>`, which
 the app sets from :meth:`SyncEngine.subscribe`, so every screen that shows the bar shows the
@@ -13,8 +14,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from field_client.sync.engine import SyncStatus
+from field_client.sync.progress import TransferProgress
 
-__all__ = ["SyncStatusBar", "status_lines", "format_bytes", "format_when"]
+__all__ = ["SyncStatusBar", "status_lines", "format_bytes", "format_when", "progress_line"]
 
 
 def format_bytes(size: int) -> str:
@@ -52,10 +54,15 @@ def status_lines(status: SyncStatus, now: datetime | None = None) -> tuple[Text,
     else:
         state = Text("● Tidak terhubung", style="bold red")
 
+    parts = []
     if status.pending_events:
-        waiting = f"{status.pending_events} catatan menunggu ({format_bytes(status.pending_bytes)})"
-    else:
-        waiting = "Semua catatan terkirim"
+        parts.append(
+            f"{status.pending_events} catatan menunggu ({format_bytes(status.pending_bytes)})"
+        )
+    if status.pending_scans:
+        scans = format_bytes(status.pending_scan_bytes)
+        parts.append(f"{status.pending_scans} berkas menunggu ({scans})")
+    waiting = ", ".join(parts) or "Semua catatan terkirim"
     last = (
         f"Sinkron terakhir {format_when(status.last_success_at, now)}"
         if status.last_success_at
@@ -65,13 +72,25 @@ def status_lines(status: SyncStatus, now: datetime | None = None) -> tuple[Text,
     if status.refused_events:
         first.append(f" · {status.refused_events} ditolak", style="bold red")
 
-    if status.last_error:
+    if status.transfer is not None:
+        second = progress_line(status.transfer)
+    elif status.last_error:
         second = Text(status.last_error, style="yellow")
     elif status.next_attempt_at and not status.online:
         second = Text(f"Dicoba lagi pukul {format_when(status.next_attempt_at, now)}.")
     else:
         second = Text("")
     return first, second
+
+
+def progress_line(transfer: TransferProgress, width: int = 16) -> Text:
+    """A scan transfer as a bar and words: ``▕██████░░░░▏ 60% Mengunggah berkas: ...``."""
+    filled = round(transfer.fraction * width)
+    return Text.assemble(
+        ("▕" + "█" * filled + "░" * (width - filled) + "▏", "cyan"),
+        f" {round(transfer.fraction * 100)}% ",
+        transfer.describe(),
+    )
 
 
 class SyncStatusBar(Static):

@@ -124,22 +124,19 @@ async def _sign(
     user = session.user
     passphrase = body.passphrase.get_secret_value() if body.passphrase else ""
 
-    def work() -> kk_signing.SignOutcome:
-        with kk_signing.open_signer(context.config, passphrase) as signer:
-            [outcome] = kk_signing.sign_batch(
-                context.db,
-                context.config,
-                signer,
-                [application_id],
-                actor_id=user.user_id,
-                actor_name=user.full_name,
-                client_ip=ip,
-                clock=utc_now,
-                expected_state=body.expected_state,
-            )
-        return outcome
-
-    outcome = await run_in_threadpool(work)
+    [outcome] = await run_in_threadpool(
+        lambda: kk_signing.sign_with_passphrase(
+            context.db,
+            context.config,
+            passphrase,
+            [application_id],
+            actor_id=user.user_id,
+            actor_name=user.full_name,
+            client_ip=ip,
+            clock=utc_now,
+            expected_state=body.expected_state,
+        )
+    )
     if outcome.refusal is not None:
         raise outcome.refusal
     assert outcome.signed_at is not None

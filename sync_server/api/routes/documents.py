@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
 from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
+from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.schemas import ErrorResponse
 from sync_server.services import archive
@@ -54,14 +55,7 @@ async def _pdf(
             now=utc_now(),
         )
     )
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return inline_file(data, "application/pdf", filename)
 
 
 @router.get("/applications/{application_id}/draft-kk.pdf", response_class=Response, responses=_PDF)

@@ -10,6 +10,9 @@ Counters (signed requests, like every ``/api/v1/sync`` route):
   Both travel in the query so the request signature covers them (headers are not signed).
   Answer ``{"scan_id", "offset", "complete"}``.
 
+* ``GET /api/v1/sync/documents/{application_id}?offset=<n>&length=<m>``: a piece of the
+  signed KK of an application the device owns (:mod:`sync_server.services.device_documents`).
+
 Staff (bearer token; verifikator, Kabid, Kepala Dinas):
 
 * ``GET /api/v1/applications/{application_id}/scans/{scan_id}``: the decrypted scan with its
@@ -36,10 +39,11 @@ from sync_server.api.deps import (
     authenticated_request,
     require_roles,
 )
+from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.errors import Refusal
 from sync_server.schemas import ErrorResponse
-from sync_server.services import scans
+from sync_server.services import device_documents, scans
 from sync_server.services.staff_auth import StaffSession
 
 router = APIRouter(
@@ -54,6 +58,13 @@ router = APIRouter(
 )
 
 staff_router = APIRouter(prefix="/api/v1", tags=["applications"])
+
+documents_router = APIRouter(
+    prefix="/api/v1/sync/documents",
+    tags=["scans"],
+    dependencies=[Depends(authenticated_request)],
+    responses={401: {"model": ErrorResponse, "description": "request.* and device.unknown"}},
+)
 
 _DIGITS = re.compile(r"^[0-9]{1,16}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -117,10 +128,8 @@ async def upload_chunk(
     scan_id: str, request: Request, signed: SignedRequestDep, context: ContextDep
 ) -> dict[str, Any]:
     """Append one chunk at ``offset``; the last one completes and verifies the scan."""
-    offset = request.query_params.get("offset", "")
+    offset = _query_int(request, "offset")
     digest = request.query_params.get("sha256", "")
-    if not _DIGITS.match(offset) or int(offset) > MAX_SAFE_INTEGER:
-        raise Refusal("scan.bad_parameter", status=400, extra={"name": "offset"}, name="offset")
     if not _HEX64.match(digest):
         raise Refusal("scan.bad_parameter", status=400, extra={"name": "sha256"}, name="sha256")
     result = await run_in_threadpool(
@@ -130,7 +139,7 @@ async def upload_chunk(
             context.box_key,
             signed.device,
             scan_id,
-            offset=int(offset),
+            offset=offset,
             chunk_sha256=digest,
             data=signed.body,
             now=utc_now(),
@@ -138,6 +147,51 @@ async def upload_chunk(
         )
     )
     return {"scan_id": scan_id, "offset": result.offset, "complete": result.complete}
+
+
+@documents_router.get(
+    "/{application_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the piece"},
+        404: {"model": ErrorResponse, "description": "document.not_signed"},
+        416: {"model": ErrorResponse, "description": "document.bad_range"},
+    },
+)
+async def download_piece(
+    application_id: ApplicationIdPath,
+    request: Request,
+    signed: SignedRequestDep,
+    context: ContextDep,
+) -> Response:
+    """A piece of the signed KK of an application this device owns, from ``offset``, at
+    most ``length`` bytes; ``X-KK-Document-SHA256`` and ``X-KK-Document-Size`` describe
+    the whole file (the counter checks it against the signed ``application.kk_ready``)."""
+    offset = _query_int(request, "offset")
+    length = _query_int(request, "length")
+    piece = await run_in_threadpool(
+        lambda: device_documents.read_piece(
+            context.db,
+            context.config.documents_dir,
+            signed.device,
+            application_id,
+            offset=offset,
+            length=length,
+        )
+    )
+    headers = {
+        "Cache-Control": "no-store",
+        "X-KK-Document-SHA256": piece.sha256,
+        "X-KK-Document-Size": str(piece.size),
+    }
+    return Response(piece.data, media_type="application/octet-stream", headers=headers)
+
+
+def _query_int(request: Request, name: str) -> int:
+    value = request.query_params.get(name, "")
+    if not _DIGITS.match(value) or int(value) > MAX_SAFE_INTEGER:
+        raise Refusal("scan.bad_parameter", status=400, extra={"name": name}, name=name)
+    return int(value)
 
 
 @staff_router.get(
@@ -172,9 +226,4 @@ async def read_scan(
             now=utc_now(),
         )
     )
-    headers = {
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'inline; filename="{scan_id[:16]}"',
-    }
-    return Response(content=content, media_type=media_type, headers=headers)
+    return inline_file(content, media_type, scan_id[:16])

@@ -68,20 +68,18 @@ async def sign_batch(
     config = context.config
     passphrase = body.passphrase.get_secret_value()
 
-    def work() -> list[kk_signing.SignOutcome]:
-        with kk_signing.open_signer(config, passphrase) as signer:
-            return kk_signing.sign_batch(
-                context.db,
-                config,
-                signer,
-                body.application_ids,
-                actor_id=user.user_id,
-                actor_name=user.full_name,
-                client_ip=ip,
-                clock=utc_now,
-            )
-
-    outcomes = await run_in_threadpool(work)
+    outcomes = await run_in_threadpool(
+        lambda: kk_signing.sign_with_passphrase(
+            context.db,
+            config,
+            passphrase,
+            body.application_ids,
+            actor_id=user.user_id,
+            actor_name=user.full_name,
+            client_ip=ip,
+            clock=utc_now,
+        )
+    )
     results = [_result(o) for o in outcomes]
     signed = sum(1 for r in results if r.status == "signed")
     return SignBatchResponse(results=results, signed=signed, refused=len(results) - signed)
