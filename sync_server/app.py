@@ -7,6 +7,7 @@ HTTP contract (JSON; errors are RFC 9457 ``application/problem+json`` with a sta
 method   path                        what                                        auth
 =======  ==========================  ==========================================  ===========
 GET      /api/v1/health              liveness and server time                    none
+GET      /healthz                    ready: the database answers (503 if not)    none
 POST     /api/v1/devices/enroll      enroll a counter with a one-time code       the code
 POST     /api/v1/sync/push           store a batch of the device's change log    signed
 GET      /api/v1/sync/pull           signed server events for the device         signed
@@ -28,6 +29,14 @@ POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase     
 GET      /api/v1/sync/kk/{id}        the signed KK, for the owning counter        signed
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
+POST     /api/v1/applications/       claim the current step (or assign it);      the step's
+DELETE   {id}/claim                  release it                                  role, admin
+GET      /api/v1/applications/       an approved application as JSON or CSV      verifikator,
+         {id}/siak-export            for entry into SIAK                         kabid,
+POST     …/{id}/siak-entry           record it was entered (SIAK reference)      kepala_dinas
+GET      /api/v1/siak/pending        approved, not yet entered into SIAK         (same)
+GET      /api/v1/admin/audit         access-log rows, newest first               admin
+GET      /api/v1/admin/audit/verify  check the access-log chain                  admin
 GET      /api/v1/whatsapp/webhook    WhatsApp Cloud API subscription check       verify token
 POST     /api/v1/whatsapp/webhook    message statuses and applicants' messages   Meta's HMAC
 =======  ==========================  ==========================================  ===========
@@ -58,8 +67,10 @@ from starlette.concurrency import run_in_threadpool
 
 from sync_server.api.errors import install_error_handlers
 from sync_server.api.routes import (
+    admin,
     applications,
     auth,
+    claims,
     counter_documents,
     decisions,
     devices,
@@ -67,6 +78,7 @@ from sync_server.api.routes import (
     health,
     queue,
     scans,
+    siak,
     sync,
     tte,
     verify,
@@ -122,5 +134,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(scans.staff_router)
     app.include_router(scans.documents_router)
     app.include_router(whatsapp.router)
+    app.include_router(claims.router)
+    app.include_router(siak.router)
+    app.include_router(admin.router)
     install_web(app)
     return app

@@ -13,10 +13,12 @@
     kk-server [--data-dir DIR] user disable USERNAME
     kk-server [--data-dir DIR] application transfer APPLICATION_ID --to DEVICE_ID
     kk-server [--data-dir DIR] refusals [--limit 50]
+    kk-server [--data-dir DIR] audit verify
     kk-server [--data-dir DIR] whatsapp outbox|resend|alerts|inbox|attach  (cli_whatsapp)
 
 ``--data-dir`` defaults to ``KK_SERVER_DATA_DIR`` or ``var/server``. A refused command prints
 one Indonesian line starting with "Galat:" on stderr and exits 1; never a traceback.
+``audit verify`` exits 2 when the access log's chain is broken.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from sync_server.clock import WIB, utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import database, init_data_dir, migrate, open_context
 from sync_server.errors import Refusal
-from sync_server.services import accounts, enrollment, transfers
+from sync_server.services import access_log, accounts, enrollment, transfers
 from sync_server.services.wilayah import kecamatan_name
 from sync_server.storage import audit
 from sync_server.storage.db import Database
@@ -391,6 +393,36 @@ def refusals(ctx: click.Context, limit: int) -> None:
                 for f in forks
             ],
         )
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+@main.group("audit", cls=_Group, help="Jejak audit akses data pribadi dan keputusan pusat.")
+def audit_group() -> None:
+    """The hash-chained access log."""
+
+
+@audit_group.command(
+    "verify",
+    help="Periksa rantai hash jejak audit dari catatan pertama. Keluar 0 bila utuh, 2 bila "
+    "ada catatan yang diubah, dihapus atau disisipkan (nomor catatan pertama yang salah "
+    "disebutkan).",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    report = access_log.check_chain(_db(ctx))
+    if report.intact:
+        click.echo(f"Jejak audit utuh: {report.rows} catatan, rantai hash cocok.")
+        return
+    click.secho(
+        f"Jejak audit RUSAK mulai catatan nomor {report.first_bad_seq} (dari {report.rows} "
+        "catatan): catatan itu diubah, atau catatan sebelumnya dihapus. Simpan salinan "
+        "server.db dan laporkan ke admin Dinas.",
+        fg="red",
+        err=True,
+    )
+    sys.exit(2)
 
 
 # -- whatsapp (its own module: the commands of one feature together) ---------------------

@@ -46,13 +46,17 @@ Codes, grouped by where they arise (HTTP status in brackets):
   (over HTTP, :mod:`sync_server.api.routes.decisions`: ``workflow.illegal_transition``
   [409], ``workflow.role_not_permitted`` [403], ``workflow.reason_required`` and
   ``workflow.unknown_reason_item`` [422])
+* claims (:mod:`sync_server.services.claims`): ``claim.held`` / ``claim.held_by_other`` /
+  ``claim.not_claimable`` [409], ``claim.not_your_step`` [403], ``claim.assignee_*`` [422]
 * WhatsApp webhook (:mod:`sync_server.services.whatsapp.webhook`):
   ``whatsapp.verify_refused`` [403], ``whatsapp.bad_signature`` [401],
   ``whatsapp.malformed`` [400]
 * admin commands: ``kecamatan.not_muba``, ``user.*``, ``device.not_found``,
   ``server.not_initialized``, ``application.unknown`` and ``transfer.*``
+* SIAK (:mod:`sync_server.services.siak`): ``siak.not_approved``,
+  ``siak.already_entered``, ``siak.unreadable`` [409]
 * anything else: ``http.not_found`` [404], ``http.method_not_allowed`` [405], ``http.error``,
-  ``server.internal`` [500]
+  ``server.internal`` [500], ``server.unhealthy`` [503] (``/healthz``)
 """
 
 from __future__ import annotations
@@ -159,6 +163,7 @@ define_messages(
         "http.method_not_allowed": "Metode HTTP ini tidak didukung untuk alamat ini.",
         "http.error": "Permintaan tidak dapat dilayani (HTTP {status}).",
         "server.internal": "Terjadi kesalahan di server pusat; coba lagi nanti.",
+        "server.unhealthy": "Server pusat berjalan tetapi basis datanya tidak dapat dibaca.",
     }
 )
 

@@ -29,13 +29,37 @@ __all__ = [
     "SignBatchResponse",
     "KKNumberEntry",
     "KKNumberEntered",
+    "ClaimRequest",
+    "ClaimOut",
+    "DuplicateOther",
+    "DuplicateFlagOut",
+    "Page",
+    "SiakEntryRequest",
+    "SiakEntryOut",
+    "SiakExport",
+    "SiakPendingItem",
+    "SiakPendingPage",
+    "AuditRecordOut",
+    "AuditPage",
+    "AuditVerification",
 ]
 
 
 class EnrollRequest(BaseModel):
     """What a counter sends once to enroll."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "K7QM-2XTA-9HVD",
+                    "public_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+                    "label": "Loket 1 Sekayu",
+                }
+            ]
+        },
+    )
 
     code: str = Field(min_length=1, max_length=64)
     """The one-time code as the admin gave it (``XXXX-XXXX-XXXX``; dashes and case ignored)."""
@@ -46,6 +70,22 @@ class EnrollRequest(BaseModel):
 
 
 class EnrollResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "dev-4c1f0a2b9e7d",
+                    "kecamatan": "160601",
+                    "server_public_key": "MGD7pHIRMdp3WRqZQR7lMrcCO5x/ogz1NbCyLtLpk3w=",
+                    "server_time": "2026-11-25T02:00:00.000Z",
+                    "scan_public_key": "mCuwjuryxxpTmRtztB0dbV1fq3tMBdD2AD/TmpwhLzM=",
+                    "scan_key_signature": "zAI8jklLwjB7F/h5xGTOgAaaGKNiEI9VV0lecJyii0s3"
+                    "I4FUs844LrGpkFBKXZPfeP9OaCWJ6iYtUgf28A4tAg==",
+                }
+            ]
+        }
+    )
+
     device_id: str
     """The device's id: ``X-KK-Device`` of its requests and ``device_id`` of its events."""
     kecamatan: str
@@ -92,6 +132,11 @@ class PullResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ok", "server_time": "2026-11-25T03:12:45.120Z"}]
+        }
+    )
     status: Literal["ok"]
     server_time: str
 
@@ -128,6 +173,19 @@ class LoginRequest(BaseModel):
 class LoginResponse(BaseModel):
     """A session: send ``Authorization: Bearer <token>`` with every staff request."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "q9V3x0pM2c7KJt1wH8sYd4rBn6LaEoZu5iGfXe0TbWk",
+                    "expires_at": "2026-11-25T03:42:45.120Z",
+                    "role": "verifikator",
+                    "full_name": "Sri Wahyuni, S.Sos",
+                }
+            ]
+        }
+    )
+
     token: str
     """Opaque; shown once (the server keeps only its SHA-256)."""
     expires_at: str
@@ -139,6 +197,21 @@ class LoginResponse(BaseModel):
 class MeResponse(BaseModel):
     """Who the token belongs to."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                    "username": "sri.verif",
+                    "full_name": "Sri Wahyuni, S.Sos",
+                    "role": "verifikator",
+                    "role_label": "Verifikator/Sub Koord",
+                    "expires_at": "2026-11-25T03:42:45.120Z",
+                }
+            ]
+        }
+    )
+
     user_id: str
     username: str
     full_name: str
@@ -147,8 +220,89 @@ class MeResponse(BaseModel):
     expires_at: str
 
 
-class QueueItem(BaseModel):
-    """One application waiting for the caller's step."""
+class ClaimRequest(BaseModel):
+    """Who takes the application's current step: the caller (no ``user_id``), a colleague of
+    the caller's role, or (admin) any account of the step's role."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {},
+                {"reassign": True},
+                {"user_id": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00", "reassign": True},
+            ]
+        },
+    )
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)
+    """The account to assign; the caller when omitted (an admin must name one)."""
+    reassign: bool = False
+    """Take the step over from whoever holds it (same role as the holder, or admin)."""
+
+
+class ClaimOut(BaseModel):
+    """Who holds an application's current step."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                    "state": "submitted",
+                    "user_id": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                    "username": "sri.verif",
+                    "full_name": "Sri Wahyuni, S.Sos",
+                    "role": "verifikator",
+                    "claimed_at": "2026-11-25T03:12:45.120Z",
+                    "assigned_by": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                }
+            ]
+        }
+    )
+
+    application_id: str
+    state: str
+    """The step (state) the claim is for; it ends when a decision moves the application."""
+    user_id: str
+    username: str
+    full_name: str
+    role: str
+    claimed_at: str
+    assigned_by: str
+    """The account that made the claim: the holder, a colleague or an admin."""
+
+
+class DuplicateOther(BaseModel):
+    """The other record that carries the same NIK."""
+
+    application_id: str
+    kecamatan: str
+    state: str
+    """Its state now."""
+    state_label: str
+    state_at_flag: str
+    """Its state when the flag was raised (``issued``/``archived``: an issued KK)."""
+    kk_number: str
+    """Its family's KK number (empty for a new family not yet numbered)."""
+    member_name: str
+    """The name that NIK carries there."""
+
+
+class DuplicateFlagOut(BaseModel):
+    """A member's NIK found, at submission, in another open application or in the current
+    issued KK of another family. A flag informs the verifier; it blocks nothing."""
+
+    nik: str
+    member_name: str
+    """The member's name in this application."""
+    kind: Literal["open_application", "issued_kk"]
+    flagged_at: str
+    other: DuplicateOther
+
+
+class ApplicationSummary(BaseModel):
+    """What a list shows of an application."""
 
     application_id: str
     kecamatan: str
@@ -156,21 +310,64 @@ class QueueItem(BaseModel):
     service_label: str
     state: str
     state_label: str
+
+
+class QueueItem(ApplicationSummary):
+    """One application waiting for the caller's step."""
+
     entered_at: str
     """Server time the application entered its current state (UTC)."""
     minutes_in_step: int
     target_minutes: int
     """The SOP's time target for this step ("Mutu Baku: Waktu")."""
     over_target: bool
+    claimed_by: ClaimOut | None = None
+    """Who works on it now; ``None`` when nobody has claimed it."""
+    duplicate_flags: int
+    """How many duplicate-NIK flags it carries (details in the application's read)."""
 
 
-class QueuePage(BaseModel):
-    """A page of a work queue, oldest first."""
+class Page(BaseModel):
+    """What every list answers besides its items (:mod:`sync_server.api.pagination`)."""
 
-    items: list[QueueItem]
     total: int
+    """How many items the whole list has."""
     limit: int
     offset: int
+
+
+class QueuePage(Page):
+    """A page of a work queue, oldest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                            "kecamatan": "160601",
+                            "applicant_name": "Ahmad Fauzi",
+                            "service_label": "KK BARU: Membentuk Keluarga Baru",
+                            "state": "submitted",
+                            "state_label": "Diajukan ke verifikator",
+                            "entered_at": "2026-11-25T03:02:10.004Z",
+                            "minutes_in_step": 7,
+                            "target_minutes": 5,
+                            "over_target": True,
+                            "claimed_by": None,
+                            "duplicate_flags": 0,
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
+    items: list[QueueItem]
 
 
 class ReasonsIn(BaseModel):
@@ -211,6 +408,20 @@ class DecisionRequest(BaseModel):
 
 class DecisionResponse(BaseModel):
     """The recorded decision."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                    "from_state": "submitted",
+                    "to_state": "verified",
+                    "action": "verify",
+                    "at": "2026-11-25T03:12:45.120Z",
+                }
+            ]
+        }
+    )
 
     application_id: str
     from_state: str
@@ -306,6 +517,13 @@ class ApplicationDetail(BaseModel):
     """The WhatsApp messages to the applicant, oldest first, with their delivery status."""
     access_seq: int
     """The access-log row that records this read."""
+    claimed_by: ClaimOut | None
+    """Who works on the current step; ``None`` when nobody has claimed it."""
+    duplicates: list[DuplicateFlagOut]
+    """Duplicate-NIK flags raised at the latest submission (and by later submissions of
+    the other applications), with the other record."""
+    siak_entry: SiakEntryOut | None
+    """That it was entered into SIAK (reference, who, when); ``None`` until recorded."""
 
 
 class SignBatchRequest(BaseModel):
@@ -346,6 +564,34 @@ class SignResult(BaseModel):
 
 
 class SignBatchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a11",
+                            "status": "signed",
+                            "kk_number": "1606012511260001",
+                            "verification_url": "https://kk.example.go.id/verifikasi/"
+                            "Yx3q0v6l2mHk9dPz4sA1bQ",
+                            "superseded": 0,
+                        },
+                        {
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a12",
+                            "status": "refused",
+                            "code": "kk_number.siak_missing",
+                            "detail": "Nomor KK dari SIAK belum diisi.",
+                            "http_status": 409,
+                        },
+                    ],
+                    "signed": 1,
+                    "refused": 1,
+                }
+            ]
+        }
+    )
+
     results: list[SignResult]
     signed: int
     refused: int
@@ -362,5 +608,249 @@ class KKNumberEntry(BaseModel):
 
 
 class KKNumberEntered(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a11",
+                    "kk_number": "1606012511260001",
+                }
+            ]
+        }
+    )
+
     application_id: str
     kk_number: str
+
+
+# -- SIAK ---------------------------------------------------------------------------------
+
+
+class SiakEntryRequest(BaseModel):
+    """SIAK's reference for the entered application (what SIAK shows after saving)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"siak_reference": "SIAK-1606-000123"}]}
+    )
+
+    siak_reference: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./_ -]+$")
+
+
+class SiakEntryOut(BaseModel):
+    """That an application was entered into SIAK."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                    "reference": "SIAK-1606-000123",
+                    "entered_by": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                    "username": "sri.verif",
+                    "full_name": "Sri Wahyuni, S.Sos",
+                    "entered_at": "2026-11-25T03:40:02.511Z",
+                }
+            ]
+        }
+    )
+
+    application_id: str
+    reference: str
+    entered_by: str
+    username: str
+    full_name: str
+    entered_at: str
+
+
+class SiakCoded(BaseModel):
+    """A coded KK element: SIAK's integer code and the label the KK prints."""
+
+    kode: int
+    label: str
+    """Empty when the code list does not know the code."""
+
+
+class SiakService(BaseModel):
+    service_type: str
+    sub_type: int
+    peristiwa: str | None
+    form_code: str
+    """Position on F-1.02, e.g. ``A.1``."""
+    label: str
+    creates_family: bool
+    """True when the family needs a new KK number."""
+
+
+class SiakApplicant(BaseModel):
+    nama: str
+    nik: str
+    whatsapp: str
+    kk_number: str
+
+
+class SiakAddress(BaseModel):
+    alamat: str
+    rt: str
+    rw: str
+    kode_pos: str
+    desa_code: str
+    desa: str
+    kecamatan_code: str
+    kecamatan: str
+    kabupaten_code: str
+    kabupaten: str
+    provinsi_code: str
+    provinsi: str
+
+
+class SiakMember(BaseModel):
+    """One member in KK order (columns 1-17 of the KK, plus parents' NIKs)."""
+
+    no: int
+    nik: str
+    """Empty for a person who has none yet (a newborn)."""
+    nama: str
+    jenis_kelamin: SiakCoded
+    tempat_lahir: str
+    tanggal_lahir: str
+    """``YYYY-MM-DD``."""
+    agama: SiakCoded
+    pendidikan: SiakCoded
+    pekerjaan: SiakCoded
+    golongan_darah: SiakCoded
+    status_perkawinan: SiakCoded
+    tanggal_perkawinan: str | None
+    shdk: SiakCoded
+    kewarganegaraan: SiakCoded
+    no_paspor: str
+    no_kitap: str
+    nik_ayah: str
+    nama_ayah: str
+    nik_ibu: str
+    nama_ibu: str
+    disabilitas: SiakCoded | None
+
+
+class SiakExport(BaseModel):
+    """An approved application for entry into SIAK (``format`` kk-online/siak-export,
+    ``version`` 1; the CSV form has one row per member, docs/workflow.md)."""
+
+    format: Literal["kk-online/siak-export"]
+    version: Literal[1]
+    application_id: str
+    state: str
+    exported_at: str
+    approved_at: str | None
+    approved_by: str | None
+    """The Kabid's name."""
+    service: SiakService
+    kk_number: str
+    """The family's KK number; empty for a new family until it is allocated."""
+    applicant: SiakApplicant
+    address: SiakAddress
+    members: list[SiakMember]
+
+
+class SiakPendingItem(ApplicationSummary):
+    """An approved application not yet recorded as entered into SIAK."""
+
+    approved_at: str
+
+
+class SiakPendingPage(Page):
+    """Approved applications still to enter into SIAK, the longest waiting first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                            "kecamatan": "160601",
+                            "applicant_name": "Ahmad Fauzi",
+                            "service_label": "KK BARU: Membentuk Keluarga Baru",
+                            "state": "approved",
+                            "state_label": "Diverifikasi Kabid",
+                            "approved_at": "2026-11-25T03:20:00.000Z",
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
+    items: list[SiakPendingItem]
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+class AuditRecordOut(BaseModel):
+    """One row of the hash-chained access log."""
+
+    seq: int
+    at: str
+    actor_id: str
+    role: str
+    client_ip: str
+    action: str
+    application_id: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(Page):
+    """Access-log rows, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "seq": 2,
+                            "at": "2026-11-25T03:12:45.120Z",
+                            "actor_id": "6f1c2a9e-3b1d-4c55-9a0e-7d2b8c4e1f00",
+                            "role": "verifikator",
+                            "client_ip": "10.16.6.21",
+                            "action": "application.decided",
+                            "application_id": "0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a01",
+                            "detail": "verify: submitted -> verified",
+                            "prev_hash": "6b86b273ff34fce19d6b804eff5a3f57"
+                            "47ada4eaa22f1d49c01e52ddb7875b4b",
+                            "hash": "d4735e3a265e16eee03f59718b9b5d03"
+                            "019c07d8b6c51f90da3a666eec13ab35",
+                        }
+                    ],
+                    "total": 2,
+                    "limit": 50,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
+    items: list[AuditRecordOut]
+
+
+class AuditVerification(BaseModel):
+    """The result of checking the whole access-log chain."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"intact": True, "rows": 1284, "first_bad_seq": None},
+                {"intact": False, "rows": 1284, "first_bad_seq": 517},
+            ]
+        }
+    )
+
+    intact: bool
+    rows: int
+    first_bad_seq: int | None = None
+    """The first row altered, or following a deleted one; ``None`` when intact."""

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
@@ -30,6 +30,7 @@ __all__ = [
     "staff_session",
     "StaffUser",
     "require_roles",
+    "ApplicationIdPath",
 ]
 
 
@@ -156,3 +157,16 @@ def require_roles(*roles: Role) -> Callable[[StaffSession], Awaitable[StaffSessi
         return session
 
     return check
+
+
+ApplicationIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="The application's id (a UUID made at the counter).",
+        examples=["0b5f1a52-7a0e-4d3e-9a55-2f1c0c9e8a11"],
+    ),
+]
+"""``{application_id}`` of every application route, with the sample family's id as the
+example (``scripts/fuzz_api.py`` stores that application so the examples reach real data)."""

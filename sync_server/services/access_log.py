@@ -19,6 +19,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 
 from protocol.canonical import canonical_json, sha256_hex
+from sync_server.storage.accounts import User
 from sync_server.storage.db import Database
 
 __all__ = [
@@ -29,8 +30,12 @@ __all__ = [
     "KK_NUMBER_ENTERED",
     "AccessRecord",
     "append",
+    "append_by",
     "entries",
+    "page",
     "row_hash",
+    "ChainReport",
+    "check_chain",
     "verify_audit_chain",
 ]
 
@@ -99,6 +104,29 @@ def append(
     return AccessRecord(**fields)  # type: ignore[arg-type]
 
 
+def append_by(
+    conn: sqlite3.Connection,
+    actor: User,
+    *,
+    at: str,
+    client_ip: str,
+    action: str,
+    application_id: str | None,
+    detail: str = "",
+) -> AccessRecord:
+    """:func:`append` for a staff account's act."""
+    return append(
+        conn,
+        at=at,
+        actor_id=actor.user_id,
+        role=actor.role.value,
+        client_ip=client_ip,
+        action=action,
+        application_id=application_id,
+        detail=detail,
+    )
+
+
 def entries(conn: sqlite3.Connection, *, application_id: str | None = None) -> list[AccessRecord]:
     """The rows in chain order, all or those of one application."""
     if application_id is None:
@@ -109,6 +137,41 @@ def entries(conn: sqlite3.Connection, *, application_id: str | None = None) -> l
             (application_id,),
         ).fetchall()
     return [AccessRecord(**dict(row)) for row in rows]
+
+
+def page(
+    db: Database, *, limit: int, offset: int, application_id: str | None = None
+) -> tuple[list[AccessRecord], int]:
+    """One page of rows, newest first (all, or one application's), and how many there are."""
+    where, args = ("WHERE application_id = ?", (application_id,)) if application_id else ("", ())
+    with db.read() as conn:
+        total = conn.execute(f"SELECT count(*) FROM access_log {where}", args).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM access_log {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        ).fetchall()
+    return [AccessRecord(**dict(row)) for row in rows], int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The whole chain checked: intact, how many rows, the first wrong one."""
+
+    intact: bool
+    rows: int
+    first_bad_seq: int | None
+
+
+def check_chain(db: Database) -> ChainReport:
+    """:func:`verify_audit_chain` on one consistent snapshot, with the row count."""
+    with db.read() as conn:
+        conn.execute("BEGIN")  # one snapshot for the count and the walk
+        try:
+            rows = conn.execute("SELECT count(*) FROM access_log").fetchone()[0]
+            intact, first_bad = verify_audit_chain(conn)
+        finally:
+            conn.execute("COMMIT")
+    return ChainReport(intact, int(rows), first_bad)
 
 
 def verify_audit_chain(db: Database | sqlite3.Connection) -> tuple[bool, int | None]:

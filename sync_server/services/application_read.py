@@ -1,9 +1,13 @@
-"""One application for central staff: stored snapshot, state, checklist and history.
+"""One application for central staff: stored snapshot, state, checklist, history, who holds
+its current step (:mod:`sync_server.services.claims`) and its duplicate-NIK flags with the
+other records (:mod:`sync_server.services.duplicates`), and its SIAK entry
+(:mod:`sync_server.services.siak`).
 
 :func:`read_application` reads inside a write transaction (``BEGIN IMMEDIATE``) so that the
 access-log row (:mod:`sync_server.services.access_log`, action ``application.read``) commits
-with the read: no personal data leaves the database unrecorded. An unknown application
-(404 ``application.unknown``) discloses nothing and is not logged.
+with the read: no personal data leaves the database unrecorded. Each other application a
+flag shows gets its own access-log row (detail ``duplicate flag of <id>``). An unknown
+application (404 ``application.unknown``) discloses nothing and is not logged.
 
 ``scans`` lists the application's document scans, each ``complete`` or still ``arriving``
 (:func:`sync_server.services.scans.scan_list`); the images themselves are read one by one
@@ -27,7 +31,7 @@ from protocol.validation import checklist_of
 from protocol.workflow import Role, State
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import access_log, scans
+from sync_server.services import access_log, claims, duplicates, scans, siak
 from sync_server.services.whatsapp import outbox
 from sync_server.storage import changelog as log_store
 from sync_server.storage.db import Database
@@ -53,16 +57,28 @@ def read_application(
         trail = log_store.trail_of(conn, application_id)
         attached = scans.scan_list(conn, application_id)
         messages = outbox.message_list(conn, application_id)
-        logged = access_log.append(
-            conn,
-            at=stamp(now),
-            actor_id=actor_id,
-            role=role.value,
-            client_ip=client_ip,
-            action=access_log.READ,
-            application_id=application_id,
-            detail=purpose or "detail view",
-        )
+        held = claims.current_claim(conn, application_id)
+        flags = duplicates.flags_of(conn, application_id)
+        entered = siak.entry_of(conn, application_id)
+        # A flag shows a little of another application (a name, its KK number): that read
+        # is recorded against the other application too.
+        reads = [(application_id, purpose or "detail view")] + [
+            (other, f"duplicate flag of {application_id}")
+            for other in sorted({f.other_application_id for f in flags})
+        ]
+        logged = [
+            access_log.append(
+                conn,
+                at=stamp(now),
+                actor_id=actor_id,
+                role=role.value,
+                client_ip=client_ip,
+                action=access_log.READ,
+                application_id=read_id,
+                detail=detail,
+            )
+            for read_id, detail in reads
+        ]
     data = json.loads(record.snapshot)
     state = State(record.state)
     return {
@@ -91,7 +107,10 @@ def read_application(
         ],
         "scans": attached,
         "messages": messages,
-        "access_seq": logged.seq,
+        "access_seq": logged[0].seq,
+        "claimed_by": held.to_dict() if held else None,
+        "duplicates": [f.to_dict() for f in flags],
+        "siak_entry": entered.to_dict() if entered else None,
     }
 
 

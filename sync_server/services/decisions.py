@@ -14,11 +14,13 @@ have authenticated the staff member. In one write transaction it
 3. judges the move with :func:`protocol.workflow.transition` from the stored state, raising
    the workflow's typed errors (:class:`~protocol.errors.IllegalTransition`,
    :class:`~protocol.errors.RoleNotPermitted`, :class:`~protocol.errors.ReasonRequired`,
-   :class:`~protocol.errors.ValidationError` for an unknown reason item);
-4. updates the application's state, appends the audit row (``application_events`` with no
-   device and no seq: no counter made this move) and appends ``application.decided`` to
-   the feed of the device that owns the application, so its counter shows the outcome and,
-   after a return, lets the operator fix and resubmit;
+   :class:`~protocol.errors.ValidationError` for an unknown reason item), then refuses
+   with 409 ``claim.held_by_other`` while another staff member holds the step's claim;
+4. updates the application's state, ends the step's claim
+   (:mod:`sync_server.services.claims`), appends the audit row (``application_events``
+   with no device and no seq: no counter made this move) and appends
+   ``application.decided`` to the feed of the device that owns the application, so its
+   counter shows the outcome and, after a return, lets the operator fix and resubmit;
 5. appends ``application.decided`` to the hash-chained access log
    (:mod:`sync_server.services.access_log`) with the actor, role and client IP.
 
@@ -39,7 +41,7 @@ from protocol.server_events import ServerEvent, ServerEventKind
 from protocol.workflow import Action, Reasons, Role, Side, State, transition
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import access_log, feed
+from sync_server.services import access_log, claims, feed
 from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
 from sync_server.storage import changelog as log_store
@@ -131,6 +133,7 @@ def _record(
         )
     # transition() parses the strings too, but the actor check below needs the role first.
     to_state = transition(from_state, action, role, reasons)
+    claims.check_decision(conn, application_id, actor_id)
     action, role = Action(action), Role(role)
     _check_actor(conn, actor_id, role)
     actor_name = " ".join(actor_name.split())
@@ -140,6 +143,7 @@ def _record(
     log_store.update_application(
         conn, application_id, state=to_state.value, snapshot=record.snapshot, at=at
     )
+    claims.end_with_step(conn, application_id)
     log_store.append_trail(
         conn,
         TrailEntry(

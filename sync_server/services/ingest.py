@@ -55,7 +55,8 @@ message the operator sees on the next pull. Refusals, in the order checked:
   report nothing: else ``application.not_ready`` with ``params.codes`` and
   ``params.issues``; ``archived`` builds the immutable archive package in the same
   transaction (:mod:`sync_server.services.archive`), else ``archive.incomplete`` and the
-  application stays ``issued``.
+  application stays ``issued``. An applied submission runs the duplicate-NIK check
+  (:mod:`sync_server.services.duplicates`), which flags but never refuses.
 
 Each applied move appends to ``application_events``: actor, role, device, seq, action,
 from/to state, reasons, device time and server time.
@@ -103,7 +104,7 @@ from protocol.workflow import Reasons, Role, State, transition
 from signing.events import verify_event
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import archive, scans
+from sync_server.services import archive, duplicates, scans
 from sync_server.services.scans import DEFAULT_SCAN_LIMITS, ScanLimits
 from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
@@ -479,6 +480,7 @@ class _Judge:
         self._check_address(app)
         to_state = self._transition(None, event, None)
         at = stamp(self.now)
+        snapshot = _snapshot(event)
         log_store.insert_application(
             self.conn,
             log_store.ApplicationRecord(
@@ -486,11 +488,12 @@ class _Judge:
                 owner_device_id=self.device.device_id,
                 kecamatan=self.device.kecamatan,
                 state=to_state.value,
-                snapshot=_snapshot(event),
+                snapshot=snapshot,
                 created_at=at,
                 updated_at=at,
             ),
         )
+        duplicates.index_members(self.conn, event.application_id, snapshot)
         self._trail(event, None, to_state, None)
 
     def _move(self, event: ChangeEvent) -> None:
@@ -506,8 +509,12 @@ class _Judge:
         if event.kind is EventKind.APPLICATION_EDITED:
             self._check_address(event.application())
             snapshot = _snapshot(event)
+            duplicates.index_members(self.conn, event.application_id, snapshot)
         if event.kind in _NEEDS_READINESS:
             self._check_ready(snapshot)
+            duplicates.flag_on_submission(
+                self.conn, event.application_id, snapshot, at=stamp(self.now)
+            )
         archiving = to_state is State.ARCHIVED
         if archiving:  # the package may still refuse the move: undo it then
             self.conn.execute("SAVEPOINT archive_move")

@@ -109,6 +109,8 @@ def open_signer(config: ServerConfig, passphrase: str) -> Iterator[KKSigner]:
         raise Refusal("tte.not_configured", status=503)
     if not passphrase:
         raise Refusal("tte.passphrase_required", status=422)
+    if "\x00" in passphrase:  # OpenSSL and PKCS#11 take C strings: it cannot be the key's
+        raise Refusal("tte.key_unreadable", status=422)
     from signing.tte import TTEError, load_demo_signer
 
     try:

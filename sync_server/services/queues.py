@@ -3,7 +3,9 @@
 verifikator: ``submitted`` (SOP step 3); kabid: ``verified`` (step 4); kepala_dinas:
 ``approved`` (step 5). Time in the step runs from the server time the application entered
 its current state (the last ``application_events`` row that moved it there) and is measured
-against the SOP's target (:func:`protocol.workflow.step_of`).
+against the SOP's target (:func:`protocol.workflow.step_of`). Each entry says who holds the
+step (:mod:`sync_server.services.claims`) and how many duplicate-NIK flags it carries
+(:mod:`sync_server.services.duplicates`).
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ from protocol.errors import KKError
 from protocol.events import parse_timestamp
 from protocol.services import parse_service
 from protocol.workflow import Role, State, step_of
+from sync_server.services import claims, duplicates
+from sync_server.services.claims import Claim
 from sync_server.storage.db import Database
 
 __all__ = [
     "QUEUE_STATE",
     "QueueEntry",
     "read_queue",
-    "MAX_LIMIT",
-    "DEFAULT_LIMIT",
     "MAX_SEARCH",
     "service_label",
+    "summary",
 ]
 
 QUEUE_STATE: dict[Role, State] = {
@@ -34,8 +37,6 @@ QUEUE_STATE: dict[Role, State] = {
     Role.KABID: State.VERIFIED,
     Role.KEPALA_DINAS: State.APPROVED,
 }
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 _SELECT = """
     SELECT a.application_id, a.kecamatan, a.state, a.snapshot, a.updated_at,
@@ -66,6 +67,8 @@ class QueueEntry:
     minutes_in_step: int
     target_minutes: int
     over_target: bool
+    claimed_by: Claim | None = None
+    duplicate_flags: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +82,8 @@ class QueueEntry:
             "minutes_in_step": self.minutes_in_step,
             "target_minutes": self.target_minutes,
             "over_target": self.over_target,
+            "claimed_by": self.claimed_by.to_dict() if self.claimed_by else None,
+            "duplicate_flags": self.duplicate_flags,
         }
 
 
@@ -92,27 +97,44 @@ def service_label(service: Any) -> str:
         return "Jenis permohonan tidak terbaca"
 
 
-def _entry(row: Any, now: datetime) -> QueueEntry:
+def summary(row: Any) -> dict[str, Any]:
+    """What a list shows of an application row (``application_id``, ``kecamatan``,
+    ``state``, ``snapshot``): id, kecamatan, applicant's name, service label, state and its
+    label; tolerant of a snapshot today's model no longer reads."""
     snapshot = json.loads(row["snapshot"])
+    snapshot = snapshot if isinstance(snapshot, dict) else {}
+    applicant = snapshot.get("applicant")
+    name = applicant.get("nama") if isinstance(applicant, dict) else None
+    state = State(row["state"])
+    return {
+        "application_id": row["application_id"],
+        "kecamatan": row["kecamatan"],
+        "applicant_name": name if isinstance(name, str) else "",
+        "service_label": service_label(snapshot.get("service")),
+        "state": state.value,
+        "state_label": state.label,
+    }
+
+
+def _entry(row: Any, now: datetime, claim: Claim | None, flags: int) -> QueueEntry:
+    shown = summary(row)
     state = State(row["state"])
     step = step_of(state)
     assert step is not None  # queue states are all SOP steps
     entered_text = row["entered_at"] or row["updated_at"]
     waited = now - parse_timestamp(entered_text)
-    applicant = snapshot.get("applicant") if isinstance(snapshot, dict) else None
-    name = applicant.get("nama") if isinstance(applicant, dict) else None
     return QueueEntry(
         application_id=row["application_id"],
         kecamatan=row["kecamatan"],
-        applicant_name=name if isinstance(name, str) else "",
-        service_label=service_label(
-            snapshot.get("service") if isinstance(snapshot, dict) else None
-        ),
+        applicant_name=shown["applicant_name"],
+        service_label=shown["service_label"],
         state=state,
         entered_at=entered_text,
         minutes_in_step=max(0, int(waited.total_seconds() // 60)),
         target_minutes=int(step.target.total_seconds() // 60),
         over_target=waited > step.target,
+        claimed_by=claim,
+        duplicate_flags=flags,
     )
 
 
@@ -143,4 +165,8 @@ def read_queue(
     with db.read() as conn:
         total = conn.execute(f"SELECT count(*) FROM applications a{where}", params).fetchone()[0]
         rows = conn.execute(_SELECT + where + _ORDER, [*params, limit, offset]).fetchall()
-    return [_entry(row, now) for row in rows], int(total)
+        ids = [row["application_id"] for row in rows]
+        held = claims.claims_of(conn, ids)
+        flags = duplicates.flag_counts(conn, ids)
+    entries = [_entry(r, now, held.get(r[0]), flags.get(r[0], 0)) for r in rows]
+    return entries, int(total)

@@ -10,7 +10,7 @@ either commits whole or leaves nothing. Every connection is opened for one unit 
 closed after it; callers run that work in a worker thread, never on the event loop.
 
 Times are stored as text in the protocol's UTC form (``2026-11-25T08:49:33.120Z``), which
-sorts chronologically. Schema (version 8)::
+sorts chronologically. Schema (version :data:`SCHEMA_VERSION`)::
 
     enroll_codes        one-time device enrollment codes (only the SHA-256 of each code)
     devices             enrolled counters: kecamatan, Ed25519 public key, revoked_at
@@ -54,6 +54,14 @@ sorts chronologically. Schema (version 8)::
     whatsapp_inbox      documents applicants sent to the office number: sender, kecamatan
                         (NULL: the central inbox), pending/stored/refused, the encrypted
                         scan's id, type and size, the application it was attached to
+    claims              who works on an application's current central step, and who
+                        assigned it (:mod:`sync_server.services.claims`)
+    application_niks    each application's members' NIKs (indexed by NIK) and names
+    duplicate_flags     NIKs found at submission in another open application or in the
+                        current issued KK of another family
+                        (:mod:`sync_server.services.duplicates`)
+    siak_entries        that an approved application was entered into SIAK: SIAK's
+                        reference, who, when, from where (:mod:`sync_server.services.siak`)
 
 Version 2 added ``feed`` and ``transfers`` and rebuilt ``application_events`` with nullable
 ``device_id``/``seq`` (SQLite cannot drop a NOT NULL in place); a version-1 file is migrated
@@ -62,7 +70,8 @@ index of applications by state (the work queues). Version 4 added ``access_log``
 added the KK number registry, the signed KK documents and the archive packages; version 6
 ``scans`` and ``application_scans``.
 Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``; version 8
-``whatsapp_inbox``.
+``whatsapp_inbox``; version 9 ``claims``, ``application_niks`` (filled from the stored
+snapshots) and ``duplicate_flags``; version 10 ``siak_entries``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -465,6 +474,64 @@ _SCHEMA_WHATSAPP_INBOX = (
     "CREATE INDEX whatsapp_inbox_kecamatan ON whatsapp_inbox (kecamatan, id)",
 )
 
+# Claims (who works on an application's current step), the members' NIKs of every
+# application (indexed: the duplicate check at submission looks them up) filled from the
+# stored snapshots, and the duplicate flags raised at submission.
+_SCHEMA_CLAIMS_DUPLICATES = (
+    """
+    CREATE TABLE claims (
+        application_id  TEXT PRIMARY KEY REFERENCES applications (application_id),
+        user_id         TEXT NOT NULL REFERENCES users (user_id),
+        state           TEXT NOT NULL,
+        claimed_at      TEXT NOT NULL,
+        assigned_by     TEXT NOT NULL REFERENCES users (user_id)
+    )
+    """,
+    """
+    CREATE TABLE application_niks (
+        application_id  TEXT NOT NULL REFERENCES applications (application_id),
+        nik             TEXT NOT NULL,
+        member_name     TEXT NOT NULL,
+        PRIMARY KEY (application_id, nik)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX application_niks_nik ON application_niks (nik)",
+    """
+    INSERT OR IGNORE INTO application_niks (application_id, nik, member_name)
+    SELECT a.application_id, json_extract(m.value, '$.nik'),
+           coalesce(json_extract(m.value, '$.nama'), '')
+      FROM applications a, json_each(a.snapshot, '$.members') m
+     WHERE json_type(m.value, '$.nik') = 'text' AND json_extract(m.value, '$.nik') != ''
+    """,
+    """
+    CREATE TABLE duplicate_flags (
+        application_id        TEXT NOT NULL REFERENCES applications (application_id),
+        nik                   TEXT NOT NULL,
+        member_name           TEXT NOT NULL,
+        other_application_id  TEXT NOT NULL REFERENCES applications (application_id),
+        kind                  TEXT NOT NULL CHECK (kind IN ('open_application', 'issued_kk')),
+        other_state           TEXT NOT NULL,
+        other_kk_number       TEXT NOT NULL,
+        other_member_name     TEXT NOT NULL,
+        flagged_at            TEXT NOT NULL,
+        PRIMARY KEY (application_id, nik, other_application_id)
+    ) WITHOUT ROWID
+    """,
+)
+
+# That an approved application was entered into SIAK: who, when, SIAK's reference.
+_SCHEMA_SIAK = (
+    """
+    CREATE TABLE siak_entries (
+        application_id  TEXT PRIMARY KEY REFERENCES applications (application_id),
+        reference       TEXT NOT NULL,
+        entered_by      TEXT NOT NULL REFERENCES users (user_id),
+        entered_at      TEXT NOT NULL,
+        client_ip       TEXT NOT NULL
+    )
+    """,
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -474,6 +541,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_SCANS,
     _SCHEMA_WHATSAPP,
     _SCHEMA_WHATSAPP_INBOX,
+    _SCHEMA_CLAIMS_DUPLICATES,
+    _SCHEMA_SIAK,
 )
 """Statements that bring the schema from version i to i + 1."""
 

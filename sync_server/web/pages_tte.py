@@ -27,6 +27,7 @@ from protocol.errors import define_messages
 from protocol.workflow import Role, State
 from signing.tte import KKSigner
 from sync_server.api.deps import ClientIpDep, ContextDep
+from sync_server.api.pagination import MAX_LIMIT
 from sync_server.clock import utc_now
 from sync_server.context import ServerContext
 from sync_server.errors import Refusal
@@ -134,7 +135,7 @@ async def sign_batch(
         raise Refusal("web.tte_none_selected", status=422)
     waiting, _ = await run_in_threadpool(
         lambda: queues.read_queue(
-            context.db, State.APPROVED, limit=queues.MAX_LIMIT, offset=0, now=utc_now()
+            context.db, State.APPROVED, limit=MAX_LIMIT, offset=0, now=utc_now()
         )
     )
     opened = await run_in_threadpool(_open, context, passphrase)

@@ -62,6 +62,8 @@ _ACCESS_LABELS = {
     "scan.read": "Membuka pindaian",
     "application.claimed": "Mengambil berkas",
     "application.released": "Melepas berkas",
+    "application.exported": "Ekspor untuk SIAK",
+    "application.siak_entered": "Mencatat entri SIAK",
 }
 
 

@@ -38,6 +38,10 @@ LOGOUT = "/api/v1/auth/logout"
 QUEUE = "/api/v1/queue"
 DECISIONS = "/api/v1/applications/{application_id}/decisions"
 APPLICATION = "/api/v1/applications/{application_id}"
+CLAIM = "/api/v1/applications/{application_id}/claim"
+SIAK_EXPORT = "/api/v1/applications/{application_id}/siak-export"
+SIAK_ENTRY = "/api/v1/applications/{application_id}/siak-entry"
+CENTRAL = (Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS)
 STAFF = {
     Role.VERIFIKATOR: "sri.verif",
     Role.KABID: "hendra.kabid",
@@ -275,6 +279,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
         404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
     ),
+    # Claims: the step's role or an admin (which step is judged per application, so an
+    # unknown one is 404 for every staff role).
+    ("POST", CLAIM): _staff_only(404, *ALL_STAFF),
+    ("DELETE", CLAIM): _staff_only(404, *ALL_STAFF),
+    # SIAK: the staff who read applications; the admin reads no personal data.
+    ("GET", SIAK_EXPORT): _staff_only(404, *CENTRAL),
+    ("POST", SIAK_ENTRY): _staff_only(400, *CENTRAL),
+    ("GET", "/api/v1/siak/pending"): _staff_only(200, *CENTRAL),
+    # The access log: the admin only.
+    ("GET", "/api/v1/admin/audit"): _staff_only(200, Role.ADMIN),
+    ("GET", "/api/v1/admin/audit/verify"): _staff_only(200, Role.ADMIN),
     ("GET", "/api/v1/sync/kk/{application_id}"): _device_only(404),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""

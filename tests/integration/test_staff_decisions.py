@@ -6,7 +6,7 @@ return reaching the counter and coming back, the refusals, and two staff decidin
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -43,8 +43,10 @@ def decisions_path(application_id: str) -> str:
 
 @pytest.fixture
 def server_config(tmp_path, demo_pki):
-    """The server of these tests can sign: "sign" is the TTE (demo PKI)."""
-    return tte_config(tmp_path, demo_pki)
+    """The server of these tests can sign: "sign" is the TTE (demo PKI). It sends no
+    WhatsApp message (as the default test server): a notice stays ``queued``, not sent by
+    the outbox worker between a decision and the counter's pull."""
+    return tte_config(tmp_path, demo_pki, whatsapp_transport="off")
 
 
 @pytest.fixture
@@ -96,6 +98,30 @@ def decide(
     return client.post(decisions_path(application_id), json=body, headers=headers)
 
 
+def at_once(
+    server: RunningServer, calls: list[Callable[[httpx.Client], httpx.Response]]
+) -> list[httpx.Response]:
+    """Run each call in its own thread with its own connection, released together."""
+    barrier = threading.Barrier(len(calls))
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[httpx.Client], httpx.Response]) -> None:
+        with httpx.Client(base_url=server.base_url, timeout=30) as own:
+            barrier.wait()
+            response = call(own)
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(answers) == len(calls), "a call did not finish"
+    return answers
+
+
 def queue_ids(client: httpx.Client, headers: dict[str, str]) -> list[str]:
     response = client.get(QUEUE, headers=headers)
     assert response.status_code == 200, response.text
@@ -115,6 +141,11 @@ def test_the_sop_path_verify_approve_sign_through_http(
     ]
     for role, action, before, after in steps:
         assert queue_ids(client, tokens[role]) == [app_id], role
+        # Each step is claimed first, so colleagues see who works on it.
+        claimed = client.post(f"/api/v1/applications/{app_id}/claim", headers=tokens[role])
+        assert claimed.status_code == 200, claimed.text
+        [item] = client.get(QUEUE, headers=tokens[role]).json()["items"]
+        assert item["claimed_by"]["username"] == STAFF[role][0]
         secret = {"passphrase": TTE_PASSPHRASE} if action == "sign" else {}
         response = decide(client, tokens[role], app_id, action, before, **secret)
         assert response.status_code == 200, response.text
@@ -147,6 +178,24 @@ def test_the_sop_path_verify_approve_sign_through_http(
         (Action.APPROVE, Role.KABID, "Hendra Gunawan"),
         (Action.SIGN, Role.KEPALA_DINAS, "Kepala Dinas"),
     ]
+
+    # Into SIAK: the export carries the number the KK was signed with; the entry is recorded.
+    verif = tokens[Role.VERIFIKATOR]
+    pending = client.get("/api/v1/siak/pending", headers=verif).json()
+    assert [i["application_id"] for i in pending["items"]] == [app_id]
+    with server.db.read() as conn:
+        number = conn.execute(
+            "SELECT kk_number FROM kk_documents WHERE application_id = ?", (app_id,)
+        ).fetchone()[0]
+    export = client.get(f"/api/v1/applications/{app_id}/siak-export", headers=verif)
+    assert (export.json()["kk_number"], export.json()["state"]) == (number, "signed")
+    entry = client.post(
+        f"/api/v1/applications/{app_id}/siak-entry",
+        headers=verif,
+        json={"siak_reference": "SIAK-1606-000001"},
+    )
+    assert entry.status_code == 201, entry.text
+    assert client.get("/api/v1/siak/pending", headers=verif).json()["total"] == 0
 
 
 def test_a_return_reaches_the_counter_and_the_resubmission_queues_again(
@@ -239,22 +288,9 @@ def test_two_staff_deciding_at_once_exactly_one_wins(
         "/api/v1/auth/login", json={"username": "dewi.verif", "password": OPERATOR_PASSWORD}
     )
     callers = [tokens[Role.VERIFIKATOR], {"Authorization": f"Bearer {login.json()['token']}"}]
-    barrier = threading.Barrier(len(callers))
-    answers: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def run(headers: dict[str, str]) -> None:
-        with httpx.Client(base_url=server.base_url, timeout=30) as own:
-            barrier.wait()
-            response = decide(own, headers, app_id, "verify", "submitted")
-        with lock:
-            answers.append(response)
-
-    threads = [threading.Thread(target=run, args=(h,)) for h in callers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = at_once(
+        server, [lambda own, h=h: decide(own, h, app_id, "verify", "submitted") for h in callers]
+    )
 
     assert sorted(r.status_code for r in answers) == [200, 409]
     loser = next(r for r in answers if r.status_code == 409)

@@ -17,13 +17,18 @@ import pytest
 from protocol.workflow import Role
 from sync_server.config import ServerConfig
 from sync_server.services import access_log
+from tests.factories import application_dict, member_dict
 from tests.integration.conftest import OPERATOR_PASSWORD, start_server
+from tests.integration.test_duplicates import app_id as numbered_id
+from tests.integration.test_duplicates import submitted
 from tests.integration.test_pull import submitted_application
+from tests.integration.test_staff_claims import claim
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
     STAFF,
     counter,
     operator,
     staff,
+    tokens,
 )
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -182,6 +187,33 @@ def test_queue_search_and_a_page_view_lands_in_the_access_log(
 
     unknown = browser_like.get("/staf/permohonan/tidak-ada")
     assert unknown.status_code == 404 and "tidak tercatat" in unknown.text
+
+
+def test_the_queue_and_the_file_show_who_holds_it_and_duplicate_niks(
+    browser_like, client, staff, tokens, counter, operator
+):
+    first = submitted(counter, client, operator, application_dict(id=numbered_id(1)))
+    # Another family's application with the first one's wife, under another name.
+    wife = member_dict(1, nama="RINA MARLINA BINTI USMAN")
+    head = member_dict(0, nik="1606011403950005", nama="JOKO SUSILO")
+    second = submitted(
+        counter, client, operator, application_dict(id=numbered_id(2), members=[head, wife])
+    )
+    assert claim(client, tokens[Role.VERIFIKATOR], first).status_code == 200
+    holder = STAFF[Role.VERIFIKATOR][1]
+
+    web_login(browser_like, Role.VERIFIKATOR)
+    queue = browser_like.get("/staf/antrean").text
+    assert queue.count(f"Dikerjakan: {holder}") == 1
+    assert queue.count("1 NIK ganda") == 2
+
+    held = browser_like.get(f"/staf/permohonan/{first}").text
+    assert f"Sedang dikerjakan oleh <strong>{holder}</strong>" in held
+    flagged = browser_like.get(f"/staf/permohonan/{second}").text
+    assert "Sedang dikerjakan" not in flagged
+    assert "Peringatan NIK ganda (1)" in flagged
+    assert "RINA MARLINA BINTI USMAN" in flagged and "atas nama RINA MARLINA," in flagged
+    assert "permohonan lain yang masih berjalan" in flagged and first in flagged
 
 
 def test_a_decision_writes_nothing_until_confirmed_and_a_stale_one_is_refused(

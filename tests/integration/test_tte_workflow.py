@@ -152,6 +152,9 @@ def test_a_wrong_passphrase_signs_nothing_and_is_never_logged(
     response = sign_batch(client, tokens[Role.KEPALA_DINAS], [app_id], wrong)
 
     problem(response, 422, "tte.key_unreadable")
+    # a NUL in the passphrase (found by fuzzing: it crashed the PKCS#12 loader) is refused
+    nul = sign_batch(client, tokens[Role.KEPALA_DINAS], [app_id], TTE_PASSPHRASE + "\x00")
+    problem(nul, 422, "tte.key_unreadable")
     assert server_app(server, app_id)["state"] == "approved"
     assert {t: table_count(server, t) for t in before} == before
     # a malformed request with a passphrase does not echo it either

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
 from sync_server.schemas import ApplicationDetail, ErrorResponse
 from sync_server.services import application_read
@@ -35,7 +35,7 @@ ReviewingStaff = Annotated[
     },
 )
 async def read_application(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     session: ReviewingStaff,
     context: ContextDep,
     ip: ClientIpDep,

@@ -10,13 +10,18 @@ counter can check what it stores. Each download is in the access log (actor: the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from sync_server.api.deps import ClientIpDep, ContextDep, SignedRequestDep, authenticated_request
+from sync_server.api.deps import (
+    ApplicationIdPath,
+    ClientIpDep,
+    ContextDep,
+    SignedRequestDep,
+    authenticated_request,
+)
 from sync_server.clock import stamp, utc_now
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal
@@ -80,7 +85,7 @@ def signed_kk_for_device(
     },
 )
 async def signed_kk(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     signed: SignedRequestDep,
     context: ContextDep,
     ip: ClientIpDep,

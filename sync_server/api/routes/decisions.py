@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from protocol.errors import KKError
 from protocol.workflow import Action, Reasons, Role, State
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.clock import utc_now
 from sync_server.errors import refusal_for
 from sync_server.schemas import DecisionRequest, DecisionResponse, ErrorResponse
@@ -44,7 +44,9 @@ DecidingStaff = Annotated[
         409: {
             "model": ErrorResponse,
             "description": "decision.conflict (the state changed since the caller saw it; "
-            "current_state and expected_state in the body), workflow.illegal_transition",
+            "current_state and expected_state in the body), claim.held_by_other (another "
+            "staff member holds the step: claimed_by in the body), "
+            "workflow.illegal_transition",
         },
         422: {
             "model": ErrorResponse,
@@ -53,7 +55,7 @@ DecidingStaff = Annotated[
     },
 )
 async def decide(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     body: DecisionRequest,
     session: DecidingStaff,
     context: ContextDep,
@@ -67,6 +69,9 @@ async def decide(
     (another staff member decided first) the answer is 409 ``decision.conflict`` and nothing
     changes: of two simultaneous decisions exactly one wins. A return or TTE rejection
     reaches the owning counter on its next pull, reasons included.
+
+    While another staff member holds the step's claim (``/claim``) the answer is 409
+    ``claim.held_by_other``; the decision ends the step's claim.
 
     ``sign`` by the Kepala Dinas is the TTE: it needs ``passphrase`` (the TTE key's), renders
     the KK, signs it at PAdES B-LT and tells the counter the KK is ready, exactly like a

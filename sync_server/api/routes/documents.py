@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.schemas import ErrorResponse
@@ -25,7 +25,6 @@ router = APIRouter(prefix="/api/v1", tags=["documents"])
 ReviewingStaff = Annotated[
     StaffSession, Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS))
 ]
-ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 _PDF = {
     200: {"content": {"application/pdf": {}}, "description": "the PDF"},
@@ -61,7 +60,7 @@ async def _pdf(
 
 @router.get("/applications/{application_id}/draft-kk.pdf", response_class=Response, responses=_PDF)
 async def draft_kk(
-    application_id: ApplicationId, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
+    application_id: ApplicationIdPath, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
 ) -> Response:
     """The DRAF KK (watermarked, unsigned, no QR code) rendered from the stored data."""
     return await _pdf(DocumentKind.DRAFT_KK, application_id, session, context, ip, "draf-kk.pdf")
@@ -69,7 +68,7 @@ async def draft_kk(
 
 @router.get("/applications/{application_id}/biodata.pdf", response_class=Response, responses=_PDF)
 async def biodata(
-    application_id: ApplicationId, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
+    application_id: ApplicationIdPath, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
 ) -> Response:
     """The Biodata Penduduk of every member (one page each, watermarked DRAF)."""
     return await _pdf(
@@ -79,7 +78,7 @@ async def biodata(
 
 @router.get("/applications/{application_id}/kk.pdf", response_class=Response, responses=_PDF)
 async def signed_kk(
-    application_id: ApplicationId, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
+    application_id: ApplicationIdPath, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
 ) -> Response:
     """The signed KK (PAdES B-LT) exactly as stored, once the Kepala Dinas has signed it."""
     return await _pdf(DocumentKind.SIGNED_KK, application_id, session, context, ip, "kk.pdf")
@@ -96,7 +95,7 @@ async def signed_kk(
     },
 )
 async def archive_package(
-    application_id: ApplicationId, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
+    application_id: ApplicationIdPath, session: ReviewingStaff, context: ContextDep, ip: ClientIpDep
 ) -> Response:
     """The immutable archive package of an archived application (ZIP: manifest.json with
     every file's SHA-256, application.json, biodata.pdf, kk.pdf, audit.json, scans/).

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
 from sync_server.api.deps import ContextDep, require_roles
+from sync_server.api.pagination import DEFAULT_LIMIT, Limit, Offset
 from sync_server.clock import utc_now
 from sync_server.schemas import ErrorResponse, QueuePage
 from sync_server.services import queues
@@ -19,13 +20,14 @@ router = APIRouter(prefix="/api/v1", tags=["queue"])
 QueueStaff = Annotated[
     StaffSession, Depends(require_roles(Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS))
 ]
+_Q = "Application id or applicant NIK prefix, or part of the applicant's name."
 
 
 @router.get(
     "/queue",
     response_model=QueuePage,
     responses={
-        400: {"model": ErrorResponse, "description": "request.invalid_body (limit, offset)"},
+        400: {"model": ErrorResponse, "description": "request.invalid_body (limit, offset, q)"},
         401: {"model": ErrorResponse, "description": "auth.token_*"},
         403: {"model": ErrorResponse, "description": "auth.forbidden_role (admin)"},
     },
@@ -33,9 +35,9 @@ QueueStaff = Annotated[
 async def queue(
     session: QueueStaff,
     context: ContextDep,
-    limit: Annotated[int, Query(ge=1, le=queues.MAX_LIMIT)] = queues.DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    q: Annotated[str | None, Query(max_length=queues.MAX_SEARCH)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    q: Annotated[str | None, Query(max_length=queues.MAX_SEARCH, description=_Q)] = None,
 ) -> QueuePage:
     """Applications waiting for my step, oldest first, with time in the step against the
     SOP's target (verifikator: diajukan; Kabid: divalidasi; Kepala Dinas: diverifikasi).

@@ -32,6 +32,7 @@ from protocol.canonical import MAX_SAFE_INTEGER
 from protocol.scans import is_scan_id
 from protocol.workflow import Role
 from sync_server.api.deps import (
+    ApplicationIdPath,
     ClientIpDep,
     ContextDep,
     SignedRequestDep,
@@ -158,7 +159,7 @@ async def upload_chunk(
     },
 )
 async def download_piece(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     request: Request,
     signed: SignedRequestDep,
     context: ContextDep,
@@ -204,7 +205,7 @@ def _query_int(request: Request, name: str) -> int:
     },
 )
 async def read_scan(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     scan_id: Annotated[str, Path(min_length=64, max_length=64)],
     session: ReviewingStaff,
     context: ContextDep,

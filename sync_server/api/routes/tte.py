@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from protocol.workflow import Role
-from sync_server.api.deps import ClientIpDep, ContextDep, require_roles
+from sync_server.api.deps import ApplicationIdPath, ClientIpDep, ContextDep, require_roles
 from sync_server.clock import stamp, utc_now
 from sync_server.schemas import (
     ErrorResponse,
@@ -119,7 +119,7 @@ def _result(outcome: kk_signing.SignOutcome) -> SignResult:
     },
 )
 async def enter_kk_number(
-    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    application_id: ApplicationIdPath,
     body: KKNumberEntry,
     session: NumberingStaff,
     context: ContextDep,
