@@ -21,8 +21,9 @@ so the counter's screens handle them exactly like workflow and validation errors
         ├── ApplicationTransferred           an action on an application the server moved
         │                                    to another device (read-only here)
         ├── StoreError                       the database file cannot be used safely
-        └── ScanError                        a scan cannot be attached or opened (type,
-                                             size, locked data key, missing server key)
+        ├── ScanError                        a scan cannot be attached or opened (type,
+        │                                    size, locked data key, missing server key)
+        └── ExportError                      the signed KK PDF cannot be saved as a copy
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "StoreError",
     "ScanError",
     "PushResultError",
+    "ExportError",
 ]
 
 define_messages(
@@ -77,6 +79,8 @@ define_messages(
         "scan.blob_missing": "Isi berkas pindaian {scan_id} hilang dari folder loket.",
         "scan.unknown_document": 'Jenis dokumen "{document}" tidak dikenal.',
         "scan.not_editable": "Berkas tidak dapat dilampirkan: permohonan berstatus {state}.",
+        "export.not_downloaded": "PDF KK belum diunduh ke loket ini; tunggu sinkron berikutnya.",
+        "export.folder": "Tidak dapat menyimpan ke folder {folder}: {detail}.",
     }
 )
 
@@ -135,6 +139,10 @@ class StoreError(CounterError):
 
 class ScanError(CounterError):
     code = "scan.error"
+
+
+class ExportError(CounterError):
+    code = "export.error"
 
 
 class PushResultError(ProtocolError):

@@ -230,6 +230,8 @@ class KKDocument:
     """The server's reference to the PDF blob (hash, size...), as sent."""
     cursor: int
     at: str
+    downloaded_at: str | None = None
+    """When this counter downloaded and verified the PDF (``None``: not yet here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +383,8 @@ class _Reads:
     def kk_document(self, application_id: str) -> KKDocument | None:
         """The signed KK the server reported for the application, or ``None``."""
         row = self._row(
-            "SELECT application_id, kk_number, document, cursor, at FROM kk_documents"
-            " WHERE application_id = ?",
+            "SELECT application_id, kk_number, document, cursor, at, downloaded_at"
+            " FROM kk_documents WHERE application_id = ?",
             [application_id],
         )
         if row is None:

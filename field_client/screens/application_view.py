@@ -9,11 +9,16 @@ plain words, never as a crash.
 
 A returned application shows the reasons of the verifier, Kabid or Kepala Dinas at the top:
 the checklist items in words and the free text, with who returned it and when.
+
+Below: the WhatsApp messages to the applicant with their latest status in words (updated
+after every pull), and for a signed KK its number, when it was signed, whether its PDF is
+here yet and its size; ``k`` saves a copy of the downloaded, verified PDF to a folder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -23,9 +28,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from field_client.kk_export import export_kk_pdf
 from field_client.screens.application_form import ApplicationFormScreen
-from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
-from field_client.store import StoredApplication
+from field_client.screens.dialogs import ConfirmDialog, FolderDialog, ReasonDialog
+from field_client.store import MessageStatus, StoredApplication
 from field_client.timeline import application_timeline, format_duration, stays
 from field_client.widgets.keys import Table
 from field_client.widgets.status.sync_status_bar import format_bytes, format_when
@@ -34,6 +40,7 @@ from protocol.errors import Issue, KKError, ValidationError
 from protocol.events import parse_timestamp
 from protocol.requirements import reason_label
 from protocol.validation import checklist_of, readiness
+from protocol.whatsapp import DeliveryStatus, MessagePurpose
 from protocol.wilayah import region
 from protocol.workflow import (
     MIN_REASON_TEXT,
@@ -47,7 +54,7 @@ from protocol.workflow import (
 if TYPE_CHECKING:
     from field_client.app import CounterApp
 
-__all__ = ["ApplicationScreen", "reasons_text"]
+__all__ = ["ApplicationScreen", "message_status_text", "reasons_text"]
 
 # Binding action name -> the workflow actions it stands for.
 _KEYS: dict[str, tuple[Action, ...]] = {
@@ -75,6 +82,27 @@ def reasons_text(reasons: Reasons | None) -> str:
     return "; ".join(parts)
 
 
+def message_status_text(message: MessageStatus) -> str:
+    """A message's status in words, with the server's reason for a failure or "perlu
+    dicek" (why it failed, what to check)."""
+    if message.reason and message.status in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN):
+        return f"{message.label}: {message.reason}"
+    return message.label
+
+
+_STATUS_STYLES = {
+    DeliveryStatus.FAILED.value: "bold red",
+    DeliveryStatus.UNKNOWN.value: "bold yellow",
+}
+
+
+def _purpose_label(purpose: str) -> str:
+    try:
+        return MessagePurpose(purpose).label
+    except ValueError:  # a newer server's purpose
+        return purpose or "Pesan"
+
+
 class ApplicationScreen(Screen[None]):
     """The application with the id given; Escape goes back to the list."""
 
@@ -83,6 +111,8 @@ class ApplicationScreen(Screen[None]):
 
 Di atas: data permohonan dan statusnya; bila dikembalikan, alasan dari Dinas.
 Di bawah: riwayat setiap langkah (siapa, kapan, berapa lama dibanding target SOP).
+Lalu pesan WhatsApp ke pemohon dengan statusnya (diperbarui setiap sinkron) dan,
+bila KK sudah ditandatangani, data KK; tombol k menyimpan salinan PDF KK ke folder.
 Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 """
 
@@ -93,6 +123,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         Binding("t", "issue", "Terbitkan"),
         Binding("r", "archive", "Arsipkan"),
         Binding("b", "withdraw", "Batalkan"),
+        Binding("k", "save_kk", "Simpan PDF KK"),
         Binding("escape", "app.pop_screen", "Kembali"),
     ]
 
@@ -112,6 +143,10 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             yield Static("", id="view-title", classes="screen-title")
             yield Static("", id="view-summary")
             yield Static("", id="view-notice")
+            yield Static("Pesan WhatsApp ke pemohon", classes="section")
+            yield Table(id="messages", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="messages-note")
+            yield Static("", id="view-kk")
             yield Static("Riwayat dan waktu per langkah SOP", classes="section")
             yield Table(id="timeline", cursor_type="row", zebra_stripes=True)
             yield Static("", id="timeline-note")
@@ -128,6 +163,9 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             ("Target", 6),
         ):
             table.add_column(label, width=width)
+        messages = self.query_one("#messages", DataTable)
+        for label, width in (("Pesan", 28), ("Status", 33), ("Waktu", 11)):
+            messages.add_column(label, width=width)
         self.refresh_data()
 
     def on_screen_resume(self) -> None:
@@ -153,6 +191,8 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         )
         self.query_one("#view-summary", Static).update(self._summary())
         self.query_one("#view-notice", Static).update(self._notice())
+        self._messages()
+        self.query_one("#view-kk", Static).update(self._kk())
         self._timeline()
         self.refresh_bindings()
 
@@ -202,15 +242,6 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                     f"Ditolak server: {entry.result_message} ({entry.result_code})\n",
                     style="bold red",
                 )
-        document = store.kk_document(self.application_id)
-        if document is not None:
-            size = document.document.get("size")
-            out.append(
-                f"KK bertanda tangan elektronik siap: No. KK {document.kk_number}"
-                + (f", PDF {format_bytes(int(size))}" if isinstance(size, int) else "")
-                + ".\n",
-                style="bold green",
-            )
         if state in (State.DRAFT, State.INCOMPLETE):
             today = self.counter.today()
             checklist = checklist_of(self.stored.application, today=today)
@@ -219,6 +250,59 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 labels = ", ".join(r.label for r in missing)
                 out.append(f"Persyaratan belum ada: {labels}.\n", style="yellow")
         out.rstrip()
+        return out
+
+    def _messages(self) -> None:
+        """The applicant's WhatsApp messages, oldest first, each with its latest status."""
+        store = self.counter.store
+        assert store is not None
+        now = self.counter.clock()
+        table = self.query_one("#messages", DataTable)
+        row = table.cursor_row
+        table.clear()
+        messages = store.message_statuses(self.application_id)
+        for message in messages:
+            when = parse_timestamp(message.at)
+            style = _STATUS_STYLES.get(message.status, "")
+            table.add_row(
+                _purpose_label(message.purpose),
+                Text(message_status_text(message), style=style),
+                format_when(when, now) if when else "",
+                key=message.message_id,
+            )
+        if messages:
+            table.move_cursor(row=min(row, len(messages) - 1))
+        # The reasons in full: a cell is cut at 33 characters.
+        notes = [
+            f"{_purpose_label(m.purpose)}: {message_status_text(m)}"
+            for m in messages
+            if m.reason and m.status in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
+        ]
+        if not messages:
+            notes = ["Belum ada pesan."]
+        self.query_one("#messages-note", Static).update(Text("\n".join(notes), style="dim"))
+
+    def _kk(self) -> Text:
+        """The signed KK: number, signed at, PDF here or not, size."""
+        store = self.counter.store
+        assert store is not None
+        document = store.kk_document(self.application_id)
+        if document is None:
+            return Text()
+        now = self.counter.clock()
+        signed = parse_timestamp(str(document.document.get("signed_at", "")))
+        size = document.document.get("size")
+        out = Text("KK bertanda tangan elektronik\n", style="bold")
+        out.append(f"No. KK {document.kk_number}")
+        if signed:
+            out.append(f" · ditandatangani {format_when(signed, now)}")
+        if isinstance(size, int):
+            out.append(f" · {format_bytes(size)}")
+        out.append("\n")
+        if document.downloaded_at:
+            out.append("PDF sudah diunduh dan diperiksa; simpan salinan dengan k.", style="green")
+        else:
+            out.append("PDF belum diunduh; diunduh pada sinkron berikutnya.", style="yellow")
         return out
 
     def _timeline(self) -> None:
@@ -257,6 +341,10 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys the workflow allows in this state."""
+        if action == "save_kk":
+            store = self.counter.store
+            document = store.kk_document(self.application_id) if store else None
+            return document is not None and document.downloaded_at is not None
         wanted = _KEYS.get(action)
         if wanted is None:
             return True
@@ -366,6 +454,39 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 min_length=MIN_REASON_TEXT,
             ),
             reason_given,
+        )
+
+    def action_save_kk(self) -> None:
+        """Save a copy of the downloaded, verified KK PDF to a folder the operator picks."""
+        store, key = self.counter.store, self.counter.scan_key
+        if store is None:
+            return
+        if key is None:
+            self.notify(
+                "Berkas terkunci untuk operator ini; masuk ulang dengan kata sandi.",
+                title="Tidak bisa",
+                severity="error",
+            )
+            return
+        folder = self.counter.config.export_dir or Path.home()
+
+        def chosen(answer: str | None) -> None:
+            if not answer:
+                return
+            try:
+                saved = export_kk_pdf(store, key, self.application_id, Path(answer))
+            except KKError as exc:
+                self.notify(exc.message, title="Tidak bisa", severity="error", timeout=10)
+                return
+            self.notify(f"PDF KK disimpan: {saved}", timeout=10)
+
+        self.app.push_screen(
+            FolderDialog(
+                "Simpan salinan PDF KK",
+                "Folder tujuan (berkas berisi data pribadi; simpan di komputer kantor):",
+                folder=str(folder),
+            ),
+            chosen,
         )
 
     def _not_ready(self, issues: list[Issue]) -> None:
