@@ -23,7 +23,9 @@ so the counter's screens handle them exactly like workflow and validation errors
         ├── StoreError                       the database file cannot be used safely
         ├── ScanError                        a scan cannot be attached or opened (type,
         │                                    size, locked data key, missing server key)
-        └── ExportError                      the signed KK PDF cannot be saved as a copy
+        ├── ExportError                      the signed KK PDF cannot be saved as a copy
+        └── ResendRefused                    a WhatsApp message cannot be re-sent (not
+                                             failed nor "perlu dicek", already asked)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "ScanError",
     "PushResultError",
     "ExportError",
+    "ResendRefused",
 ]
 
 define_messages(
@@ -143,6 +146,10 @@ class ScanError(CounterError):
 
 class ExportError(CounterError):
     code = "export.error"
+
+
+class ResendRefused(CounterError):
+    code = "outbox.not_resendable"
 
 
 class PushResultError(ProtocolError):

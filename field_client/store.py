@@ -409,6 +409,16 @@ class _Reads:
         )
         return [MessageStatus(**r) for r in rows]
 
+    def resend_requested(self, application_id: str) -> set[str]:
+        """Ids of the application's messages this counter asked the server to re-send
+        (``message.resend`` events not refused): asking twice would make two new messages."""
+        rows = self._rows(
+            "SELECT json_extract(wire, '$.body.message_id') AS message_id FROM outbox"
+            " WHERE kind = 'message.resend' AND application_id = ? AND status != 'refused'",
+            [application_id],
+        )
+        return {str(r["message_id"]) for r in rows}
+
     def pull_cursor(self) -> int:
         """Cursor of the last server event applied here (0 before the first): the next
         pull asks for events after it."""

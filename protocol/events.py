@@ -49,6 +49,7 @@ __all__ = [
     "is_uuid",
     "application_from_body",
     "reasons_from_body",
+    "message_id_from_body",
 ]
 
 EVENT_VERSION = 1
@@ -92,6 +93,10 @@ class EventKind(enum.StrEnum):
     SCAN_ATTACHED = "scan.attached"
     """A document scan was attached (body ``{"scan": ...}``, :mod:`protocol.scans`): no
     workflow move; it tells the server which scans to expect for the application."""
+    MESSAGE_RESEND = "message.resend"
+    """The operator asks the server to send a failed or "perlu dicek" WhatsApp message of
+    the application again, as a new message (body ``{"message_id": ...}``): no workflow
+    move; the operator is the event's ``operator_id``."""
 
 
 EVENT_ACTIONS: Mapping[EventKind, Action] = {
@@ -105,7 +110,8 @@ EVENT_ACTIONS: Mapping[EventKind, Action] = {
     EventKind.ARCHIVED: Action.ARCHIVE,
 }
 """The workflow action each event asks for; the server judges it with
-:func:`protocol.workflow.transition`. ``scan.attached`` asks for none."""
+:func:`protocol.workflow.transition`. ``scan.attached`` and ``message.resend`` ask for
+none."""
 
 _CARRIES_APPLICATION = {EventKind.APPLICATION_CREATED, EventKind.APPLICATION_EDITED}
 _CARRIES_REASONS = {EventKind.MARKED_INCOMPLETE, EventKind.WITHDRAWN}
@@ -259,6 +265,8 @@ class ChangeEvent:
             reasons_from_body(self.body)
         elif self.kind is EventKind.SCAN_ATTACHED:
             scan_from_body(self.body)
+        elif self.kind is EventKind.MESSAGE_RESEND:
+            message_id_from_body(self.body)
         elif self.body:
             raise _malformed(f"{self.kind.value} tidak membawa isi", "body")
 
@@ -285,6 +293,14 @@ def application_from_body(body: Mapping[str, Any]) -> Application:
         return Application.from_dict(raw)
     except ValidationError as exc:
         raise ValidationError(_reanchor(exc.issues, "body.application")) from None
+
+
+def message_id_from_body(body: Mapping[str, Any]) -> str:
+    """The outbox id of the message a ``message.resend`` event names."""
+    message_id = body.get("message_id")
+    if set(body) != {"message_id"} or not (isinstance(message_id, str) and _ID.match(message_id)):
+        raise _malformed('isi harus berupa {"message_id": "<id pesan>"}', "body")
+    return message_id
 
 
 def reasons_from_body(body: Mapping[str, Any]) -> Reasons:

@@ -17,7 +17,21 @@ import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["MessagePurpose", "DeliveryStatus", "advance"]
+from protocol.errors import define_messages
+
+__all__ = ["MessagePurpose", "DeliveryStatus", "RESENDABLE", "advance"]
+
+# Shared: the server's outbox refuses a re-send with these codes (from the CLI or a counter's
+# ``message.resend`` event), and the counter refuses the same cases before recording one.
+define_messages(
+    {
+        "outbox.not_found": "Pesan WhatsApp {message_id} tidak ada.",
+        "outbox.not_resendable": "Pesan berstatus {status_label} tidak dikirim ulang; hanya "
+        "pesan yang gagal atau perlu dicek.",
+        "outbox.already_resent": "Pesan WhatsApp {message_id} sudah diminta dikirim ulang; "
+        "lihat pesan barunya.",
+    }
+)
 
 
 class MessagePurpose(enum.StrEnum):
@@ -79,6 +93,10 @@ _STATUS_LABELS: Mapping[DeliveryStatus, str] = MappingProxyType(
         DeliveryStatus.FAILED: "Gagal",
     }
 )
+
+RESENDABLE = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN})
+"""Statuses a person may have re-sent (as a new message): failed, and "perlu dicek" after
+checking with the applicant. Never automatic."""
 
 _RANK: Mapping[DeliveryStatus, int] = MappingProxyType(
     {

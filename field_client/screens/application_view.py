@@ -13,6 +13,9 @@ the checklist items in words and the free text, with who returned it and when.
 Below: the WhatsApp messages to the applicant with their latest status in words (updated
 after every pull), and for a signed KK its number, when it was signed, whether its PDF is
 here yet and its size; ``k`` saves a copy of the downloaded, verified PDF to a folder.
+``u`` asks the server to re-send a failed or "perlu dicek" message (a ``message.resend``
+event: a new message, never the old one retried), after a confirmation that warns, for
+"perlu dicek", that the applicant may already have it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from protocol.errors import Issue, KKError, ValidationError
 from protocol.events import parse_timestamp
 from protocol.requirements import reason_label
 from protocol.validation import checklist_of, readiness
-from protocol.whatsapp import DeliveryStatus, MessagePurpose
+from protocol.whatsapp import RESENDABLE, DeliveryStatus, MessagePurpose
 from protocol.wilayah import region
 from protocol.workflow import (
     MIN_REASON_TEXT,
@@ -85,7 +88,7 @@ def reasons_text(reasons: Reasons | None) -> str:
 def message_status_text(message: MessageStatus) -> str:
     """A message's status in words, with the server's reason for a failure or "perlu
     dicek" (why it failed, what to check)."""
-    if message.reason and message.status in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN):
+    if message.reason and message.status in RESENDABLE:
         return f"{message.label}: {message.reason}"
     return message.label
 
@@ -113,6 +116,8 @@ Di atas: data permohonan dan statusnya; bila dikembalikan, alasan dari Dinas.
 Di bawah: riwayat setiap langkah (siapa, kapan, berapa lama dibanding target SOP).
 Lalu pesan WhatsApp ke pemohon dengan statusnya (diperbarui setiap sinkron) dan,
 bila KK sudah ditandatangani, data KK; tombol k menyimpan salinan PDF KK ke folder.
+Pesan yang gagal atau perlu dicek dapat dikirim ulang (u) sebagai pesan baru: pilih
+pesannya di daftar lebih dulu.
 Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 """
 
@@ -124,6 +129,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         Binding("r", "archive", "Arsipkan"),
         Binding("b", "withdraw", "Batalkan"),
         Binding("k", "save_kk", "Simpan PDF KK"),
+        Binding("u", "resend", "Kirim ulang pesan"),
         Binding("escape", "app.pop_screen", "Kembali"),
     ]
 
@@ -261,12 +267,16 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         row = table.cursor_row
         table.clear()
         messages = store.message_statuses(self.application_id)
+        requested = store.resend_requested(self.application_id)
         for message in messages:
             when = parse_timestamp(message.at)
             style = _STATUS_STYLES.get(message.status, "")
+            status = message_status_text(message)
+            if message.message_id in requested:
+                status, style = f"{message.label}, dikirim ulang", "dim"
             table.add_row(
                 _purpose_label(message.purpose),
-                Text(message_status_text(message), style=style),
+                Text(status, style=style),
                 format_when(when, now) if when else "",
                 key=message.message_id,
             )
@@ -276,7 +286,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         notes = [
             f"{_purpose_label(m.purpose)}: {message_status_text(m)}"
             for m in messages
-            if m.reason and m.status in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
+            if m.reason and m.status in RESENDABLE and m.message_id not in requested
         ]
         if not messages:
             notes = ["Belum ada pesan."]
@@ -334,6 +344,21 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 
     # -- which keys apply --------------------------------------------------------------------
 
+    def _allowed_at_all(self) -> bool:
+        return self.stored is not None and not self.stored.read_only
+
+    def _resendable(self) -> list[MessageStatus]:
+        """The messages the operator may have re-sent now."""
+        store = self.counter.store
+        if store is None:
+            return []
+        requested = store.resend_requested(self.application_id)
+        return [
+            m
+            for m in store.message_statuses(self.application_id)
+            if m.status in RESENDABLE and m.message_id not in requested
+        ]
+
     def _allowed(self) -> tuple[Action, ...]:
         if self.stored is None or self.stored.read_only:
             return ()
@@ -341,6 +366,8 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys the workflow allows in this state."""
+        if action == "resend":
+            return bool(self._resendable()) and self._allowed_at_all()
         if action == "save_kk":
             store = self.counter.store
             document = store.kk_document(self.application_id) if store else None
@@ -487,6 +514,44 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 folder=str(folder),
             ),
             chosen,
+        )
+
+    def action_resend(self) -> None:
+        """Re-send the highlighted failed or "perlu dicek" message (or the only one)."""
+        assert self.stored is not None
+        resendable = self._resendable()
+        table = self.query_one("#messages", DataTable)
+        highlighted = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if table.row_count
+            else None
+        )
+        chosen = [m for m in resendable if m.message_id == highlighted]
+        if not chosen and len(resendable) == 1:
+            chosen = resendable
+        if not chosen:
+            self.notify("Pilih pesan yang gagal atau perlu dicek di daftar pesan.", timeout=8)
+            table.focus()
+            return
+        message = chosen[0]
+        whatsapp = self.stored.application.applicant.whatsapp
+        question = (
+            f'Kirim ulang "{_purpose_label(message.purpose)}" ke WhatsApp {whatsapp}?\n'
+            "Dikirim sebagai pesan baru; pesan lama tidak dikirim lagi."
+        )
+        if message.status == DeliveryStatus.UNKNOWN:
+            question += (
+                "\nPERHATIAN: pesan ini perlu dicek, mungkin sudah sampai ke pemohon. "
+                "Tanyakan dulu kepada pemohon; kirim ulang hanya bila belum diterima."
+            )
+
+        def act(operator_id: str) -> object:
+            return self.counter.actions().resend_message(
+                self.application_id, message.message_id, operator_id=operator_id
+            )
+
+        self._confirm_then(
+            question, "Kirim ulang", act, "Pesan dikirim ulang saat sinkron berikutnya."
         )
 
     def _not_ready(self, issues: list[Issue]) -> None:

@@ -14,7 +14,7 @@ import hashlib
 
 from textual.widgets import DataTable, Input
 
-from field_client.screens.dialogs import FolderDialog
+from field_client.screens.dialogs import ConfirmDialog, FolderDialog
 from protocol.whatsapp import DeliveryStatus, MessagePurpose
 from protocol.workflow import Role, State
 from sync_server.clock import utc_now
@@ -150,3 +150,43 @@ async def test_kk_details_a_saved_copy_and_message_statuses_in_words(
         assert rows(app, "#messages")[1][0] == "Konfirmasi KK diterima"
         assert "Perlu dicek: Hasil tidak diketahui." in text(app, "#messages-note")
         assert app.store.message_statuses(app_id)[1].status == DeliveryStatus.UNKNOWN
+        await pilot.pause()
+        assert "resend" in footer_keys(app)
+
+        # "Perlu dicek": the confirmation warns the applicant may already have it; no.
+        table = app.screen.query_one("#messages", DataTable)
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "mungkin sudah sampai ke pemohon" in text(app, "#question")
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        assert app.store.resend_requested(app_id) == set()
+
+        # The failed KK message: re-sent as a NEW message; the old one stays failed.
+        table.move_cursor(row=0)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        question = text(app, "#question")
+        assert '"Pengiriman KK (PDF)"' in question and "pesan baru" in question
+        assert "mungkin sudah sampai" not in question
+        await confirm(pilot)
+        assert app.store.resend_requested(app_id) == {issued.id}
+        app.action_sync_now()
+        await until(pilot, lambda: len(rows(app, "#messages")) == 3)
+        shown = [r[:2] for r in rows(app, "#messages")]
+        assert shown[0] == ["Pengiriman KK (PDF)", "Gagal, dikirim ulang"]
+        assert shown[1][1].startswith("Perlu dicek: Hasil")
+        assert shown[2] == ["Pengiriman KK (PDF)", "Dalam antrean"]
+        with server.db.read() as conn:
+            on_server = outbox_store.of_application(conn, app_id)
+        kk_messages = [r for r in on_server if r.purpose is MessagePurpose.KK_ISSUED]
+        assert [r.status for r in kk_messages] == [DeliveryStatus.FAILED, DeliveryStatus.QUEUED]
+        assert kk_messages[1].id != issued.id and kk_messages[1].params == issued.params
+        [entry] = [e for e in app.store.history(app_id) if e.event.kind == "message.resend"]
+        assert entry.event.body == {"message_id": issued.id}
+        assert entry.event.operator_id == operator_id and entry.status.value == "applied"
+        # Only the "perlu dicek" one is left to re-send.
+        await pilot.pause()
+        assert "resend" in footer_keys(app)
