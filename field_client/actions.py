@@ -39,6 +39,7 @@ from field_client.errors import (
     ApplicationTransferred,
     DeviceKeyMismatch,
     DeviceNotEnrolled,
+    InboxRefused,
     OperatorNotPermitted,
     ResendRefused,
     ScanError,
@@ -234,20 +235,46 @@ class Counter:
                 raise ResendRefused.of("outbox.already_resent", message_id=message_id)
             if message.status not in RESENDABLE:
                 raise ResendRefused.of("outbox.not_resendable", status_label=message.label)
-            event = self._next_event(
+            return self._record_beside(
                 tx,
                 device,
                 operator_id,
                 EventKind.MESSAGE_RESEND,
                 application_id,
                 {"message_id": message_id},
+                state,
                 moment,
             )
-            tx.update_application(
-                application_id, state=state, at=event.created_at, last_seq=event.seq
+
+    def attach_inbox_document(
+        self, application_id: str, item_id: int, *, operator_id: str
+    ) -> ChangeEvent:
+        """Attach a document the applicant sent by WhatsApp (an item of this kecamatan's
+        inbox, :meth:`Store.inbox_documents`) to the application (``inbox.attached``), while
+        the counter may still change it. Refused here when the item is not in this
+        counter's inbox or already went to another application. No workflow move."""
+        moment = self._now()
+        with self._store.transaction() as tx:
+            device, state = self._held_here(tx, application_id, operator_id)
+            if not counter_may_edit(state):
+                raise ScanError.of("scan.not_editable", state=state.label)
+            if item_id not in {d.item_id for d in tx.inbox_documents()}:
+                raise InboxRefused.of("inbox.not_found", item_id=item_id)
+            attached_to = tx.inbox_attachments().get(item_id)
+            if attached_to == application_id:
+                raise InboxRefused.of("inbox.attached_here", item_id=item_id)
+            if attached_to is not None:
+                raise InboxRefused.of("inbox.already_attached", item_id=item_id)
+            return self._record_beside(
+                tx,
+                device,
+                operator_id,
+                EventKind.INBOX_ATTACHED,
+                application_id,
+                {"item_id": item_id},
+                state,
+                moment,
             )
-            tx.append_event(event)
-        return event
 
     # -- changes that come from the server ---------------------------------------------
 
@@ -332,6 +359,23 @@ class Counter:
             raise ApplicationNotFound.of("application.unknown", application_id=application_id)
         _refuse_if_transferred(tx, application_id)
         return device, state
+
+    def _record_beside(
+        self,
+        tx: Transaction,
+        device: Device,
+        operator_id: str,
+        kind: EventKind,
+        application_id: str,
+        body: Mapping[str, Any],
+        state: State,
+        moment: datetime,
+    ) -> ChangeEvent:
+        """Append an event that moves no state (the application keeps ``state``)."""
+        event = self._next_event(tx, device, operator_id, kind, application_id, body, moment)
+        tx.update_application(application_id, state=state, at=event.created_at, last_seq=event.seq)
+        tx.append_event(event)
+        return event
 
     def _next_event(
         self,

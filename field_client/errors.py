@@ -24,8 +24,9 @@ so the counter's screens handle them exactly like workflow and validation errors
         ├── ScanError                        a scan cannot be attached or opened (type,
         │                                    size, locked data key, missing server key)
         ├── ExportError                      the signed KK PDF cannot be saved as a copy
-        └── ResendRefused                    a WhatsApp message cannot be re-sent (not
-                                             failed nor "perlu dicek", already asked)
+        ├── ResendRefused                    a WhatsApp message cannot be re-sent (not
+        │                                    failed nor "perlu dicek", already asked)
+        └── InboxRefused                     a WhatsApp inbox document cannot be attached
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "PushResultError",
     "ExportError",
     "ResendRefused",
+    "InboxRefused",
 ]
 
 define_messages(
@@ -84,6 +86,7 @@ define_messages(
         "scan.not_editable": "Berkas tidak dapat dilampirkan: permohonan berstatus {state}.",
         "export.not_downloaded": "PDF KK belum diunduh ke loket ini; tunggu sinkron berikutnya.",
         "export.folder": "Tidak dapat menyimpan ke folder {folder}: {detail}.",
+        "inbox.attached_here": "Dokumen kotak masuk {item_id} sudah dilampirkan ke permohonan ini.",
     }
 )
 
@@ -150,6 +153,10 @@ class ExportError(CounterError):
 
 class ResendRefused(CounterError):
     code = "outbox.not_resendable"
+
+
+class InboxRefused(CounterError):
+    code = "inbox.not_found"
 
 
 class PushResultError(ProtocolError):

@@ -419,6 +419,15 @@ class _Reads:
         )
         return {str(r["message_id"]) for r in rows}
 
+    def inbox_attachments(self) -> dict[int, str]:
+        """Inbox items this counter attached (``inbox.attached`` events not refused), each
+        with the application it went to."""
+        rows = self._rows(
+            "SELECT json_extract(wire, '$.body.item_id') AS item_id, application_id FROM outbox"
+            " WHERE kind = 'inbox.attached' AND status != 'refused' ORDER BY seq"
+        )
+        return {int(r["item_id"]): str(r["application_id"]) for r in rows}
+
     def pull_cursor(self) -> int:
         """Cursor of the last server event applied here (0 before the first): the next
         pull asks for events after it."""

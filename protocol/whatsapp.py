@@ -21,8 +21,8 @@ from protocol.errors import define_messages
 
 __all__ = ["MessagePurpose", "DeliveryStatus", "RESENDABLE", "advance"]
 
-# Shared: the server's outbox refuses a re-send with these codes (from the CLI or a counter's
-# ``message.resend`` event), and the counter refuses the same cases before recording one.
+# Shared: the server refuses a re-send (from the CLI or a counter's ``message.resend``) or an
+# inbox attachment with these codes, and the counter refuses the same cases before recording.
 define_messages(
     {
         "outbox.not_found": "Pesan WhatsApp {message_id} tidak ada.",
@@ -30,6 +30,12 @@ define_messages(
         "pesan yang gagal atau perlu dicek.",
         "outbox.already_resent": "Pesan WhatsApp {message_id} sudah diminta dikirim ulang; "
         "lihat pesan barunya.",
+        # The kecamatan's inbox: documents applicants send by WhatsApp, attached by staff
+        # or at the counter (``inbox.attached``).
+        "inbox.not_found": "Dokumen kotak masuk WhatsApp {item_id} tidak ada atau belum tersimpan.",
+        "inbox.wrong_kecamatan": "Dokumen kotak masuk {item_id} milik kecamatan lain.",
+        "inbox.already_attached": "Dokumen kotak masuk {item_id} sudah dilampirkan ke "
+        "permohonan lain.",
     }
 )
 

@@ -46,10 +46,11 @@ def rows_of(server, app_id: str) -> list[outbox_store.OutboxRow]:
         return outbox_store.of_application(conn, app_id)
 
 
-def unchecked_resend(terminal: Terminal, operator_id: str, app_id: str, message_id: str) -> None:
-    """A ``message.resend`` recorded without the counter's own checks (an older counter, or
-    a store restored from a backup): only the server's judgement stands between it and a
-    duplicate message."""
+def unchecked_event(
+    terminal: Terminal, operator_id: str, app_id: str, kind: EventKind, body: dict
+) -> None:
+    """An event recorded without the counter's own checks (an older counter, or a store
+    restored from a backup): only the server's judgement stands in its way."""
     with terminal.store.transaction() as tx:
         head = tx.chain_head()
         tx.append_event(
@@ -59,12 +60,19 @@ def unchecked_resend(terminal: Terminal, operator_id: str, app_id: str, message_
                 operator_id=operator_id,
                 previous_seq=head.seq,
                 previous_hash=head.hash,
-                kind=EventKind.MESSAGE_RESEND,
+                kind=kind,
                 application_id=app_id,
-                body={"message_id": message_id},
+                body=body,
                 at=utc_now(),
             )
         )
+
+
+def unchecked_resend(terminal: Terminal, operator_id: str, app_id: str, message_id: str) -> None:
+    """A ``message.resend`` past the counter's checks."""
+    unchecked_event(
+        terminal, operator_id, app_id, EventKind.MESSAGE_RESEND, {"message_id": message_id}
+    )
 
 
 def test_a_failed_message_is_resent_once_as_a_new_message(server, client, terminal, operator_id):
