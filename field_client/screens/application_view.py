@@ -198,7 +198,9 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         self.query_one("#view-summary", Static).update(self._summary())
         self.query_one("#view-notice", Static).update(self._notice())
         self._messages()
-        self.query_one("#view-kk", Static).update(self._kk())
+        kk = self._kk()
+        self.query_one("#view-kk", Static).update(kk)
+        self.query_one("#view-kk", Static).display = bool(kk.plain)
         self._timeline()
         self.refresh_bindings()
 
@@ -280,6 +282,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 format_when(when, now) if when else "",
                 key=message.message_id,
             )
+        table.display = bool(messages)  # at 80x24 an empty table costs three lines
         if messages:
             table.move_cursor(row=min(row, len(messages) - 1))
         # The reasons in full: a cell is cut at 33 characters.
