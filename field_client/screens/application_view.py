@@ -170,7 +170,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         ):
             table.add_column(label, width=width)
         messages = self.query_one("#messages", DataTable)
-        for label, width in (("Pesan", 28), ("Status", 33), ("Waktu", 11)):
+        for label, width in (("Pesan", 28), ("Status", 31), ("Waktu", 11)):
             messages.add_column(label, width=width)
         self.refresh_data()
 
@@ -285,7 +285,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         table.display = bool(messages)  # at 80x24 an empty table costs three lines
         if messages:
             table.move_cursor(row=min(row, len(messages) - 1))
-        # The reasons in full: a cell is cut at 33 characters.
+        # The reasons in full: a cell is cut at 31 characters (76 columns beside the scrollbar).
         notes = [
             f"{_purpose_label(m.purpose)}: {message_status_text(m)}"
             for m in messages
