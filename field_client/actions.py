@@ -39,7 +39,9 @@ from field_client.errors import (
     ApplicationTransferred,
     DeviceKeyMismatch,
     DeviceNotEnrolled,
+    InboxRefused,
     OperatorNotPermitted,
+    ResendRefused,
     ScanError,
 )
 from field_client.recompress import recompress as recompress_photo
@@ -50,6 +52,7 @@ from protocol.errors import ValidationError
 from protocol.events import EVENT_ACTIONS, ChangeEvent, EventKind, format_timestamp
 from protocol.jurisdiction import address_refusal, office_date, operator_refusal
 from protocol.validation import readiness
+from protocol.whatsapp import RESENDABLE
 from protocol.workflow import Action, Reasons, Role, State, counter_may_edit, transition
 from signing.events import build_event
 from signing.keys import public_key_b64
@@ -182,12 +185,7 @@ class Counter:
             content = recompress_photo(content).content
         moment = self._now()
         with self._store.transaction() as tx:
-            device = self._enrolled_device(tx)
-            self._check_operator(tx, operator_id, device)
-            state = tx.application_state(application_id)
-            if state is None:
-                raise ApplicationNotFound.of("application.unknown", application_id=application_id)
-            _refuse_if_transferred(tx, application_id)
+            device, state = self._held_here(tx, application_id, operator_id)
             if not counter_may_edit(state):
                 raise ScanError.of("scan.not_editable", state=state.label)
             at = format_timestamp(moment)
@@ -216,6 +214,67 @@ class Counter:
                 )
                 tx.append_event(event)
         return attached
+
+    def resend_message(
+        self, application_id: str, message_id: str, *, operator_id: str
+    ) -> ChangeEvent:
+        """Ask the server to send a failed or "perlu dicek" WhatsApp message again, as a new
+        message (``message.resend``). Refused here, as the server would refuse it, when the
+        message is not one of the application's, is neither failed nor "perlu dicek", or was
+        already asked for. No workflow move."""
+        moment = self._now()
+        with self._store.transaction() as tx:
+            device, state = self._held_here(tx, application_id, operator_id)
+            message = next(
+                (m for m in tx.message_statuses(application_id) if m.message_id == message_id),
+                None,
+            )
+            if message is None:
+                raise ResendRefused.of("outbox.not_found", message_id=message_id)
+            if message_id in tx.resend_requested(application_id):
+                raise ResendRefused.of("outbox.already_resent", message_id=message_id)
+            if message.status not in RESENDABLE:
+                raise ResendRefused.of("outbox.not_resendable", status_label=message.label)
+            return self._record_beside(
+                tx,
+                device,
+                operator_id,
+                EventKind.MESSAGE_RESEND,
+                application_id,
+                {"message_id": message_id},
+                state,
+                moment,
+            )
+
+    def attach_inbox_document(
+        self, application_id: str, item_id: int, *, operator_id: str
+    ) -> ChangeEvent:
+        """Attach a document the applicant sent by WhatsApp (an item of this kecamatan's
+        inbox, :meth:`Store.inbox_documents`) to the application (``inbox.attached``), while
+        the counter may still change it. Refused here when the item is not in this
+        counter's inbox or already went to another application. No workflow move."""
+        moment = self._now()
+        with self._store.transaction() as tx:
+            device, state = self._held_here(tx, application_id, operator_id)
+            if not counter_may_edit(state):
+                raise ScanError.of("scan.not_editable", state=state.label)
+            if item_id not in {d.item_id for d in tx.inbox_documents()}:
+                raise InboxRefused.of("inbox.not_found", item_id=item_id)
+            attached_to = tx.inbox_attachments().get(item_id)
+            if attached_to == application_id:
+                raise InboxRefused.of("inbox.attached_here", item_id=item_id)
+            if attached_to is not None:
+                raise InboxRefused.of("inbox.already_attached", item_id=item_id)
+            return self._record_beside(
+                tx,
+                device,
+                operator_id,
+                EventKind.INBOX_ATTACHED,
+                application_id,
+                {"item_id": item_id},
+                state,
+                moment,
+            )
 
     # -- changes that come from the server ---------------------------------------------
 
@@ -286,6 +345,36 @@ class Counter:
                     app=new_data,
                 )
             tx.append_event(event)
+        return event
+
+    def _held_here(
+        self, tx: Transaction, application_id: str, operator_id: str
+    ) -> tuple[Device, State]:
+        """The device and the application's state, for an action that moves no state: the
+        device, the operator and the application must all be this counter's."""
+        device = self._enrolled_device(tx)
+        self._check_operator(tx, operator_id, device)
+        state = tx.application_state(application_id)
+        if state is None:
+            raise ApplicationNotFound.of("application.unknown", application_id=application_id)
+        _refuse_if_transferred(tx, application_id)
+        return device, state
+
+    def _record_beside(
+        self,
+        tx: Transaction,
+        device: Device,
+        operator_id: str,
+        kind: EventKind,
+        application_id: str,
+        body: Mapping[str, Any],
+        state: State,
+        moment: datetime,
+    ) -> ChangeEvent:
+        """Append an event that moves no state (the application keeps ``state``)."""
+        event = self._next_event(tx, device, operator_id, kind, application_id, body, moment)
+        tx.update_application(application_id, state=state, at=event.created_at, last_seq=event.seq)
+        tx.append_event(event)
         return event
 
     def _next_event(

@@ -89,6 +89,10 @@ class CounterConfig(BaseSettings):
     """Delay between two sync rounds when everything went through: decisions of the centre
     arrive by pull, so the counter asks again this often. A new event wakes it at once."""
 
+    export_dir: Path | None = None
+    """Folder offered to save a copy of a signed KK PDF (to print or copy). Empty: the
+    operator's home folder is offered; the operator may type another one each time."""
+
     trust_env: bool = True
     """Use the HTTP(S)_PROXY / NO_PROXY environment variables (offices behind a proxy)."""
 

@@ -21,8 +21,12 @@ so the counter's screens handle them exactly like workflow and validation errors
         ├── ApplicationTransferred           an action on an application the server moved
         │                                    to another device (read-only here)
         ├── StoreError                       the database file cannot be used safely
-        └── ScanError                        a scan cannot be attached or opened (type,
-                                             size, locked data key, missing server key)
+        ├── ScanError                        a scan cannot be attached or opened (type,
+        │                                    size, locked data key, missing server key)
+        ├── ExportError                      the signed KK PDF cannot be saved as a copy
+        ├── ResendRefused                    a WhatsApp message cannot be re-sent (not
+        │                                    failed nor "perlu dicek", already asked)
+        └── InboxRefused                     a WhatsApp inbox document cannot be attached
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ __all__ = [
     "StoreError",
     "ScanError",
     "PushResultError",
+    "ExportError",
+    "ResendRefused",
+    "InboxRefused",
 ]
 
 define_messages(
@@ -77,6 +84,9 @@ define_messages(
         "scan.blob_missing": "Isi berkas pindaian {scan_id} hilang dari folder loket.",
         "scan.unknown_document": 'Jenis dokumen "{document}" tidak dikenal.',
         "scan.not_editable": "Berkas tidak dapat dilampirkan: permohonan berstatus {state}.",
+        "export.not_downloaded": "PDF KK belum diunduh ke loket ini; tunggu sinkron berikutnya.",
+        "export.folder": "Tidak dapat menyimpan ke folder {folder}: {detail}.",
+        "inbox.attached_here": "Dokumen kotak masuk {item_id} sudah dilampirkan ke permohonan ini.",
     }
 )
 
@@ -135,6 +145,18 @@ class StoreError(CounterError):
 
 class ScanError(CounterError):
     code = "scan.error"
+
+
+class ExportError(CounterError):
+    code = "export.error"
+
+
+class ResendRefused(CounterError):
+    code = "outbox.not_resendable"
+
+
+class InboxRefused(CounterError):
+    code = "inbox.not_found"
 
 
 class PushResultError(ProtocolError):

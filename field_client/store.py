@@ -230,6 +230,8 @@ class KKDocument:
     """The server's reference to the PDF blob (hash, size...), as sent."""
     cursor: int
     at: str
+    downloaded_at: str | None = None
+    """When this counter downloaded and verified the PDF (``None``: not yet here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +383,8 @@ class _Reads:
     def kk_document(self, application_id: str) -> KKDocument | None:
         """The signed KK the server reported for the application, or ``None``."""
         row = self._row(
-            "SELECT application_id, kk_number, document, cursor, at FROM kk_documents"
-            " WHERE application_id = ?",
+            "SELECT application_id, kk_number, document, cursor, at, downloaded_at"
+            " FROM kk_documents WHERE application_id = ?",
             [application_id],
         )
         if row is None:
@@ -406,6 +408,25 @@ class _Reads:
             [application_id],
         )
         return [MessageStatus(**r) for r in rows]
+
+    def resend_requested(self, application_id: str) -> set[str]:
+        """Ids of the application's messages this counter asked the server to re-send
+        (``message.resend`` events not refused): asking twice would make two new messages."""
+        rows = self._rows(
+            "SELECT json_extract(wire, '$.body.message_id') AS message_id FROM outbox"
+            " WHERE kind = 'message.resend' AND application_id = ? AND status != 'refused'",
+            [application_id],
+        )
+        return {str(r["message_id"]) for r in rows}
+
+    def inbox_attachments(self) -> dict[int, str]:
+        """Inbox items this counter attached (``inbox.attached`` events not refused), each
+        with the application it went to."""
+        rows = self._rows(
+            "SELECT json_extract(wire, '$.body.item_id') AS item_id, application_id FROM outbox"
+            " WHERE kind = 'inbox.attached' AND status != 'refused' ORDER BY seq"
+        )
+        return {int(r["item_id"]): str(r["application_id"]) for r in rows}
 
     def pull_cursor(self) -> int:
         """Cursor of the last server event applied here (0 before the first): the next

@@ -49,6 +49,8 @@ __all__ = [
     "is_uuid",
     "application_from_body",
     "reasons_from_body",
+    "message_id_from_body",
+    "inbox_item_from_body",
 ]
 
 EVENT_VERSION = 1
@@ -92,6 +94,13 @@ class EventKind(enum.StrEnum):
     SCAN_ATTACHED = "scan.attached"
     """A document scan was attached (body ``{"scan": ...}``, :mod:`protocol.scans`): no
     workflow move; it tells the server which scans to expect for the application."""
+    MESSAGE_RESEND = "message.resend"
+    """The operator asks the server to send a failed or "perlu dicek" WhatsApp message of
+    the application again, as a new message (body ``{"message_id": ...}``): no workflow
+    move; the operator is the event's ``operator_id``."""
+    INBOX_ATTACHED = "inbox.attached"
+    """The operator attaches a document the applicant sent by WhatsApp (an item of the
+    kecamatan's inbox, body ``{"item_id": <int>}``) to the application: no workflow move."""
 
 
 EVENT_ACTIONS: Mapping[EventKind, Action] = {
@@ -105,7 +114,8 @@ EVENT_ACTIONS: Mapping[EventKind, Action] = {
     EventKind.ARCHIVED: Action.ARCHIVE,
 }
 """The workflow action each event asks for; the server judges it with
-:func:`protocol.workflow.transition`. ``scan.attached`` asks for none."""
+:func:`protocol.workflow.transition`. ``scan.attached``, ``message.resend`` and
+``inbox.attached`` ask for none."""
 
 _CARRIES_APPLICATION = {EventKind.APPLICATION_CREATED, EventKind.APPLICATION_EDITED}
 _CARRIES_REASONS = {EventKind.MARKED_INCOMPLETE, EventKind.WITHDRAWN}
@@ -259,6 +269,10 @@ class ChangeEvent:
             reasons_from_body(self.body)
         elif self.kind is EventKind.SCAN_ATTACHED:
             scan_from_body(self.body)
+        elif self.kind is EventKind.MESSAGE_RESEND:
+            message_id_from_body(self.body)
+        elif self.kind is EventKind.INBOX_ATTACHED:
+            inbox_item_from_body(self.body)
         elif self.body:
             raise _malformed(f"{self.kind.value} tidak membawa isi", "body")
 
@@ -285,6 +299,27 @@ def application_from_body(body: Mapping[str, Any]) -> Application:
         return Application.from_dict(raw)
     except ValidationError as exc:
         raise ValidationError(_reanchor(exc.issues, "body.application")) from None
+
+
+def message_id_from_body(body: Mapping[str, Any]) -> str:
+    """The outbox id of the message a ``message.resend`` event names."""
+    message_id = body.get("message_id")
+    if set(body) != {"message_id"} or not (isinstance(message_id, str) and _ID.match(message_id)):
+        raise _malformed('isi harus berupa {"message_id": "<id pesan>"}', "body")
+    return message_id
+
+
+def inbox_item_from_body(body: Mapping[str, Any]) -> int:
+    """The inbox item an ``inbox.attached`` event names."""
+    item_id = body.get("item_id")
+    if (
+        set(body) != {"item_id"}
+        or not isinstance(item_id, int)
+        or isinstance(item_id, bool)
+        or not 1 <= item_id < 2**53
+    ):
+        raise _malformed('isi harus berupa {"item_id": <nomor dokumen kotak masuk>}', "body")
+    return item_id
 
 
 def reasons_from_body(body: Mapping[str, Any]) -> Reasons:

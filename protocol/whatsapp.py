@@ -17,7 +17,27 @@ import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["MessagePurpose", "DeliveryStatus", "advance"]
+from protocol.errors import define_messages
+
+__all__ = ["MessagePurpose", "DeliveryStatus", "RESENDABLE", "advance"]
+
+# Shared: the server refuses a re-send (from the CLI or a counter's ``message.resend``) or an
+# inbox attachment with these codes, and the counter refuses the same cases before recording.
+define_messages(
+    {
+        "outbox.not_found": "Pesan WhatsApp {message_id} tidak ada.",
+        "outbox.not_resendable": "Pesan berstatus {status_label} tidak dikirim ulang; hanya "
+        "pesan yang gagal atau perlu dicek.",
+        "outbox.already_resent": "Pesan WhatsApp {message_id} sudah diminta dikirim ulang; "
+        "lihat pesan barunya.",
+        # The kecamatan's inbox: documents applicants send by WhatsApp, attached by staff
+        # or at the counter (``inbox.attached``).
+        "inbox.not_found": "Dokumen kotak masuk WhatsApp {item_id} tidak ada atau belum tersimpan.",
+        "inbox.wrong_kecamatan": "Dokumen kotak masuk {item_id} milik kecamatan lain.",
+        "inbox.already_attached": "Dokumen kotak masuk {item_id} sudah dilampirkan ke "
+        "permohonan lain.",
+    }
+)
 
 
 class MessagePurpose(enum.StrEnum):
@@ -79,6 +99,10 @@ _STATUS_LABELS: Mapping[DeliveryStatus, str] = MappingProxyType(
         DeliveryStatus.FAILED: "Gagal",
     }
 )
+
+RESENDABLE = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN})
+"""Statuses a person may have re-sent (as a new message): failed, and "perlu dicek" after
+checking with the applicant. Never automatic."""
 
 _RANK: Mapping[DeliveryStatus, int] = MappingProxyType(
     {

@@ -5,6 +5,7 @@ from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.application_view import ApplicationScreen
 from field_client.screens.dashboard import DashboardScreen
 from field_client.screens.enrollment import EnrollmentScreen
+from field_client.screens.inbox import InboxScreen
 from field_client.screens.login import LoginScreen
 from field_client.screens.member_form import MemberFormScreen
 
@@ -13,6 +14,7 @@ __all__ = [
     "ApplicationScreen",
     "DashboardScreen",
     "EnrollmentScreen",
+    "InboxScreen",
     "LoginScreen",
     "MemberFormScreen",
 ]

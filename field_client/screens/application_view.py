@@ -9,11 +9,19 @@ plain words, never as a crash.
 
 A returned application shows the reasons of the verifier, Kabid or Kepala Dinas at the top:
 the checklist items in words and the free text, with who returned it and when.
+
+Below: the WhatsApp messages to the applicant with their latest status in words (updated
+after every pull), and for a signed KK its number, when it was signed, whether its PDF is
+here yet and its size; ``k`` saves a copy of the downloaded, verified PDF to a folder.
+``u`` asks the server to re-send a failed or "perlu dicek" message (a ``message.resend``
+event: a new message, never the old one retried), after a confirmation that warns, for
+"perlu dicek", that the applicant may already have it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -23,9 +31,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from field_client.kk_export import export_kk_pdf
 from field_client.screens.application_form import ApplicationFormScreen
-from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
-from field_client.store import StoredApplication
+from field_client.screens.dialogs import ConfirmDialog, FolderDialog, ReasonDialog
+from field_client.store import MessageStatus, StoredApplication
 from field_client.timeline import application_timeline, format_duration, stays
 from field_client.widgets.keys import Table
 from field_client.widgets.status.sync_status_bar import format_bytes, format_when
@@ -34,6 +43,7 @@ from protocol.errors import Issue, KKError, ValidationError
 from protocol.events import parse_timestamp
 from protocol.requirements import reason_label
 from protocol.validation import checklist_of, readiness
+from protocol.whatsapp import RESENDABLE, DeliveryStatus, MessagePurpose
 from protocol.wilayah import region
 from protocol.workflow import (
     MIN_REASON_TEXT,
@@ -47,7 +57,7 @@ from protocol.workflow import (
 if TYPE_CHECKING:
     from field_client.app import CounterApp
 
-__all__ = ["ApplicationScreen", "reasons_text"]
+__all__ = ["ApplicationScreen", "message_status_text", "reasons_text"]
 
 # Binding action name -> the workflow actions it stands for.
 _KEYS: dict[str, tuple[Action, ...]] = {
@@ -75,6 +85,27 @@ def reasons_text(reasons: Reasons | None) -> str:
     return "; ".join(parts)
 
 
+def message_status_text(message: MessageStatus) -> str:
+    """A message's status in words, with the server's reason for a failure or "perlu
+    dicek" (why it failed, what to check)."""
+    if message.reason and message.status in RESENDABLE:
+        return f"{message.label}: {message.reason}"
+    return message.label
+
+
+_STATUS_STYLES = {
+    DeliveryStatus.FAILED.value: "bold red",
+    DeliveryStatus.UNKNOWN.value: "bold yellow",
+}
+
+
+def _purpose_label(purpose: str) -> str:
+    try:
+        return MessagePurpose(purpose).label
+    except ValueError:  # a newer server's purpose
+        return purpose or "Pesan"
+
+
 class ApplicationScreen(Screen[None]):
     """The application with the id given; Escape goes back to the list."""
 
@@ -83,6 +114,10 @@ class ApplicationScreen(Screen[None]):
 
 Di atas: data permohonan dan statusnya; bila dikembalikan, alasan dari Dinas.
 Di bawah: riwayat setiap langkah (siapa, kapan, berapa lama dibanding target SOP).
+Lalu pesan WhatsApp ke pemohon dengan statusnya (diperbarui setiap sinkron) dan,
+bila KK sudah ditandatangani, data KK; tombol k menyimpan salinan PDF KK ke folder.
+Pesan yang gagal atau perlu dicek dapat dikirim ulang (u) sebagai pesan baru: pilih
+pesannya di daftar lebih dulu.
 Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 """
 
@@ -93,6 +128,8 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         Binding("t", "issue", "Terbitkan"),
         Binding("r", "archive", "Arsipkan"),
         Binding("b", "withdraw", "Batalkan"),
+        Binding("k", "save_kk", "Simpan PDF KK"),
+        Binding("u", "resend", "Kirim ulang pesan"),
         Binding("escape", "app.pop_screen", "Kembali"),
     ]
 
@@ -112,6 +149,10 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             yield Static("", id="view-title", classes="screen-title")
             yield Static("", id="view-summary")
             yield Static("", id="view-notice")
+            yield Static("Pesan WhatsApp ke pemohon", classes="section")
+            yield Table(id="messages", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="messages-note")
+            yield Static("", id="view-kk")
             yield Static("Riwayat dan waktu per langkah SOP", classes="section")
             yield Table(id="timeline", cursor_type="row", zebra_stripes=True)
             yield Static("", id="timeline-note")
@@ -128,6 +169,9 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             ("Target", 6),
         ):
             table.add_column(label, width=width)
+        messages = self.query_one("#messages", DataTable)
+        for label, width in (("Pesan", 28), ("Status", 31), ("Waktu", 11)):
+            messages.add_column(label, width=width)
         self.refresh_data()
 
     def on_screen_resume(self) -> None:
@@ -153,6 +197,10 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         )
         self.query_one("#view-summary", Static).update(self._summary())
         self.query_one("#view-notice", Static).update(self._notice())
+        self._messages()
+        kk = self._kk()
+        self.query_one("#view-kk", Static).update(kk)
+        self.query_one("#view-kk", Static).display = bool(kk.plain)
         self._timeline()
         self.refresh_bindings()
 
@@ -202,15 +250,6 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                     f"Ditolak server: {entry.result_message} ({entry.result_code})\n",
                     style="bold red",
                 )
-        document = store.kk_document(self.application_id)
-        if document is not None:
-            size = document.document.get("size")
-            out.append(
-                f"KK bertanda tangan elektronik siap: No. KK {document.kk_number}"
-                + (f", PDF {format_bytes(int(size))}" if isinstance(size, int) else "")
-                + ".\n",
-                style="bold green",
-            )
         if state in (State.DRAFT, State.INCOMPLETE):
             today = self.counter.today()
             checklist = checklist_of(self.stored.application, today=today)
@@ -219,6 +258,64 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 labels = ", ".join(r.label for r in missing)
                 out.append(f"Persyaratan belum ada: {labels}.\n", style="yellow")
         out.rstrip()
+        return out
+
+    def _messages(self) -> None:
+        """The applicant's WhatsApp messages, oldest first, each with its latest status."""
+        store = self.counter.store
+        assert store is not None
+        now = self.counter.clock()
+        table = self.query_one("#messages", DataTable)
+        row = table.cursor_row
+        table.clear()
+        messages = store.message_statuses(self.application_id)
+        requested = store.resend_requested(self.application_id)
+        for message in messages:
+            when = parse_timestamp(message.at)
+            style = _STATUS_STYLES.get(message.status, "")
+            status = message_status_text(message)
+            if message.message_id in requested:
+                status, style = f"{message.label}, dikirim ulang", "dim"
+            table.add_row(
+                _purpose_label(message.purpose),
+                Text(status, style=style),
+                format_when(when, now) if when else "",
+                key=message.message_id,
+            )
+        table.display = bool(messages)  # at 80x24 an empty table costs three lines
+        if messages:
+            table.move_cursor(row=min(row, len(messages) - 1))
+        # The reasons in full: a cell is cut at 31 characters (76 columns beside the scrollbar).
+        notes = [
+            f"{_purpose_label(m.purpose)}: {message_status_text(m)}"
+            for m in messages
+            if m.reason and m.status in RESENDABLE and m.message_id not in requested
+        ]
+        if not messages:
+            notes = ["Belum ada pesan."]
+        self.query_one("#messages-note", Static).update(Text("\n".join(notes), style="dim"))
+
+    def _kk(self) -> Text:
+        """The signed KK: number, signed at, PDF here or not, size."""
+        store = self.counter.store
+        assert store is not None
+        document = store.kk_document(self.application_id)
+        if document is None:
+            return Text()
+        now = self.counter.clock()
+        signed = parse_timestamp(str(document.document.get("signed_at", "")))
+        size = document.document.get("size")
+        out = Text("KK bertanda tangan elektronik\n", style="bold")
+        out.append(f"No. KK {document.kk_number}")
+        if signed:
+            out.append(f" · ditandatangani {format_when(signed, now)}")
+        if isinstance(size, int):
+            out.append(f" · {format_bytes(size)}")
+        out.append("\n")
+        if document.downloaded_at:
+            out.append("PDF sudah diunduh dan diperiksa; simpan salinan dengan k.", style="green")
+        else:
+            out.append("PDF belum diunduh; diunduh pada sinkron berikutnya.", style="yellow")
         return out
 
     def _timeline(self) -> None:
@@ -250,6 +347,21 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 
     # -- which keys apply --------------------------------------------------------------------
 
+    def _allowed_at_all(self) -> bool:
+        return self.stored is not None and not self.stored.read_only
+
+    def _resendable(self) -> list[MessageStatus]:
+        """The messages the operator may have re-sent now."""
+        store = self.counter.store
+        if store is None:
+            return []
+        requested = store.resend_requested(self.application_id)
+        return [
+            m
+            for m in store.message_statuses(self.application_id)
+            if m.status in RESENDABLE and m.message_id not in requested
+        ]
+
     def _allowed(self) -> tuple[Action, ...]:
         if self.stored is None or self.stored.read_only:
             return ()
@@ -257,6 +369,12 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys the workflow allows in this state."""
+        if action == "resend":
+            return bool(self._resendable()) and self._allowed_at_all()
+        if action == "save_kk":
+            store = self.counter.store
+            document = store.kk_document(self.application_id) if store else None
+            return document is not None and document.downloaded_at is not None
         wanted = _KEYS.get(action)
         if wanted is None:
             return True
@@ -366,6 +484,77 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 min_length=MIN_REASON_TEXT,
             ),
             reason_given,
+        )
+
+    def action_save_kk(self) -> None:
+        """Save a copy of the downloaded, verified KK PDF to a folder the operator picks."""
+        store, key = self.counter.store, self.counter.scan_key
+        if store is None:
+            return
+        if key is None:
+            self.notify(
+                "Berkas terkunci untuk operator ini; masuk ulang dengan kata sandi.",
+                title="Tidak bisa",
+                severity="error",
+            )
+            return
+        folder = self.counter.config.export_dir or Path.home()
+
+        def chosen(answer: str | None) -> None:
+            if not answer:
+                return
+            try:
+                saved = export_kk_pdf(store, key, self.application_id, Path(answer))
+            except KKError as exc:
+                self.notify(exc.message, title="Tidak bisa", severity="error", timeout=10)
+                return
+            self.notify(f"PDF KK disimpan: {saved}", timeout=10)
+
+        self.app.push_screen(
+            FolderDialog(
+                "Simpan salinan PDF KK",
+                "Folder tujuan (berkas berisi data pribadi; simpan di komputer kantor):",
+                folder=str(folder),
+            ),
+            chosen,
+        )
+
+    def action_resend(self) -> None:
+        """Re-send the highlighted failed or "perlu dicek" message (or the only one)."""
+        assert self.stored is not None
+        resendable = self._resendable()
+        table = self.query_one("#messages", DataTable)
+        highlighted = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if table.row_count
+            else None
+        )
+        chosen = [m for m in resendable if m.message_id == highlighted]
+        if not chosen and len(resendable) == 1:
+            chosen = resendable
+        if not chosen:
+            self.notify("Pilih pesan yang gagal atau perlu dicek di daftar pesan.", timeout=8)
+            table.focus()
+            return
+        message = chosen[0]
+        whatsapp = self.stored.application.applicant.whatsapp
+        question = (
+            f'Kirim ulang "{_purpose_label(message.purpose)}" ke WhatsApp {whatsapp}?\n'
+            "Dikirim sebagai pesan baru; pesan lama tidak dikirim lagi."
+        )
+        if message.status == DeliveryStatus.UNKNOWN:
+            question += (
+                "\nPERHATIAN: pesan ini perlu dicek, mungkin sudah sampai ke pemohon. "
+                "Tanyakan dulu kepada pemohon; kirim ulang hanya bila belum diterima."
+            )
+
+        def act(operator_id: str) -> object:
+            return self.counter.actions().resend_message(
+                self.application_id, message.message_id, operator_id=operator_id
+            )
+
+        self._confirm_then(
+            question, "Kirim ulang", act, "Pesan dikirim ulang saat sinkron berikutnya."
         )
 
     def _not_ready(self, issues: list[Issue]) -> None:

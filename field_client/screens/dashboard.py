@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from field_client.messages import LogoutRequested, SyncStatusChanged
 from field_client.screens.application_form import ApplicationFormScreen
 from field_client.screens.application_view import ApplicationScreen
+from field_client.screens.inbox import InboxScreen
 from field_client.store import StoredApplication
 from field_client.widgets.dashboard import ApplicationTable, StateCounts
 from field_client.widgets.keys import TextInput
@@ -41,12 +42,14 @@ class DashboardScreen(Screen[None]):
 F2 membuat permohonan baru. F3 mencari nama, NIK, atau nomor KK; Esc menghapus pencarian.
 Pilih permohonan di daftar dengan panah lalu Enter untuk membukanya.
 F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
+F6 membuka kotak masuk WhatsApp: dokumen kiriman pemohon, untuk dilampirkan ke permohonan.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "new_application", "Permohonan baru"),
         Binding("f3", "search", "Cari"),
         Binding("f5", "app.sync_now", "Sinkronkan"),
+        Binding("f6", "inbox", "Kotak masuk WA"),
         Binding("f9", "logout", "Ganti operator"),
         Binding("escape", "clear_search", "Hapus pencarian", show=False),
     ]
@@ -126,6 +129,10 @@ F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
     def action_new_application(self) -> None:
         """Start a new application (SOP steps 1-2)."""
         self.app.push_screen(ApplicationFormScreen())
+
+    def action_inbox(self) -> None:
+        """The documents applicants sent by WhatsApp to this kecamatan."""
+        self.app.push_screen(InboxScreen())
 
     @on(DataTable.RowSelected, "#applications")
     def _open(self, event: DataTable.RowSelected) -> None:

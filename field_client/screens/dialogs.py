@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Static
 
 from field_client.widgets.keys import TextInput
 
-__all__ = ["ConfirmDialog", "ReasonDialog"]
+__all__ = ["ConfirmDialog", "FolderDialog", "ReasonDialog"]
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -88,4 +88,43 @@ class ReasonDialog(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         """Close without a reason."""
+        self.dismiss(None)
+
+
+class FolderDialog(ModalScreen[str | None]):
+    """Ask for a folder, offering ``folder``; ``None`` when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Batal")]
+
+    def __init__(self, title: str, explanation: str, *, folder: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._explanation, self._folder = title, explanation, folder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._title, classes="screen-title")
+            yield Static(self._explanation, id="explanation")
+            yield TextInput(value=self._folder, placeholder="folder tujuan", id="folder")
+            yield Static("", id="folder-message")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Simpan (Enter)", id="ok", variant="primary")
+                yield Button("Batal (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#folder", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        folder = self.query_one("#folder", Input).value.strip()
+        if not folder:
+            self.query_one("#folder-message", Static).update(
+                Text("Tulis folder tujuan.", style="bold red")
+            )
+            return
+        self.dismiss(folder)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without a folder."""
         self.dismiss(None)

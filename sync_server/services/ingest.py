@@ -45,6 +45,18 @@ message the operator sees on the next pull. Refusals, in the order checked:
   ``scan.too_large``, ``scan.application_too_large``, ``scan.size_conflict``,
   ``scan.not_yours`` for another device's scan id). Applied: the
   application expects the scan (docs/protocol.md §11); no state changes;
+* ``message.resend``: ``application.unknown``, ``application.not_owner``, then
+  ``outbox.not_found`` (no such message of this application), ``outbox.already_resent``
+  (this device already had it re-sent), ``outbox.not_resendable`` (not failed nor "perlu
+  dicek"). Applied: a NEW message with the same purpose and text is queued to the number
+  the application holds now (:func:`sync_server.services.whatsapp.outbox.resend`); the old
+  one is never retried; no state changes;
+* ``inbox.attached``: ``application.unknown``, ``application.not_owner``,
+  ``scan.not_editable`` (the counter may no longer change the application), then
+  ``inbox.not_found`` (no such stored item), ``inbox.wrong_kecamatan`` (not this
+  device's kecamatan's inbox), ``inbox.already_attached`` (attached to another
+  application). Applied: the item is attached
+  (:func:`sync_server.services.whatsapp.inbound.attach_in`); no state changes;
 * any other kind: ``application.unknown``, ``application.not_owner`` (another device holds
   it), then :func:`protocol.workflow.transition` with ``Role.OPERATOR`` and the event's
   reasons (the workflow's code: ``workflow.illegal_transition``,
@@ -96,21 +108,24 @@ from protocol.events import (
     ChangeEvent,
     EventKind,
     check_successor,
+    inbox_item_from_body,
+    message_id_from_body,
     reasons_from_body,
 )
 from protocol.jurisdiction import address_refusal, office_date, operator_refusal
 from protocol.validation import readiness
-from protocol.workflow import Reasons, Role, State, transition
+from protocol.workflow import Reasons, Role, State, counter_may_edit, transition
 from signing.events import verify_event
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
 from sync_server.services import archive, duplicates, scans
 from sync_server.services.scans import DEFAULT_SCAN_LIMITS, ScanLimits
+from sync_server.services.whatsapp import inbound
 from sync_server.services.whatsapp import outbox as whatsapp
 from sync_server.storage import accounts as account_store
 from sync_server.storage import audit
 from sync_server.storage import changelog as log_store
-from sync_server.storage.changelog import StoredEvent, TrailEntry
+from sync_server.storage.changelog import ApplicationRecord, StoredEvent, TrailEntry
 from sync_server.storage.db import Database
 from sync_server.storage.devices import Device
 
@@ -444,6 +459,11 @@ class _Judge:
                         self.conn, self.device, event, now=self.now, limits=self.scan_limits
                     )
                 )
+            elif event.kind is EventKind.MESSAGE_RESEND:
+                self._owned(event)
+                self._resend(event)
+            elif event.kind is EventKind.INBOX_ATTACHED:
+                self._attach_inbox(event, self._owned(event))
             else:
                 self._move(event)
         except _Refused as refused:
@@ -496,12 +516,57 @@ class _Judge:
         duplicates.index_members(self.conn, event.application_id, snapshot)
         self._trail(event, None, to_state, None)
 
-    def _move(self, event: ChangeEvent) -> None:
+    def _owned(self, event: ChangeEvent) -> ApplicationRecord:
+        """The application the event names, held by this device (else refused)."""
         record = log_store.get_application(self.conn, event.application_id)
         if record is None:
             raise _Refused.of("application.unknown", application_id=event.application_id)
         if record.owner_device_id != self.device.device_id:
             raise _Refused.of("application.not_owner", application_id=event.application_id)
+        return record
+
+    def _resend(self, event: ChangeEvent) -> None:
+        """A failed or "perlu dicek" message of the application, sent again as a new one
+        through the outbox (:func:`sync_server.services.whatsapp.outbox.resend`)."""
+        try:
+            row = whatsapp.resend_for_application(
+                self.conn,
+                message_id_from_body(event.body),
+                event.application_id,
+                device_id=self.device.device_id,
+                now=self.now,
+            )
+        except Refusal as exc:
+            raise _Refused(exc.code, exc.message, exc.params) from None
+        log.info(
+            "whatsapp resend requested device=%s seq=%d operator=%s new=%s",
+            self.device.device_id,
+            event.seq,
+            event.operator_id,
+            row.id,
+        )
+
+    def _attach_inbox(self, event: ChangeEvent, record: ApplicationRecord) -> None:
+        """A document the applicant sent by WhatsApp, attached to the application through
+        :func:`sync_server.services.whatsapp.inbound.attach_in` (this kecamatan's item,
+        while the counter may still change the application)."""
+        state = State(record.state)
+        if not counter_may_edit(state):
+            raise _Refused.of("scan.not_editable", state=state.label)
+        try:
+            inbound.attach_in(
+                self.conn,
+                inbox_item_from_body(event.body),
+                event.application_id,
+                actor_id=event.operator_id,
+                now=self.now,
+                kecamatan=self.device.kecamatan,
+            )
+        except Refusal as exc:
+            raise _Refused(exc.code, exc.message, exc.params) from None
+
+    def _move(self, event: ChangeEvent) -> None:
+        record = self._owned(event)
         reasons = reasons_from_body(event.body) if event.kind in _WITH_REASONS else None
         from_state = State(record.state)
         to_state = self._transition(from_state, event, reasons)

@@ -135,7 +135,7 @@ async def test_returned_then_resubmitted_signed_issued_archived_with_its_timelin
             assert response.status_code == 200, response.text
         app.action_sync_now()
         await until(pilot, lambda: view.stored.state is State.SIGNED)
-        await until(pilot, lambda: "KK bertanda tangan" in text(app, "#view-notice"))
+        await until(pilot, lambda: "KK bertanda tangan" in text(app, "#view-kk"))
         await pilot.pause()
         assert "issue" in footer_keys(app) and "edit" not in footer_keys(app)
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from protocol.errors import ValidationError, define_messages, message_for
+from protocol.errors import ValidationError, message_for
 from protocol.phone import normalize_whatsapp
 from protocol.scans import sniff_media_type
 from protocol.server_events import ServerEventKind
@@ -48,14 +48,7 @@ from sync_server.storage.inbox import InboxItem
 if TYPE_CHECKING:
     from sync_server.services.whatsapp.webhook import InboundMessage
 
-__all__ = ["Downloader", "record", "route", "InboundFetcher", "attach"]
-
-define_messages(
-    {
-        "inbox.not_found": "Dokumen kotak masuk WhatsApp {item_id} tidak ada atau belum tersimpan.",
-        "inbox.wrong_kecamatan": "Dokumen kotak masuk {item_id} milik kecamatan lain.",
-    }
-)
+__all__ = ["Downloader", "record", "route", "InboundFetcher", "attach", "attach_in"]
 
 log = logging.getLogger("sync_server.whatsapp")
 
@@ -228,17 +221,36 @@ def attach(
 ) -> InboxItem:
     """Attach a stored inbox item to an application (of the item's kecamatan, if it has one)."""
     with db.write() as conn:
-        item = store.get(conn, item_id)
-        if item is None or item.status != "stored":
-            raise Refusal("inbox.not_found", status=404, item_id=item_id)
-        record = log_store.get_application(conn, application_id)
-        if record is None:
-            raise Refusal("application.unknown", status=404, application_id=application_id)
-        if item.kecamatan is not None and record.kecamatan != item.kecamatan:
-            raise Refusal("inbox.wrong_kecamatan", status=403, item_id=item_id)
-        store.update(
-            conn, item_id, attached_to=application_id, attached_by=actor_id, attached_at=stamp(now)
-        )
-        attached = store.get(conn, item_id)
-        assert attached is not None
-        return attached
+        return attach_in(conn, item_id, application_id, actor_id=actor_id, now=now)
+
+
+def attach_in(
+    conn: Connection,
+    item_id: int,
+    application_id: str,
+    *,
+    actor_id: str,
+    now: datetime,
+    kecamatan: str | None = None,
+) -> InboxItem:
+    """:func:`attach` inside the caller's transaction (a counter's ``inbox.attached`` event
+    in its push). ``kecamatan``: the item must be that kecamatan's inbox (a counter sees
+    only its own kecamatan's items, never the central inbox's)."""
+    item = store.get(conn, item_id)
+    if item is None or item.status != "stored":
+        raise Refusal("inbox.not_found", status=404, item_id=item_id)
+    record = log_store.get_application(conn, application_id)
+    if record is None:
+        raise Refusal("application.unknown", status=404, application_id=application_id)
+    if kecamatan is not None and item.kecamatan != kecamatan:
+        raise Refusal("inbox.wrong_kecamatan", status=403, item_id=item_id)
+    if item.kecamatan is not None and record.kecamatan != item.kecamatan:
+        raise Refusal("inbox.wrong_kecamatan", status=403, item_id=item_id)
+    if kecamatan is not None and item.attached_to not in (None, application_id):
+        raise Refusal("inbox.already_attached", status=409, item_id=item_id)
+    store.update(
+        conn, item_id, attached_to=application_id, attached_by=actor_id, attached_at=stamp(now)
+    )
+    attached = store.get(conn, item_id)
+    assert attached is not None
+    return attached

@@ -33,11 +33,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from protocol.errors import ValidationError, define_messages
+from protocol.errors import ValidationError
 from protocol.phone import normalize_whatsapp
 from protocol.requirements import reason_label
 from protocol.server_events import ServerEventKind
-from protocol.whatsapp import DeliveryStatus, MessagePurpose, advance
+from protocol.whatsapp import RESENDABLE, DeliveryStatus, MessagePurpose, advance
 from protocol.workflow import Action, Reasons
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
@@ -66,18 +66,11 @@ __all__ = [
     "record_unknown",
     "recover_interrupted",
     "resend",
+    "resend_for_application",
     "apply_report",
 ]
 
 log = logging.getLogger("sync_server.whatsapp")
-
-define_messages(
-    {
-        "outbox.not_found": "Pesan WhatsApp {message_id} tidak ada.",
-        "outbox.not_resendable": "Pesan berstatus {status_label} tidak dikirim ulang; hanya "
-        "pesan yang gagal atau perlu dicek.",
-    }
-)
 
 PURPOSE_OF_ACTION = {
     Action.MARK_INCOMPLETE: MessagePurpose.INCOMPLETE,
@@ -165,11 +158,29 @@ def resend(conn: Connection, outbox_id: str, *, now: datetime) -> OutboxRow:
     row = store.get(conn, outbox_id)
     if row is None:
         raise Refusal("outbox.not_found", status=404, message_id=outbox_id)
-    if row.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN):
+    if row.status not in RESENDABLE:
         raise Refusal("outbox.not_resendable", status=409, status_label=row.status.label)
     record = log_store.get_application(conn, row.application_id)
     assert record is not None  # the outbox references applications
     return enqueue(conn, record, row.purpose, params=row.params, now=now)
+
+
+def resend_for_application(
+    conn: Connection, message_id: str, application_id: str, *, device_id: str, now: datetime
+) -> OutboxRow:
+    """A counter's ``message.resend``: :func:`resend`, for a message of ``application_id``
+    only, and once per message from the device (the event is stored in the same
+    transaction, so a second request for the same old message is refused, not a third
+    message). Raises :class:`Refusal` (``outbox.not_found``, ``outbox.already_resent``,
+    ``outbox.not_resendable``)."""
+    row = store.get(conn, message_id)
+    if row is None or row.application_id != application_id:
+        raise Refusal("outbox.not_found", status=404, message_id=message_id)
+    if log_store.applied_body_exists(
+        conn, device_id, "message.resend", application_id, "message_id", message_id
+    ):
+        raise Refusal("outbox.already_resent", status=409, message_id=message_id)
+    return resend(conn, message_id, now=now)
 
 
 def _params(record: ApplicationRecord, reasons: Reasons | None) -> dict[str, Any]:
