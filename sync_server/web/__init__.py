@@ -28,6 +28,7 @@ from sync_server.errors import Refusal
 from sync_server.web import (
     pages_admin,
     pages_auth,
+    pages_claims,
     pages_dashboard,
     pages_decide,
     pages_review,
@@ -94,6 +95,7 @@ def install_web(app: FastAPI) -> None:
         pages_admin.router,
         pages_tte.router,
         pages_scans.router,
+        pages_claims.router,
     ):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")

@@ -140,6 +140,7 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("GET", "/staf/antrean"): REVIEWERS,
     ("GET", "/staf/permohonan/{application_id}"): REVIEWERS,
     ("POST", "/staf/permohonan/{application_id}/keputusan"): REVIEWERS,
+    ("POST", "/staf/permohonan/{application_id}/klaim"): REVIEWERS,
     ("GET", "/staf/permohonan/{application_id}/{name}"): REVIEWERS,
     ("GET", "/staf/permohonan/{application_id}/pindaian/{scan_id}"): REVIEWERS,
     ("GET", "/staf/permohonan/{application_id}/pindaian/{scan_id}/lihat"): REVIEWERS,
