@@ -33,6 +33,7 @@ from sync_server.web import (
     pages_decide,
     pages_review,
     pages_scans,
+    pages_siak,
     pages_tte,
 )
 from sync_server.web.session import PREFIX, LoginRequired
@@ -96,6 +97,7 @@ def install_web(app: FastAPI) -> None:
         pages_tte.router,
         pages_scans.router,
         pages_claims.router,
+        pages_siak.router,
     ):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")
