@@ -9,7 +9,7 @@ entered, so the SOP's warning ("tidak dapat di entri ke database") never happens
   ``siak.already_entered`` with the existing record otherwise); access log
   ``application.siak_entered``.
 * :func:`pending` lists approved applications not yet recorded as entered, the longest
-  waiting first: what still has to go into SIAK.
+  waiting first: what still has to go into SIAK; :func:`entered` the recorded entries.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ __all__ = [
     "export",
     "record_entry",
     "entry_of",
+    "entered",
     "pending",
 ]
 
@@ -133,17 +134,28 @@ def export(
     )
 
 
-_ENTRY = """
+_ENTRIES = """
     SELECT s.application_id, s.reference, s.entered_by, u.username, u.full_name, s.entered_at
       FROM siak_entries s JOIN users u ON u.user_id = s.entered_by
-     WHERE s.application_id = ?
 """
 
 
 def entry_of(conn: sqlite3.Connection, application_id: str) -> SiakEntry | None:
     """The SIAK entry of the application, if it was recorded."""
-    row = conn.execute(_ENTRY, (application_id,)).fetchone()
+    row = conn.execute(f"{_ENTRIES} WHERE s.application_id = ?", (application_id,)).fetchone()
     return SiakEntry(**dict(row)) if row else None
+
+
+def entered(db: Database, *, limit: int, offset: int) -> tuple[list[SiakEntry], int]:
+    """One page of the recorded SIAK entries, newest first, and how many there are. No
+    personal data (ids, SIAK references, staff names): the admin's status view."""
+    with db.read() as conn:
+        total = conn.execute("SELECT count(*) FROM siak_entries").fetchone()[0]
+        rows = conn.execute(
+            f"{_ENTRIES} ORDER BY s.entered_at DESC, s.application_id LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+    return [SiakEntry(**dict(row)) for row in rows], int(total)
 
 
 def record_entry(

@@ -28,10 +28,12 @@ from sync_server.errors import Refusal
 from sync_server.web import (
     pages_admin,
     pages_auth,
+    pages_claims,
     pages_dashboard,
     pages_decide,
     pages_review,
     pages_scans,
+    pages_siak,
     pages_tte,
 )
 from sync_server.web.session import PREFIX, LoginRequired
@@ -94,6 +96,8 @@ def install_web(app: FastAPI) -> None:
         pages_admin.router,
         pages_tte.router,
         pages_scans.router,
+        pages_claims.router,
+        pages_siak.router,
     ):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="staf-static")

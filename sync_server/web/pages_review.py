@@ -101,6 +101,7 @@ async def application_page(
     session: Reviewer,
     context: ContextDep,
     ip: ClientIpDep,
+    klaim: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     user = session.staff.user
     detail = await run_in_threadpool(
@@ -120,6 +121,8 @@ async def application_page(
     data = detail["data"]
     state = State(detail["state"])
     checklist = detail["checklist"] or []
+    step = step_of(state)
+    claimable = step is not None and step.actor_role is user.role
     return render(
         request,
         "application.html",
@@ -139,6 +142,15 @@ async def application_page(
             "actions": allowed_actions(state, user.role),
             "reason_choices": [(r["code"], r["label"]) for r in checklist]
             + list(RETURN_REASONS.items()),
+            "claimable": claimable,
+            "colleagues": [
+                u
+                for u in users
+                if u.role is user.role and u.is_active and u.user_id != user.user_id
+            ]
+            if claimable
+            else [],
+            "claim_notice": views.CLAIM_NOTICES.get(klaim),
         },
     )
 

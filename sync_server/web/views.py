@@ -4,6 +4,7 @@ names. Presentation only; every rule stays in ``protocol`` and the services."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from protocol import codes
@@ -13,6 +14,8 @@ from protocol.workflow import Action, State
 from sync_server.services.queues import service_label
 
 __all__ = [
+    "ClaimAction",
+    "CLAIM_NOTICES",
     "member_rows",
     "address_line",
     "history_rows",
@@ -131,3 +134,21 @@ def scan_rows(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+class ClaimAction(StrEnum):
+    """What the claim form asks."""
+
+    TAKE = "ambil"
+    TAKE_OVER = "ambil_alih"
+    HAND_ON = "serahkan"
+    RELEASE = "lepaskan"
+
+
+# The notice shown after each action (``?klaim=<action>``): fixed texts, never echoed input.
+CLAIM_NOTICES = {
+    ClaimAction.TAKE: "Berkas ini sekarang Anda kerjakan; petugas lain tidak dapat memutuskannya.",
+    ClaimAction.TAKE_OVER: "Berkas ini sudah Anda ambil alih.",
+    ClaimAction.HAND_ON: "Berkas ini sudah diserahkan kepada rekan Anda.",
+    ClaimAction.RELEASE: "Berkas ini sudah dilepaskan; petugas lain dapat mengambilnya.",
+}

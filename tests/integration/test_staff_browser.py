@@ -154,9 +154,23 @@ def test_the_sop_from_a_pushed_application_to_a_signed_decision_with_a_return(
     expect(verif.get_by_role("status")).to_contain_text("diteruskan ke Kabid")
 
     kabid = open_as(browser, server.base_url, Role.KABID, viewport)
+    expect(kabid.get_by_role("button", name="Ambil berkas")).to_be_visible()
+    fits_the_screen(kabid)  # the queue, with its "Ambil berkas" buttons
     kabid.get_by_role("link", name="Ahmad Fauzi").click()
+    kabid.get_by_role("button", name="Ambil berkas").click()
+    expect(kabid.get_by_role("status")).to_contain_text("sekarang Anda kerjakan")
+    expect(kabid.get_by_role("button", name="Lepaskan")).to_be_visible()
     decide_in_page(kabid, "Verifikasi dan setujui", "Ya, verifikasi dan setujui")
     expect(kabid.get_by_role("status")).to_contain_text("diteruskan ke Kepala Dinas")
+    # SIAK: the approved file waits for its entry; the reference is recorded after "Ya".
+    kabid.get_by_role("link", name="SIAK", exact=True).click()
+    expect(kabid.get_by_role("heading", level=1)).to_have_text("Entri SIAK")
+    fits_the_screen(kabid)
+    kabid.get_by_label("Referensi SIAK").fill("SIAK-1606-000001")
+    kabid.get_by_role("button", name="Catat entri SIAK").click()
+    kabid.get_by_role("button", name="Ya, catat entri SIAK").click()
+    expect(kabid.get_by_role("status")).to_contain_text("sudah tercatat")
+    snap(kabid, shots, f"{name}-siak")
 
     kadis = open_as(browser, server.base_url, Role.KEPALA_DINAS, viewport)
     kadis.get_by_role("link", name="Ahmad Fauzi").click()
