@@ -19,6 +19,7 @@ never reach the operator as exceptions: the engine turns them into that status.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -26,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -35,8 +37,10 @@ from textual.screen import Screen
 from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
+from field_client.operator_login import check_operator
 from field_client.scans import DataKey
 from field_client.screens.dashboard import DashboardScreen
+from field_client.screens.dialogs import PasswordDialog
 from field_client.screens.enrollment import EnrollmentScreen
 from field_client.screens.login import LoginScreen
 from field_client.store import Device, Operator, Store
@@ -48,6 +52,16 @@ from signing.keys import load_private_key
 __all__ = ["CounterApp", "EngineFactory", "make_counter_app"]
 
 log = logging.getLogger("field_client.app")
+
+SCANS_LOCKED_TITLE = "Kunci berkas pindaian"
+ASK_PASSWORD = (
+    "Kunci berkas pindaian loket ini belum terbuka untuk akun Anda. Ketik kata sandi Anda "
+    "sekali lagi: kunci diambil dari server pusat (perlu jaringan)."
+)
+LINK_BACK = (
+    "Jaringan ke server pusat tersambung. Kunci berkas pindaian dapat diambil sekarang: "
+    "lampirkan berkas (F7) atau simpan PDF KK, lalu ketik kata sandi Anda."
+)
 
 EngineFactory = Callable[[CounterConfig], SyncEngine]
 """Builds the sync engine for a config (tests pass one with a seeded RNG)."""
@@ -97,9 +111,11 @@ class CounterApp(App[None]):
         """Where the file picker opens: the folder of the last scan attached."""
         self.session_scan_key: DataKey | None = None
         """The scan key as last opened while the app runs: an operator logging in without
-        a copy of it yet gets one wrapped under their password (field_client.scans.unlock),
-        so a second operator of the counter can attach scans too."""
+        a copy of it yet gets one wrapped under their password (field_client.scans.unlock)
+        without asking the server (field_client.scan_recovery)."""
         self._last_sync: datetime | None = None
+        self._told_link_back = False
+        """The operator with locked scans was told once that the link is back."""
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -153,6 +169,10 @@ class CounterApp(App[None]):
         status = self._with_last_sync(status)
         self.sync_status = status
         self.screen.post_message(SyncStatusChanged(status))
+        if status.online and self.operator is not None and self.scan_key is None:
+            if not self._told_link_back:  # once per login: the password is not kept
+                self._told_link_back = True
+                self.notify(LINK_BACK, title=SCANS_LOCKED_TITLE, timeout=15)
 
     def _with_last_sync(self, status: SyncStatus) -> SyncStatus:
         """The status with the last success known to the store, recording a newer one."""
@@ -183,12 +203,17 @@ class CounterApp(App[None]):
     async def on_logged_in(self, message: LoggedIn) -> None:
         self.operator = message.operator
         self.scan_key = message.scan_key
+        self._told_link_back = False
         if message.scan_key is not None:
             self.session_scan_key = message.scan_key
         # Switch first: a Header on a screen being removed must not see the title change
         # (Textual's header then updates a child already gone).
         await self.switch_screen(DashboardScreen())
         self.sub_title = f"Operator: {message.operator.full_name}"
+        if message.scan_notice is not None:
+            self.notify(
+                message.scan_notice, title=SCANS_LOCKED_TITLE, severity="warning", timeout=20
+            )
 
     async def on_logout_requested(self, message: LogoutRequested) -> None:
         self.operator = None
@@ -197,6 +222,51 @@ class CounterApp(App[None]):
         self.sub_title = self.SUB_TITLE or ""
 
     # -- actions any screen may use ----------------------------------------------------------
+
+    def ask_scan_key(self, then: Callable[[], object]) -> None:
+        """Open the scans for the logged-in operator, then call ``then``: at once when the
+        key is open; otherwise ask the password again (it is never kept after the login)
+        and fetch the key from the server (:mod:`field_client.operator_login`)."""
+        if self.operator is None:
+            return
+        if self.scan_key is not None:
+            then()
+            return
+
+        def answered(password: str | None) -> None:
+            if password:
+                self._reopen_scans(password, then)
+
+        self.push_screen(PasswordDialog(SCANS_LOCKED_TITLE, ASK_PASSWORD), answered)
+
+    @work(exclusive=True, group="scan-key")
+    async def _reopen_scans(self, password: str, then: Callable[[], object]) -> None:
+        operator = self.operator
+        if operator is None:
+            return
+        self.notify("Membuka kunci berkas pindaian...", timeout=5)
+        outcome = await asyncio.to_thread(
+            check_operator,
+            self.config,
+            operator.username,
+            password,
+            unlocked=self.session_scan_key,
+            clock=self.clock,
+        )
+        del password
+        if outcome.operator is None or outcome.operator.id != operator.id:
+            self.notify("Kata sandi salah.", title=SCANS_LOCKED_TITLE, severity="error")
+            return
+        if outcome.scan_key is None:
+            self.notify(
+                outcome.notice or "", title=SCANS_LOCKED_TITLE, severity="warning", timeout=20
+            )
+            return
+        if self.operator is not operator:  # logged out meanwhile: keep nothing
+            return
+        self.scan_key = self.session_scan_key = outcome.scan_key
+        self.notify("Kunci berkas pindaian terbuka untuk akun ini.", timeout=5)
+        then()
 
     def outbox_changed(self) -> None:
         """Call after an operator action wrote an event: the status bar shows the new

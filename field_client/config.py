@@ -53,6 +53,11 @@ class CounterConfig(BaseSettings):
     """Upper bound on one whole request, so a link that trickles a byte a minute cannot hold
     the engine forever; the request is then retried like any broken one."""
 
+    scan_key_recovery_deadline_s: float = Field(default=20.0, gt=0)
+    """Upper bound on fetching the scan key from the server for an operator who has no
+    copy of it (field_client.scan_recovery): the login waits at most this long, then
+    continues with the scans locked."""
+
     push_max_events: int = Field(default=200, ge=1, le=500)
     """Most events in one push (the server accepts 500). Smaller batches make progress on a
     link that cuts long transfers."""

@@ -74,9 +74,17 @@ define_messages(
         "outbox.result_conflict": "Jawaban server untuk catatan nomor {seq} berubah dari "
         '"{before}" menjadi "{after}"; jawaban tidak disimpan.',
         "outbox.bad_result": "Jawaban server untuk catatan nomor {seq} tidak sah: {detail}.",
-        "scan.locked": "Berkas pindaian terkunci untuk operator ini: kunci data loket belum "
-        "dibagikan kepadanya. Minta operator yang sudah pernah membuka berkas masuk lebih "
-        "dulu pada sesi yang sama.",
+        "scan.locked": "Berkas pindaian terkunci untuk operator ini: kunci berkas loket "
+        "belum diambil dari server pusat. Kunci diambil dengan kata sandi Anda saat jaringan "
+        "tersambung.",
+        "scan.no_escrow": "Loket ini belum menyimpan salinan kunci berkas untuk server pusat, "
+        "jadi kunci tidak dapat diambil dari server. Minta operator yang sudah pernah "
+        "melampirkan berkas di loket ini masuk sekali.",
+        "scan.recovered_key_wrong": "Kunci berkas dari server tidak cocok dengan loket ini; "
+        "kunci tidak dipakai. Hubungi admin Dinas.",
+        "scan.recovery_offline": "Tidak ada jaringan ke server pusat: berkas pindaian tetap "
+        "terkunci. Kunci berkas diambil dari server setelah jaringan kembali; Anda akan "
+        "diminta kata sandi sekali lagi saat melampirkan atau membuka berkas.",
         "scan.wrong_password": "Kata sandi tidak membuka kunci berkas pindaian.",
         "scan.server_key_missing": "Loket belum menerima kunci enkripsi server; sambungkan "
         "ke jaringan dan sinkronkan sekali sebelum melampirkan berkas.",

@@ -33,6 +33,8 @@ class LoggedIn(Message):
     operator: Operator
     scan_key: DataKey | None = None
     """The counter's scan key opened with the operator's password (``None``: locked)."""
+    scan_notice: str | None = None
+    """Why the scans stay locked, in Indonesian (shown once after the login)."""
 
 
 @dataclass

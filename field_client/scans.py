@@ -39,6 +39,7 @@ from field_client.errors import ApplicationNotFound, ScanError
 from protocol.requirements import DOCUMENTS
 from protocol.scans import MAX_SCAN_BYTES, ScanReference, sniff_media_type
 from signing.durable import fsync_dir
+from signing.key_escrow import seal_escrow
 from signing.key_wrap import (
     KeyUnwrapError,
     unwrap_key,
@@ -58,6 +59,8 @@ __all__ = [
     "ScanInfo",
     "AttachedScan",
     "unlock",
+    "adopt",
+    "escrow",
     "attach",
     "read_plaintext",
     "DocumentFolder",
@@ -248,6 +251,59 @@ def _ensure_device_box(tx: Transaction, key: DataKey) -> None:
         tx._db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [name, value])
 
 
+def _ensure_escrow(tx: Transaction, key: DataKey) -> None:
+    """Keep the data key sealed for the server's scan key, bound to this device (the
+    escrow :mod:`field_client.scan_recovery` sends to re-issue the key to an operator who
+    has no copy). Made at the first unlock that knows the server's key; made again when the
+    server's key changed. Only the server's private key opens it."""
+    device = tx._row("SELECT device_id, server_box_key FROM device WHERE id = 1")
+    if device is None or not device["server_box_key"]:
+        return  # learned at the next sync; the escrow follows at the next unlock
+    sealed_for = tx._row("SELECT value FROM meta WHERE key = ?", [_ESCROW_SERVER])
+    if sealed_for is not None and sealed_for["value"] == device["server_box_key"]:
+        return
+    escrow = seal_escrow(
+        load_box_public_b64(device["server_box_key"]), key._key, device["device_id"]
+    )
+    for name, value in ((_ESCROW, escrow), (_ESCROW_SERVER, device["server_box_key"])):
+        tx._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [name, value],
+        )
+
+
+_ESCROW = "data_key_escrow"
+_ESCROW_SERVER = "data_key_escrow_server_key"
+
+
+def escrow(reads: Any) -> str | None:
+    """The data key sealed for the server (base64), or ``None`` before the first unlock
+    that knew the server's scan key."""
+    row = reads._row("SELECT value FROM meta WHERE key = ?", [_ESCROW])
+    return None if row is None else row["value"]
+
+
+def adopt(tx: Transaction, operator_id: str, password: str, raw: bytes, *, at: str) -> DataKey:
+    """Wrap a data key the server re-issued (:mod:`field_client.scan_recovery`) for
+    ``operator_id``, once it proved to be this counter's key: it must open the counter's
+    own X25519 key, wrapped under the data key since the first unlock. Anything else raises
+    ``scan.recovered_key_wrong`` and writes nothing."""
+    try:
+        key = DataKey(raw)
+        device_box_private(tx, key)
+    except (ValueError, ScanError):
+        raise ScanError.of("scan.recovered_key_wrong") from None
+    tx._db.execute(
+        "INSERT INTO scan_keyring (operator_id, wrapped_data_key, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (operator_id) DO UPDATE SET wrapped_data_key = excluded.wrapped_data_key,"
+        " created_at = excluded.created_at",
+        [operator_id, key.wrap_for(operator_id, password), at],
+    )
+    _ensure_escrow(tx, key)
+    return key
+
+
 def unlock(
     tx: Transaction,
     operator_id: str,
@@ -274,6 +330,7 @@ def unlock(
             raise ScanError.of("scan.wrong_password") from None
         opened = DataKey(raw)
         _ensure_device_box(tx, opened)
+        _ensure_escrow(tx, opened)
         return opened
     any_row = tx._row("SELECT 1 AS x FROM scan_keyring LIMIT 1")
     if any_row is None:
@@ -287,6 +344,7 @@ def unlock(
         [operator_id, key.wrap_for(operator_id, password), at],
     )
     _ensure_device_box(tx, key)
+    _ensure_escrow(tx, key)
     return key
 
 

@@ -807,6 +807,17 @@ class Store(_Reads):
         with self.transaction() as tx:
             return scan_files.unlock(tx, operator_id, password, at=at, unlocked=unlocked)
 
+    def data_key_escrow(self) -> str | None:
+        """The data key sealed for the server, bound to this device (see
+        :func:`field_client.scans.escrow`)."""
+        return scan_files.escrow(self)
+
+    def adopt_scan_key(self, operator_id: str, password: str, raw: bytes, *, at: str) -> DataKey:
+        """Keep a data key the server re-issued, wrapped under ``password`` for
+        ``operator_id``, after checking it is this counter's (:func:`field_client.scans.adopt`)."""
+        with self.transaction() as tx:
+            return scan_files.adopt(tx, operator_id, password, raw, at=at)
+
     def read_scan(self, key: DataKey, scan_id: str) -> bytes:
         """A scan's content, for a logged-in operator's preview."""
         return scan_files.read_plaintext(self, self.scan_folder, key, scan_id)

@@ -406,18 +406,16 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
                 severity="warning",
             )
             return
-        if self.counter.scan_key is None:
-            self.notify(
-                "Berkas tidak bisa dilampirkan: kunci berkas loket belum terbuka untuk akun "
-                "ini. Minta operator yang sudah pernah melampirkan berkas masuk dulu.",
-                severity="error",
-                timeout=10,
-            )
+        document = box.name
+        if self.counter.scan_key is None:  # ask the password, fetch the key, then go on
+            self.counter.ask_scan_key(lambda: self.call_later(self._attach_for, document))
             return
+        await self._attach_for(document)
+
+    async def _attach_for(self, document: str) -> None:
         if self._dirty() or self._saved is None:
             if not await self.action_save():
                 return  # the reasons are on screen
-        document = box.name
 
         async def chosen(path: Path | None) -> None:
             if path is not None:

@@ -491,12 +491,8 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         store, key = self.counter.store, self.counter.scan_key
         if store is None:
             return
-        if key is None:
-            self.notify(
-                "Berkas terkunci untuk operator ini; masuk ulang dengan kata sandi.",
-                title="Tidak bisa",
-                severity="error",
-            )
+        if key is None:  # ask the password, fetch the key, then offer the folder
+            self.counter.ask_scan_key(self.action_save_kk)
             return
         folder = self.counter.config.export_dir or Path.home()
 

@@ -1,4 +1,4 @@
-"""Small modal dialogs: a yes/no confirmation and a reason to type.
+"""Small modal dialogs: a yes/no confirmation, a reason, a folder, a password to type.
 
 Every destructive step (removing a member, leaving a form with unsaved changes, cancelling
 an application) asks first. Both dialogs are keyboard first: ``y``/``n`` or Enter/Escape.
@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Static
 
 from field_client.widgets.keys import TextInput
 
-__all__ = ["ConfirmDialog", "FolderDialog", "ReasonDialog"]
+__all__ = ["ConfirmDialog", "FolderDialog", "PasswordDialog", "ReasonDialog"]
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -127,4 +127,46 @@ class FolderDialog(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         """Close without a folder."""
+        self.dismiss(None)
+
+
+class PasswordDialog(ModalScreen[str | None]):
+    """Ask the logged-in operator for their password again (to fetch the scan key once the
+    network is back); ``None`` when cancelled. The password leaves with the dismissal and
+    the field is cleared."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Batal")]
+
+    def __init__(self, title: str, explanation: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._explanation = title, explanation
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._title, classes="screen-title")
+            yield Static(self._explanation, id="explanation")
+            yield TextInput(password=True, placeholder="kata sandi", id="password")
+            yield Static("", id="password-message")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Buka (Enter)", id="ok", variant="primary")
+                yield Button("Batal (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        field = self.query_one("#password", Input)
+        password, field.value = field.value, ""
+        if not password:
+            self.query_one("#password-message", Static).update(
+                Text("Isi kata sandi.", style="bold red")
+            )
+            return
+        self.dismiss(password)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without a password."""
         self.dismiss(None)

@@ -1,15 +1,16 @@
 """Operator login, offline, with the accounts pulled from the central server.
 
 The password is checked against the pulled scrypt hash on a worker thread (about 0.1 s of
-CPU by design), so the screen stays responsive. A fresh counter has no accounts until its
-first sync: the screen says so and keeps the sync status in view.
+CPU by design), so the screen stays responsive. An operator with no copy of the counter's
+scan key gets it from the server in the same step, when the network allows
+(:mod:`field_client.operator_login`); the login succeeds either way. A fresh counter has
+no accounts until its first sync: the screen says so and keeps the sync status in view.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -20,13 +21,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from field_client.errors import ScanError
 from field_client.messages import LoggedIn, SyncStatusChanged
-from field_client.scans import DataKey
-from field_client.store import Operator, Store
+from field_client.operator_login import check_operator
 from field_client.widgets.keys import TextInput
 from field_client.widgets.status import SyncStatusBar
-from protocol.events import format_timestamp
 from protocol.wilayah import region
 
 if TYPE_CHECKING:
@@ -41,29 +39,16 @@ NO_ACCOUNTS = (
     "sinkronisasi: sambungkan jaringan sebentar dan tunggu status menjadi Terhubung."
 )
 WRONG_PASSWORD = "Nama pengguna atau kata sandi salah."
+RECOVERING = (
+    "Kata sandi benar. Kunci berkas pindaian belum ada untuk akun ini di loket ini: "
+    "mengambilnya dari server pusat..."
+)
 
 
 def kecamatan_label(code: str) -> str:
     """``160601`` -> ``"Kecamatan Sekayu (160601)"``; the bare code when unknown."""
     found = region(code)
     return f"Kecamatan {found.name.title()} ({code})" if found else f"Kecamatan {code}"
-
-
-def _authenticate(
-    path: Path, username: str, password: str, *, at: str, unlocked: DataKey | None
-) -> tuple[Operator | None, DataKey | None]:
-    """The operator, and their key to the counter's scans (``None`` when this operator has
-    no copy of it yet and nobody opened it in this session: scans cannot be attached)."""
-    # Its own connection: a sqlite3 connection belongs to the thread that opened it.
-    with Store.open(path) as store:
-        operator = store.authenticate(username, password)
-        if operator is None:
-            return None, None
-        try:
-            return operator, store.unlock_scans(operator.id, password, at=at, unlocked=unlocked)
-        except ScanError as exc:
-            log.warning("scans stay locked for %s: %s", operator.id, exc.code)
-            return operator, None
 
 
 class LoginScreen(Screen[None]):
@@ -144,24 +129,28 @@ class LoginScreen(Screen[None]):
     @work(exclusive=True, group="login")
     async def _login(self, username: str, password: str) -> None:
         try:
-            operator, scan_key = await asyncio.to_thread(
-                _authenticate,
-                self.counter.config.db_path,
+            outcome = await asyncio.to_thread(
+                check_operator,
+                self.counter.config,
                 username,
                 password,
-                at=format_timestamp(self.counter.clock()),
                 unlocked=self.counter.session_scan_key,
+                clock=self.counter.clock,
+                on_recovering=lambda: self.app.call_from_thread(self._recovering),
             )
         finally:
             self.query_one("#login", Button).disabled = False
-        if operator is None:
+        if outcome.operator is None:
             store = self.counter.store
             if store is not None and store.active_operator_count() == 0:
                 self._fail(NO_ACCOUNTS, focus="#password")
             else:
                 self._fail(WRONG_PASSWORD, focus="#password")
             return
-        self.app.post_message(LoggedIn(operator, scan_key))
+        self.app.post_message(LoggedIn(outcome.operator, outcome.scan_key, outcome.notice))
+
+    def _recovering(self) -> None:
+        self.query_one("#login-message", Static).update(Text(RECOVERING, style="yellow"))
 
     def _fail(self, message: str, *, focus: str) -> None:
         self.query_one("#login-message", Static).update(Text(message, style="bold red"))

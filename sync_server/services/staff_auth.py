@@ -45,6 +45,8 @@ __all__ = [
     "MAX_HOURS",
     "LoginResult",
     "login",
+    "verify_credentials",
+    "clear_failures",
     "logout",
     "authenticate",
     "end_sessions_of",
@@ -142,13 +144,16 @@ def _fail(db: Database, username: str, client_ip: str, now: datetime) -> Refusal
     return Refusal("auth.invalid_credentials", status=401)
 
 
-def login(
+def verify_credentials(
     db: Database, *, username: str, password: str, client_ip: str, now: datetime
-) -> LoginResult:
-    """Check a staff login and open a session. Blocking (scrypt): run in a thread.
+) -> User:
+    """The account whose password this is, under the throttle (see the module doc).
+    Blocking (scrypt). Staff login and an operator's scan-key recovery both use it, so
+    both count against the same (username, address) pair.
 
-    Raises :class:`Refusal`: 429 ``auth.throttled``, 401 ``auth.invalid_credentials``,
-    403 ``auth.operator_at_counter`` or ``auth.account_disabled``.
+    Raises :class:`Refusal`: 429 ``auth.throttled``, 401 ``auth.invalid_credentials``.
+    The caller checks role and state, and clears the failures on success
+    (:func:`clear_failures`).
     """
     key = _key(username)
     _check_throttle(db, key, client_ip, now)
@@ -159,6 +164,25 @@ def login(
     matches = verify_password(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or not matches:
         raise _fail(db, key, client_ip, now)
+    return user
+
+
+def clear_failures(conn: Connection, username: str, client_ip: str) -> None:
+    """Forget the failures of a pair after a success (inside the caller's write)."""
+    store.clear_failures(conn, _key(username), client_ip)
+
+
+def login(
+    db: Database, *, username: str, password: str, client_ip: str, now: datetime
+) -> LoginResult:
+    """Check a staff login and open a session. Blocking (scrypt): run in a thread.
+
+    Raises :class:`Refusal`: 429 ``auth.throttled``, 401 ``auth.invalid_credentials``,
+    403 ``auth.operator_at_counter`` or ``auth.account_disabled``.
+    """
+    user = verify_credentials(
+        db, username=username, password=password, client_ip=client_ip, now=now
+    )
     if user.role not in STAFF_ROLES:
         raise Refusal("auth.operator_at_counter", status=403)
     if not user.is_active:
@@ -166,7 +190,7 @@ def login(
     token = secrets.token_urlsafe(32)
     expires = now + _IDLE
     with db.write() as conn:
-        store.clear_failures(conn, key, client_ip)
+        clear_failures(conn, username, client_ip)
         store.delete_expired_sessions(conn, now=stamp(now))
         store.insert_session(
             conn,

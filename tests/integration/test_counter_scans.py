@@ -18,10 +18,12 @@ import pytest
 from PIL import Image
 
 from field_client.errors import ApplicationNotFound, ScanError
+from field_client.scans import device_box_private
 from field_client.store import Store
 from protocol.events import EventKind
+from signing.key_escrow import open_escrow
 from signing.scan_cipher import open_scan
-from signing.sealed_box import box_public_b64, generate_box_key
+from signing.sealed_box import SealedBoxError, box_public_b64, generate_box_key
 from tests.factories import application_dict
 from tests.integration.counter_crash_worker import OPERATOR_ID
 from tests.integration.test_counter_store import APP_ID, OTHER_ID, PASSWORD, app, env  # noqa: F401
@@ -166,7 +168,9 @@ def test_the_data_key_opens_per_operator_password(attach, store):
     assert "hidden" in repr(first)
 
 
-def test_a_stolen_data_directory_without_a_password_opens_no_scan_or_key(attach, store, tmp_path):
+def test_a_stolen_data_directory_without_a_password_opens_no_scan_or_key(
+    attach, store, tmp_path, server_box
+):
     key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
     photo, pdf = jpeg_scan(seed=3), pdf_scan("AKTA CERAI RAHASIA")
     scans = [
@@ -187,6 +191,14 @@ def test_a_stolen_data_directory_without_a_password_opens_no_scan_or_key(attach,
         assert secret not in everything
     copy = Store.open(stolen / "counter.db")
     try:
+        # The escrow for the server is on the disk too, but only the server's private key
+        # opens it (and only for this device): not the thief's, not any key on this disk.
+        escrow, device_id = copy.data_key_escrow(), copy.device().device_id  # type: ignore[union-attr]
+        assert escrow is not None
+        assert open_escrow(server_box, escrow, device_id) == key._key
+        for guess in (generate_box_key(), device_box_private(copy, key)):
+            with pytest.raises(SealedBoxError):
+                open_escrow(guess, escrow, device_id)
         assert len(copy.scans_to_upload()) == 2  # the engine can still send them ...
         for guess in ["", "rahasia", "rahasia-loket-2", "Rahasia-loket-1"]:
             with pytest.raises(ScanError):  # ... but no guess opens the data key

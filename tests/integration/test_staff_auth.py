@@ -272,6 +272,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         for document in ("/draft-kk.pdf", "/biodata.pdf", "/kk.pdf", "/archive.zip")
     },
     ("GET", "/api/v1/sync/scans/key"): _device_only(200),
+    # A gzip body is not the JSON the recovery wants: authenticated, then 400.
+    ("POST", "/api/v1/sync/scans/key/recover"): _device_only(400),
     # Empty bodies / no offset: authenticated, then refused as malformed.
     ("POST", "/api/v1/sync/scans/status"): _device_only(400),
     ("PATCH", "/api/v1/sync/scans/{scan_id}"): _device_only(400),

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from protocol.scans import sniff_media_type
+from signing.key_escrow import open_escrow, open_for_operator, seal_escrow, seal_for_operator
 from signing.key_wrap import (
     KeyUnwrapError,
     unwrap_key,
@@ -118,3 +119,27 @@ def test_types_are_recognised_by_content_only():
     assert sniff_media_type(pdf_scan()[:16]) == "application/pdf"
     for other in [b"GIF89a....", b"<html>", b"PK\x03\x04", b"", b"MZ\x90\x00"]:
         assert sniff_media_type(other) is None
+
+
+def test_an_escrow_opens_only_at_the_server_for_the_device_it_names():
+    server, data_key = generate_box_key(), os.urandom(32)
+    escrow = seal_escrow(server.public_key(), data_key, "dev-160601-aa")
+    assert open_escrow(server, escrow, "dev-160601-aa") == data_key
+    for key, device, text in [
+        (generate_box_key(), "dev-160601-aa", escrow),  # another server
+        (server, "dev-160601-bb", escrow),  # copied to another device
+        (server, "dev-160601-aa", escrow[:-6] + "AAAAA="),  # altered
+        (server, "dev-160601-aa", "bukan base64!"),
+        (server, "dev-160601-aa", "A" * 4000),
+    ]:
+        with pytest.raises(SealedBoxError):
+            open_escrow(key, text, device)
+    with pytest.raises(SealedBoxError):  # never a key of another length
+        open_escrow(server, seal_escrow(server.public_key(), data_key, "d")[:-4], "d")
+
+    ephemeral = generate_box_key()
+    sealed = seal_for_operator(ephemeral.public_key(), data_key, "dev-1", "usr-a")
+    assert open_for_operator(ephemeral, sealed, "dev-1", "usr-a") == data_key
+    for device, operator in [("dev-1", "usr-b"), ("dev-2", "usr-a")]:
+        with pytest.raises(SealedBoxError):
+            open_for_operator(ephemeral, sealed, device, operator)

@@ -5,6 +5,8 @@ Counters (signed requests, like every ``/api/v1/sync`` route):
 * ``GET  /api/v1/sync/scans/key``: the server's X25519 public key and its Ed25519 signature;
 * ``POST /api/v1/sync/scans/status``: the missing check, ``{"scan_ids": [...]}`` (at most
   500) answered ``{"scans": [{"scan_id", "status", "offset", "bytes"}]}``;
+* ``POST /api/v1/sync/scans/key/recover``: the counter's data key re-issued to an operator
+  (:mod:`sync_server.services.scan_key_recovery`);
 * ``PATCH /api/v1/sync/scans/{scan_id}?offset=<n>&sha256=<hex>``: one chunk of the blob
   (``application/offset+octet-stream``) written at ``offset``; ``sha256`` is the chunk's.
   Both travel in the query so the request signature covers them (headers are not signed).
@@ -43,7 +45,7 @@ from sync_server.api.files import inline_file
 from sync_server.clock import utc_now
 from sync_server.errors import Refusal
 from sync_server.schemas import ErrorResponse
-from sync_server.services import device_documents, scans
+from sync_server.services import device_documents, scan_key_recovery, scans
 from sync_server.services.staff_auth import StaffSession
 
 router = APIRouter(
@@ -79,6 +81,49 @@ async def scan_key(context: ContextDep) -> dict[str, str]:
     """The X25519 public key counters seal scan keys for, signed by the server's Ed25519
     key over ``KK-SCAN-KEY-V1\\n<key>`` (check it with the key pinned at enrollment)."""
     return context.scan_key_offer()
+
+
+@router.post(
+    "/key/recover",
+    responses={
+        400: {"model": ErrorResponse, "description": "scan_key.bad_request, request.*"},
+        401: {"model": ErrorResponse, "description": "auth.invalid_credentials, request.*"},
+        403: {
+            "model": ErrorResponse,
+            "description": "device.revoked, scan_key.not_operator, scan_key.operator_elsewhere,"
+            " scan_key.escrow_foreign, auth.account_disabled",
+        },
+        429: {"model": ErrorResponse, "description": "auth.throttled (retry_after)"},
+    },
+)
+async def recover_scan_key(
+    signed: SignedRequestDep, context: ContextDep, ip: ClientIpDep
+) -> dict[str, str]:
+    """Re-issue this counter's data key to one of its operators, proven by their password:
+    ``{"username", "password", "escrow", "ephemeral_key"}`` answered ``{"sealed_key"}``
+    (:mod:`sync_server.services.scan_key_recovery`)."""
+    if len(signed.body) > MAX_RECOVERY_BODY:
+        raise Refusal(
+            "request.too_large",
+            status=413,
+            extra={"max_bytes": MAX_RECOVERY_BODY},
+            max=MAX_RECOVERY_BODY,
+        )
+    try:
+        data = json.loads(signed.body)
+    except (ValueError, RecursionError):
+        raise Refusal("request.malformed_json", status=400) from None
+    request = scan_key_recovery.parse_request(data)
+    sealed = await run_in_threadpool(
+        lambda: scan_key_recovery.reissue(
+            context.db, context.box_key, signed.device, request, client_ip=ip, now=utc_now()
+        )
+    )
+    return {"sealed_key": sealed}
+
+
+MAX_RECOVERY_BODY = 8 * 1024
+"""A recovery body is four short strings: a few hundred bytes."""
 
 
 @router.post(

@@ -1,0 +1,312 @@
+"""A second operator of a counter gets the scan key from the server (escrow + password).
+
+Real server (uvicorn on loopback) behind the faulty-link proxy, real counter stores enrolled
+with real codes, operator accounts pulled by the real sync engine, real scrypt hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from field_client.config import CounterConfig
+from field_client.operator_login import LoginOutcome, check_operator
+from field_client.scan_recovery import RECOVER_PATH, recover_scan_key
+from field_client.store import Operator, Store
+from field_client.sync import SyncEngine, enroll_device
+from field_client.sync.errors import ServerRefusal
+from protocol.errors import message_for
+from signing.key_escrow import open_escrow
+from signing.keys import load_private_key
+from signing.requests import sign_request
+from signing.sealed_box import SealedBoxError, box_public_b64, generate_box_key, load_box_key
+from sync_server.clock import utc_now
+from sync_server.services import enrollment
+from sync_server.services.access_log import entries
+from tests.factories import application_dict
+from tests.integration.conftest import (
+    LAIS,
+    OPERATOR_PASSWORD,
+    RunningServer,
+    add_operator,
+    issue_code,
+)
+from tests.integration.test_sync_engine import _application
+from tests.support.faulty_link import FaultyLink
+from tests.support.http import problem
+from tests.support.scan_samples import pdf_scan
+
+SARI_PASSWORD = OPERATOR_PASSWORD  # add_operator gives every account this password
+
+
+@dataclass
+class Counter:
+    """One enrolled counter and its data directory."""
+
+    config: CounterConfig
+    link: FaultyLink
+
+    def store(self) -> Store:
+        return Store.open(self.config.db_path)
+
+    async def login(self, username: str, password: str = OPERATOR_PASSWORD) -> LoginOutcome:
+        """What the login screen's worker does (on a thread, as there)."""
+        return await asyncio.to_thread(check_operator, self.config, username, password)
+
+    async def sync(self) -> None:
+        async with SyncEngine(self.config, rng=random.Random(1)) as engine:
+            status = await engine.run_once()
+        assert status.last_error is None, status
+
+
+async def new_counter(server: RunningServer, link: FaultyLink, directory: Path) -> Counter:
+    config = CounterConfig(
+        data_dir=directory,
+        connect_timeout_s=3,
+        read_timeout_s=10,
+        write_timeout_s=10,
+        request_deadline_s=20,
+        scan_key_recovery_deadline_s=10,
+        backoff_base_s=0.02,
+        backoff_cap_s=0.2,
+        trust_env=False,
+    )
+    await enroll_device(config, server_url=link.url, code=issue_code(server))
+    counter = Counter(config, link)
+    await counter.sync()  # pulls the kecamatan's operator accounts
+    return counter
+
+
+@pytest.fixture
+async def counter(server, link, tmp_path) -> AsyncIterator[Counter]:
+    """A Sekayu counter where budi attached a scan; sari (same kecamatan) never logged in."""
+    add_operator(server, "budi")
+    add_operator(server, "sari", full_name="Sari Dewi")
+    counter = await new_counter(server, link, tmp_path / "counter")
+    first = await counter.login("budi")
+    assert first.scan_key is not None and first.notice is None  # the first makes the key
+    with counter.store() as store:
+        assert store.data_key_escrow() is not None  # ... and its escrow for the server
+        from field_client.actions import Counter as Actions
+
+        actions = Actions(store, load_private_key(counter.config.key_path))
+        app = _application(application_dict())
+        actions.create_application(app, operator_id=first.operator.id)
+        actions.attach_scan(
+            app.id,
+            "akta_cerai",
+            pdf_scan("AKTA CERAI"),
+            operator_id=first.operator.id,
+            key=first.scan_key,
+            recompress=False,
+        )
+    yield counter
+
+
+def scan_ids(counter: Counter) -> list[str]:
+    with counter.store() as store:
+        return [s.scan_id for s in store.application_scans(application_dict()["id"])]
+
+
+def log_rows(server: RunningServer, action_prefix: str = "scan_key.") -> list:
+    with server.db.read() as conn:
+        return [r for r in entries(conn) if r.action.startswith(action_prefix)]
+
+
+async def recover_as(counter: Counter, operator: Operator, password: str) -> None:
+    def run() -> None:
+        with counter.store() as store:
+            recover_scan_key(counter.config, store, operator, password)
+
+    await asyncio.to_thread(run)
+
+
+def sari(counter: Counter) -> Operator:
+    with counter.store() as store:
+        [(operator_id,)] = store.db.execute("SELECT id FROM operators WHERE username = 'sari'")
+        found = store.operator(operator_id)
+    assert found is not None
+    return found
+
+
+# -- the path that matters ----------------------------------------------------------------
+
+
+async def test_a_second_operator_on_a_fresh_run_gets_the_key_and_opens_the_first_ones_scan(
+    server, counter, caplog
+):
+    caplog.set_level("DEBUG")
+    [scan_id] = scan_ids(counter)
+    outcome = await counter.login("sari")  # a fresh run: nobody opened the key before
+    assert outcome.recovered and outcome.scan_key is not None and outcome.notice is None
+    with counter.store() as store:
+        assert store.read_scan(outcome.scan_key, scan_id) == pdf_scan("AKTA CERAI")
+    # The server recorded who got the key, on which device; never the key or the password.
+    [row] = log_rows(server)
+    assert (row.action, row.actor_id, row.role) == (
+        "scan_key.reissued",
+        outcome.operator.id,
+        "operator",
+    )
+    device_id = counter_device_id(counter)
+    assert row.detail == f"perangkat {device_id}"
+    logged = caplog.text + json.dumps([asdict(r) for r in log_rows(server)])
+    raw = outcome.scan_key._key
+    for secret in (SARI_PASSWORD, raw.hex(), base64.b64encode(raw).decode()):
+        assert secret not in logged
+
+    # From now on sari's own wrapped copy opens it, with no network at all.
+    counter.link.set_profile(offline=True)
+    again = await counter.login("sari")
+    assert again.scan_key == outcome.scan_key and not again.recovered
+    assert len(log_rows(server)) == 1
+
+
+def counter_device_id(counter: Counter) -> str:
+    with counter.store() as store:
+        device = store.device()
+    assert device is not None
+    return device.device_id
+
+
+# -- refusals -----------------------------------------------------------------------------
+
+
+async def test_a_wrong_password_is_refused_then_throttled(server, counter):
+    operator = sari(counter)  # the local check would stop a wrong password: ask directly
+    with pytest.raises(ServerRefusal) as wrong:
+        await recover_as(counter, operator, "bukan-sandi-sari")
+    assert (wrong.value.status, wrong.value.code) == (401, "auth.invalid_credentials")
+    with pytest.raises(ServerRefusal) as throttled:
+        await recover_as(counter, operator, SARI_PASSWORD)  # even the right one, for now
+    assert (throttled.value.status, throttled.value.code) == (429, "auth.throttled")
+    assert throttled.value.extra["retry_after"] >= 1
+    assert log_rows(server) == []
+    with counter.store() as store:
+        assert [r for r in keyring(store) if r == operator.id] == []
+
+
+def keyring(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT operator_id FROM scan_keyring").fetchall()]
+
+
+async def test_a_revoked_device_gets_no_key(server, counter):
+    enrollment.revoke_device(server.db, counter_device_id(counter), now=utc_now())
+    outcome = await counter.login("sari")
+    assert outcome.operator is not None  # the login itself still works offline
+    assert outcome.scan_key is None and not outcome.recovered
+    assert outcome.notice == message_for("device.revoked", device_id=counter_device_id(counter))
+    assert log_rows(server) == []
+
+
+async def test_an_operator_of_another_kecamatan_is_refused(server, counter):
+    andi_id = add_operator(server, "andi.lais", kecamatan=LAIS, full_name="Andi")
+    # A tampered counter that would let andi in: the server still says no.
+    andi = replace(sari(counter), id=andi_id, username="andi.lais", kecamatan=LAIS)
+    with pytest.raises(ServerRefusal) as refused:
+        await recover_as(counter, andi, OPERATOR_PASSWORD)
+    assert (refused.value.status, refused.value.code) == (403, "scan_key.operator_elsewhere")
+    [row] = log_rows(server)
+    assert (row.action, row.actor_id) == ("scan_key.refused", andi_id)
+    assert row.detail.endswith("ditolak: scan_key.operator_elsewhere")
+
+
+async def test_an_escrow_copied_from_another_counter_is_refused(server, link, counter, tmp_path):
+    other = await new_counter(server, link, tmp_path / "other-counter")
+    assert (await other.login("budi")).scan_key is not None
+    with other.store() as store:
+        foreign = store.data_key_escrow()
+    with counter.store() as store:
+        store.db.execute("UPDATE meta SET value = ? WHERE key = 'data_key_escrow'", [foreign])
+    outcome = await counter.login("sari")
+    assert outcome.scan_key is None
+    assert outcome.notice == message_for(
+        "scan_key.escrow_foreign", device_id=counter_device_id(counter)
+    )
+    [row] = log_rows(server)
+    assert row.action == "scan_key.refused" and row.detail.endswith("scan_key.escrow_foreign")
+
+
+async def test_refusals_are_problem_json_with_stable_codes(server, counter):
+    """The raw answers, as any client sees them."""
+    with counter.store() as store:
+        device = store.device()
+        escrow = store.data_key_escrow()
+    assert device is not None and escrow is not None
+    key = load_private_key(counter.config.key_path)
+
+    def post(body: dict) -> httpx.Response:
+        raw = json.dumps(body).encode()
+        headers = sign_request(key, device.device_id, "POST", RECOVER_PATH, raw, now=utc_now())
+        headers["Content-Type"] = "application/json"
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+            return http.post(RECOVER_PATH, content=raw, headers=headers)
+
+    body = {
+        "username": "sari",
+        "password": SARI_PASSWORD,
+        "escrow": escrow,
+        "ephemeral_key": box_public_b64(generate_box_key()),
+    }
+    problem(post({**body, "ephemeral_key": "AAAA"}), 400, "scan_key.bad_request")
+    problem(post({k: v for k, v in body.items() if k != "escrow"}), 400, "scan_key.bad_request")
+    problem(post({**body, "escrow": escrow[:-8] + "AAAAAAA="}), 403, "scan_key.escrow_foreign")
+    detail = problem(post({**body, "password": "salah-sandi-1"}), 401, "auth.invalid_credentials")
+    assert detail["detail"] == "Nama pengguna atau kata sandi salah."
+    assert post(body).status_code == 429
+    assert SARI_PASSWORD not in json.dumps(detail)
+
+
+# -- no network at login ------------------------------------------------------------------
+
+
+async def test_offline_login_works_and_the_key_comes_once_the_link_is_back(server, counter):
+    [scan_id] = scan_ids(counter)
+    counter.link.set_profile(offline=True)
+    offline = await counter.login("sari")
+    assert offline.operator is not None and offline.operator.username == "sari"
+    assert offline.scan_key is None
+    assert offline.notice == message_for("scan.recovery_offline")
+    assert "jaringan" in offline.notice and log_rows(server) == []
+
+    counter.link.set_profile(offline=False)
+    # What the password dialog runs when sari next attaches or opens a scan.
+    back = await counter.login("sari")
+    assert back.recovered and back.scan_key is not None
+    with counter.store() as store:
+        assert store.read_scan(back.scan_key, scan_id) == pdf_scan("AKTA CERAI")
+    assert [r.action for r in log_rows(server)] == ["scan_key.reissued"]
+
+
+# -- the escrow on disk -------------------------------------------------------------------
+
+
+async def test_the_escrow_opens_only_with_the_servers_key_for_this_device(server, counter):
+    with counter.store() as store:
+        escrow = store.data_key_escrow()
+        device_id = store.device().device_id  # type: ignore[union-attr]
+    assert escrow is not None
+    server_key = load_box_key(server.config.box_key_path)
+    assert len(open_escrow(server_key, escrow, device_id)) == 32
+    for key, device in ((generate_box_key(), device_id), (server_key, "dev-someone-else")):
+        with pytest.raises(SealedBoxError):
+            open_escrow(key, escrow, device)
+    conn = sqlite3.connect(server.config.db_path)  # the server keeps no copy of it
+    try:
+        assert not any(
+            escrow in str(value)
+            for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for row in conn.execute(f"SELECT * FROM {table}")  # noqa: S608
+            for value in row
+        )
+    finally:
+        conn.close()
