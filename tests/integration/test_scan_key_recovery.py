@@ -18,9 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from field_client.app import LINK_BACK, CounterApp
 from field_client.config import CounterConfig
 from field_client.operator_login import LoginOutcome, check_operator
 from field_client.scan_recovery import RECOVER_PATH, recover_scan_key
+from field_client.screens.dialogs import PasswordDialog
+from field_client.screens.file_picker import FilePickerScreen
 from field_client.store import Operator, Store
 from field_client.sync import SyncEngine, enroll_device
 from field_client.sync.errors import ServerRefusal
@@ -41,6 +44,15 @@ from tests.integration.conftest import (
     issue_code,
 )
 from tests.integration.test_sync_engine import _application
+from tests.support.counter_ui import (
+    SIZE,
+    app_for,
+    counter_config,
+    fill_service_applicant_address,
+    log_in,
+    new_application,
+    until,
+)
 from tests.support.faulty_link import FaultyLink
 from tests.support.http import problem
 from tests.support.scan_samples import pdf_scan
@@ -69,17 +81,7 @@ class Counter:
 
 
 async def new_counter(server: RunningServer, link: FaultyLink, directory: Path) -> Counter:
-    config = CounterConfig(
-        data_dir=directory,
-        connect_timeout_s=3,
-        read_timeout_s=10,
-        write_timeout_s=10,
-        request_deadline_s=20,
-        scan_key_recovery_deadline_s=10,
-        backoff_base_s=0.02,
-        backoff_cap_s=0.2,
-        trust_env=False,
-    )
+    config = counter_config(directory, scan_key_recovery_deadline_s=10)
     await enroll_device(config, server_url=link.url, code=issue_code(server))
     counter = Counter(config, link)
     await counter.sync()  # pulls the kecamatan's operator accounts
@@ -310,3 +312,53 @@ async def test_the_escrow_opens_only_with_the_servers_key_for_this_device(server
         )
     finally:
         conn.close()
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+def shown(app: CounterApp, message: str) -> bool:
+    """Whether a toast showed ``message`` (Textual keeps the ones it displays)."""
+    return any(n.message == message for n in app._notifications)
+
+
+async def test_the_app_logs_in_offline_locked_and_opens_the_scans_once_the_link_is_back(
+    server, link, tmp_path
+):
+    add_operator(server, "budi")
+    add_operator(server, "sari", full_name="Sari Dewi")
+    counter = await new_counter(server, link, tmp_path / "counter")
+    assert (await counter.login("budi")).scan_key is not None  # another day: key + escrow
+    link.set_profile(offline=True)
+
+    app = app_for(counter.config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "sari", SARI_PASSWORD)  # offline: the login works ...
+        assert app.operator is not None and app.operator.username == "sari"
+        assert app.scan_key is None  # ... the scans stay locked, and she is told why
+        offline = message_for("scan.recovery_offline")
+        await until(pilot, lambda: shown(app, offline))
+
+        form = await new_application(pilot)
+        await fill_service_applicant_address(pilot)
+        link.set_profile(offline=False)
+        await until(pilot, lambda: shown(app, LINK_BACK))  # the engine reconnected
+
+        # F7 on a document: the password again (it was not kept), a wrong one first.
+        form.query_one("#doc-formulir_f102-f102").focus()
+        await pilot.press("f7")
+        await until(pilot, lambda: isinstance(app.screen, PasswordDialog))
+        await pilot.press(*"bukan-sandinya", "enter")
+        await until(
+            pilot, lambda: any(n.message == "Kata sandi salah." for n in app._notifications)
+        )
+        assert app.scan_key is None and app.screen is form
+
+        form.query_one("#doc-formulir_f102-f102").focus()
+        await pilot.press("f7")
+        await until(pilot, lambda: isinstance(app.screen, PasswordDialog))
+        await pilot.press(*SARI_PASSWORD, "enter")
+        # The key came from the server; the attach goes on to the file picker.
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen), timeout=30)
+        assert app.scan_key is not None and app.session_scan_key == app.scan_key
+    assert [r.action for r in log_rows(server)] == ["scan_key.reissued"]
