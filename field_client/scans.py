@@ -8,7 +8,9 @@ Key hierarchy (design.md §4, docs/security.md):
 * the scan key is also wrapped under the **device data key** (``scans.wrapped_key``), so a
   logged-in operator can preview the scan here;
 * the data key exists only wrapped, once per operator, under a key derived from that
-  operator's password (``scan_keyring``). A stolen disk without a password opens no scan.
+  operator's password (``scan_keyring``), and sealed for the server, bound to this device
+  (the escrow in ``meta``: the server re-issues the key from it to an operator with no copy,
+  :mod:`field_client.scan_recovery`). A stolen disk without a password opens no scan.
 
 Dedup: the same file attached twice is stored once. The lookup key is an HMAC of the
 plaintext under a key derived from the data key (``scans.dedup_tag``), not its plain
@@ -316,9 +318,10 @@ def unlock(
 
     The first operator to unlock makes the key. An operator without a wrapped copy yet gets
     one when ``unlocked`` (the key another operator opened earlier in this session) is
-    given; otherwise ``scan.locked`` (:class:`ScanError`). A wrong password raises
-    ``scan.wrong_password``. The caller has checked the password at login already; this
-    check is the cryptographic one.
+    given; otherwise ``scan.locked`` (:class:`ScanError`: the server can re-issue it,
+    :mod:`field_client.scan_recovery`). A wrong password raises ``scan.wrong_password``.
+    Every successful unlock also makes sure the escrow for the server exists. The caller
+    has checked the password at login already; this check is the cryptographic one.
     """
     row = tx._row("SELECT wrapped_data_key FROM scan_keyring WHERE operator_id = ?", [operator_id])
     if row is not None:

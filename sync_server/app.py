@@ -27,6 +27,8 @@ PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)     
          kk-number                                                               kabid
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
 GET      /api/v1/sync/kk/{id}        the signed KK, for the owning counter        signed
+POST     /api/v1/sync/scans/key/     the counter's scan key re-issued to one of   signed, +
+         recover                     its operators (escrow + their password)     password
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
          /verifikasi/{token} (HTML)  token): Aktif / Tidak aktif / not found     limited
 POST     /api/v1/applications/       claim the current step (or assign it);      the step's
