@@ -32,7 +32,7 @@ from field_client.config import CounterConfig
 from field_client.errors import DeviceKeyMismatch, DeviceNotEnrolled, ScanError
 from field_client.scans import DataKey
 from field_client.store import Operator, Store
-from field_client.sync.client import SyncClient, timeouts, utc_now
+from field_client.sync.client import SyncClient, client_for, utc_now
 from field_client.sync.errors import LinkDown
 from protocol.events import format_timestamp
 from signing.key_escrow import open_for_operator
@@ -82,19 +82,14 @@ def recover_scan_key(
             "ephemeral_key": box_public_b64(ephemeral),
         }
     ).encode("utf-8")
-    client = SyncClient(
+    client = client_for(
+        config,
         config.server_url or device.server_url,
         device.device_id,
         key,
-        timeout=timeouts(
-            connect=config.connect_timeout_s,
-            read=config.scan_key_recovery_deadline_s,
-            write=config.scan_key_recovery_deadline_s,
-        ),
-        deadline_s=config.scan_key_recovery_deadline_s,
         clock=clock,
         transport=transport,
-        trust_env=config.trust_env,
+        deadline_s=config.scan_key_recovery_deadline_s,
     )
     answer = asyncio.run(_ask(client, body))
     del body  # the password's last copy here; the caller drops its own after the login

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from field_client.config import CounterConfig
 from field_client.sync.errors import LinkDown, ServerRefusal
 from protocol.events import parse_timestamp
 from signing.requests import sign_request
@@ -47,6 +48,7 @@ __all__ = [
     "ChunkAnswer",
     "SCANS_PATH",
     "SyncClient",
+    "client_for",
     "timeouts",
     "utc_now",
     "read_json",
@@ -134,6 +136,33 @@ def refusal_of(response: httpx.Response, data: Any) -> ServerRefusal:
 
 
 _PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "instance"})
+
+
+def client_for(
+    config: CounterConfig,
+    url: str,
+    device_id: str,
+    key: Ed25519PrivateKey,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    transport: httpx.AsyncBaseTransport | None = None,
+    deadline_s: float | None = None,
+) -> SyncClient:
+    """A client with the counter's timeouts; ``deadline_s`` (the engine's
+    ``request_deadline_s`` when ``None``) also caps the read and write timeouts."""
+    read, write = config.read_timeout_s, config.write_timeout_s
+    if deadline_s is not None:
+        read, write = min(read, deadline_s), min(write, deadline_s)
+    return SyncClient(
+        url,
+        device_id,
+        key,
+        timeout=timeouts(connect=config.connect_timeout_s, read=read, write=write),
+        deadline_s=config.request_deadline_s if deadline_s is None else deadline_s,
+        clock=clock,
+        transport=transport,
+        trust_env=config.trust_env,
+    )
 
 
 class SyncClient:

@@ -69,7 +69,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from field_client.config import CounterConfig
 from field_client.errors import DeviceKeyMismatch, DeviceNotEnrolled
 from field_client.store import Device, Store
-from field_client.sync.client import SyncClient, timeouts, utc_now
+from field_client.sync.client import SyncClient, client_for, utc_now
 from field_client.sync.downloads import DocumentDownloader
 from field_client.sync.errors import LinkDown, ServerRefusal, SyncError
 from field_client.sync.progress import TransferProgress
@@ -472,18 +472,8 @@ class SyncEngine:
         return self._client
 
     def _make_client(self, url: str, device_id: str, key: Ed25519PrivateKey) -> SyncClient:
-        cfg = self.config
-        return SyncClient(
-            url,
-            device_id,
-            key,
-            timeout=timeouts(
-                connect=cfg.connect_timeout_s, read=cfg.read_timeout_s, write=cfg.write_timeout_s
-            ),
-            deadline_s=cfg.request_deadline_s,
-            clock=self._clock,
-            transport=self._transport,
-            trust_env=cfg.trust_env,
+        return client_for(
+            self.config, url, device_id, key, clock=self._clock, transport=self._transport
         )
 
     async def _push_all(self, client: SyncClient) -> None:
