@@ -64,6 +64,8 @@ _ACCESS_LABELS = {
     "application.released": "Melepas berkas",
     "application.exported": "Ekspor untuk SIAK",
     "application.siak_entered": "Mencatat entri SIAK",
+    "scan_key.reissued": "Kunci pindaian loket diberikan ke operator",
+    "scan_key.refused": "Kunci pindaian loket ditolak",
 }
 
 

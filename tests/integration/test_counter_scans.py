@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -236,3 +237,30 @@ def test_a_camera_photo_is_made_document_sized_before_it_is_encrypted(store, env
         APP_ID, "buku_nikah", photo, operator_id=OPERATOR_ID, key=key, recompress=False
     )
     assert store.read_scan(key, kept.scan_id) == photo
+
+
+def test_the_escrow_follows_the_data_key_and_a_foreign_key_is_never_adopted(env, server_box):
+    store = env.store
+    # A counter that does not know the server's key yet makes the data key, no escrow.
+    key = store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
+    assert store.data_key_escrow() is None
+    device_id = store.device().device_id  # type: ignore[union-attr]
+    # Once the key arrives (a sync), the next unlock seals the escrow: also how a counter
+    # that had a data key before escrows existed gets one.
+    store.set_server_box_key(box_public_b64(server_box))
+    store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
+    assert open_escrow(server_box, store.data_key_escrow(), device_id) == key._key
+    # A new server scan key: sealed again for it at the next unlock.
+    rotated = generate_box_key()
+    store.set_server_box_key(box_public_b64(rotated))
+    store.unlock_scans(OPERATOR_ID, PASSWORD, at=AT)
+    assert open_escrow(rotated, store.data_key_escrow(), device_id) == key._key
+
+    # A key the server would re-issue is kept only if it is this counter's.
+    with pytest.raises(ScanError) as wrong:
+        store.adopt_scan_key(SECOND_OPERATOR, "sandi-operator-2", os.urandom(32), at=AT)
+    assert wrong.value.code == "scan.recovered_key_wrong"
+    with pytest.raises(ScanError):
+        store.unlock_scans(SECOND_OPERATOR, "sandi-operator-2", at=AT)  # nothing written
+    adopted = store.adopt_scan_key(SECOND_OPERATOR, "sandi-operator-2", key._key, at=AT)
+    assert adopted == key == store.unlock_scans(SECOND_OPERATOR, "sandi-operator-2", at=AT)

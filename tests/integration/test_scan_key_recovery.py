@@ -28,6 +28,7 @@ from field_client.store import Operator, Store
 from field_client.sync import SyncEngine, enroll_device
 from field_client.sync.errors import ServerRefusal
 from protocol.errors import message_for
+from protocol.workflow import Role
 from signing.key_escrow import open_escrow
 from signing.keys import load_private_key
 from signing.requests import sign_request
@@ -43,6 +44,7 @@ from tests.integration.conftest import (
     add_operator,
     issue_code,
 )
+from tests.integration.test_staff_web import web_login
 from tests.integration.test_sync_engine import _application
 from tests.support.counter_ui import (
     SIZE,
@@ -165,6 +167,13 @@ async def test_a_second_operator_on_a_fresh_run_gets_the_key_and_opens_the_first
     raw = outcome.scan_key._key
     for secret in (SARI_PASSWORD, raw.hex(), base64.b64encode(raw).decode()):
         assert secret not in logged
+
+    # The admin sees it on the audit page, in words.
+    add_operator(server, "admin", None, role="admin", full_name="Admin Dinas")
+    with httpx.Client(base_url=server.base_url, timeout=30) as admin:
+        assert web_login(admin, Role.ADMIN).status_code == 303
+        page = admin.get("/staf/admin/audit").text
+    assert "Kunci pindaian loket diberikan ke operator" in page and device_id in page
 
     # From now on sari's own wrapped copy opens it, with no network at all.
     counter.link.set_profile(offline=True)
