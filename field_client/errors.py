@@ -82,6 +82,9 @@ define_messages(
         "melampirkan berkas di loket ini masuk sekali.",
         "scan.recovered_key_wrong": "Kunci berkas dari server tidak cocok dengan loket ini; "
         "kunci tidak dipakai. Hubungi admin Dinas.",
+        "scan.password_outdated": "Server pusat tidak menerima kata sandi ini (mungkin sudah "
+        "diganti admin dan loket belum sinkron). Berkas pindaian tetap terkunci; sinkronkan "
+        "(F5), lalu masuk lagi dengan kata sandi terbaru.",
         "scan.recovery_offline": "Tidak ada jaringan ke server pusat: berkas pindaian tetap "
         "terkunci. Kunci berkas diambil dari server setelah jaringan kembali; Anda akan "
         "diminta kata sandi sekali lagi saat melampirkan atau membuka berkas.",

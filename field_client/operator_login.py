@@ -90,6 +90,8 @@ def check_operator(
             return LoginOutcome(operator, notice=message_for("scan.recovery_offline"))
         except KKError as exc:  # a refusal, no escrow, a key that is not this counter's
             log.warning("scan key not recovered for %s: %s", operator.id, exc.code)
+            if exc.code == "auth.invalid_credentials":  # the local hash is older
+                return LoginOutcome(operator, notice=message_for("scan.password_outdated"))
             return LoginOutcome(operator, notice=exc.message)
         except Exception:  # a bug must not cost the operator their login
             log.exception("scan key recovery failed for %s", operator.id)

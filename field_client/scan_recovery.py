@@ -1,9 +1,9 @@
 """Getting the counter's data key from the server for an operator who has no copy of it.
 
 The data key is wrapped per operator password (:mod:`field_client.scans`); an operator whose
-``scan_keyring`` row is missing (new on this counter) or wrapped under an old password (the
-admin reset it) cannot open it alone. The counter keeps the key in escrow, sealed for the
-server and bound to this device (:mod:`signing.key_escrow`). :func:`recover_scan_key` sends
+``scan_keyring`` row is missing (new on this counter) or wrapped under an old password
+cannot open it alone. The counter keeps the key in escrow, sealed for the server and bound
+to this device (:mod:`signing.key_escrow`). :func:`recover_scan_key` sends
 that escrow, the operator's username and password and a fresh ephemeral X25519 public key
 in one device-signed request (``POST /api/v1/sync/scans/key/recover``, docs/protocol.md);
 the server checks the password against its own hash (the copy on this disk is not enough),
@@ -92,7 +92,6 @@ def recover_scan_key(
         deadline_s=config.scan_key_recovery_deadline_s,
     )
     answer = asyncio.run(_ask(client, body))
-    del body  # the password's last copy here; the caller drops its own after the login
     sealed = answer.get("sealed_key")
     if not isinstance(sealed, str):
         raise LinkDown.of("sync.bad_response", status=200)

@@ -210,6 +210,19 @@ def keyring(store: Store) -> list[str]:
     return [r[0] for r in store.db.execute("SELECT operator_id FROM scan_keyring").fetchall()]
 
 
+async def test_a_password_changed_centrally_keeps_the_scans_locked_and_says_why(server, counter):
+    from signing.passwords import hash_password
+
+    with server.db.write() as conn:  # the counter has not pulled the new hash yet
+        conn.execute(
+            "UPDATE users SET password_hash = ? WHERE username = 'sari'",
+            [hash_password("sandi-baru-sari-2")],
+        )
+    outcome = await counter.login("sari")  # the old password still opens the login here
+    assert outcome.operator is not None and outcome.scan_key is None
+    assert outcome.notice == message_for("scan.password_outdated")
+
+
 async def test_a_revoked_device_gets_no_key(server, counter):
     enrollment.revoke_device(server.db, counter_device_id(counter), now=utc_now())
     outcome = await counter.login("sari")
