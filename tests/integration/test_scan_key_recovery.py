@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from field_client.app import LINK_BACK, CounterApp
+from field_client.app import LINK_BACK, SCANS_LOCKED_TITLE, CounterApp
 from field_client.config import CounterConfig
 from field_client.operator_login import LoginOutcome, check_operator
 from field_client.scan_recovery import RECOVER_PATH, recover_scan_key
@@ -383,4 +383,19 @@ async def test_the_app_logs_in_offline_locked_and_opens_the_scans_once_the_link_
         # The key came from the server; the attach goes on to the file picker.
         await until(pilot, lambda: isinstance(app.screen, FilePickerScreen), timeout=30)
         assert app.scan_key is not None and app.session_scan_key == app.scan_key
+    assert [r.action for r in log_rows(server)] == ["scan_key.reissued"]
+
+
+async def test_the_app_fetches_the_key_at_login_when_the_link_is_up(server, link, tmp_path):
+    add_operator(server, "budi")
+    add_operator(server, "sari", full_name="Sari Dewi")
+    counter = await new_counter(server, link, tmp_path / "counter")
+    assert (await counter.login("budi")).scan_key is not None
+
+    app = app_for(counter.config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "sari", SARI_PASSWORD)
+        assert app.scan_key is not None and app.session_scan_key == app.scan_key
+        await pilot.pause()
+        assert not [n for n in app._notifications if n.title == SCANS_LOCKED_TITLE]
     assert [r.action for r in log_rows(server)] == ["scan_key.reissued"]
