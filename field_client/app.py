@@ -114,8 +114,9 @@ class CounterApp(App[None]):
         a copy of it yet gets one wrapped under their password (field_client.scans.unlock)
         without asking the server (field_client.scan_recovery)."""
         self._last_sync: datetime | None = None
-        self._told_link_back = False
-        """The operator with locked scans was told once that the link is back."""
+        self._wait_for_link = False
+        """The scan key could not be fetched at login for want of a link: tell the
+        operator once when the engine reaches the server again."""
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -169,9 +170,9 @@ class CounterApp(App[None]):
         status = self._with_last_sync(status)
         self.sync_status = status
         self.screen.post_message(SyncStatusChanged(status))
-        if status.online and self.operator is not None and self.scan_key is None:
-            if not self._told_link_back:  # once per login: the password is not kept
-                self._told_link_back = True
+        if status.online and not status.device_revoked and self._wait_for_link:
+            self._wait_for_link = False  # once per login: the password is not kept
+            if self.operator is not None and self.scan_key is None:
                 self.notify(LINK_BACK, title=SCANS_LOCKED_TITLE, timeout=15)
 
     def _with_last_sync(self, status: SyncStatus) -> SyncStatus:
@@ -203,7 +204,7 @@ class CounterApp(App[None]):
     async def on_logged_in(self, message: LoggedIn) -> None:
         self.operator = message.operator
         self.scan_key = message.scan_key
-        self._told_link_back = False
+        self._wait_for_link = message.scan_key_offline
         if message.scan_key is not None:
             self.session_scan_key = message.scan_key
         # Switch first: a Header on a screen being removed must not see the title change
@@ -218,6 +219,7 @@ class CounterApp(App[None]):
     async def on_logout_requested(self, message: LogoutRequested) -> None:
         self.operator = None
         self.scan_key = None
+        self._wait_for_link = False
         await self.switch_screen(LoginScreen())
         self.sub_title = self.SUB_TITLE or ""
 

@@ -35,6 +35,8 @@ class LoggedIn(Message):
     """The counter's scan key opened with the operator's password (``None``: locked)."""
     scan_notice: str | None = None
     """Why the scans stay locked, in Indonesian (shown once after the login)."""
+    scan_key_offline: bool = False
+    """The server could not be asked for the scan key: the app says when the link is back."""
 
 
 @dataclass

@@ -52,6 +52,9 @@ class LoginOutcome:
     """Why the scans stay locked, in Indonesian (``None`` when they opened)."""
     recovered: bool = False
     """The key came from the server just now."""
+    offline: bool = False
+    """The server could not be asked (no usable answer): worth asking again once the link
+    is back."""
 
 
 def check_operator(
@@ -87,7 +90,8 @@ def check_operator(
             key = recover_scan_key(config, store, operator, password, clock=clock)
         except LinkDown as exc:
             log.info("scan key not recovered for %s: %s", operator.id, exc.code)
-            return LoginOutcome(operator, notice=message_for("scan.recovery_offline"))
+            notice = message_for("scan.recovery_offline")
+            return LoginOutcome(operator, notice=notice, offline=True)
         except KKError as exc:  # a refusal, no escrow, a key that is not this counter's
             log.warning("scan key not recovered for %s: %s", operator.id, exc.code)
             if exc.code == "auth.invalid_credentials":  # the local hash is older

@@ -147,7 +147,9 @@ class LoginScreen(Screen[None]):
             else:
                 self._fail(WRONG_PASSWORD, focus="#password")
             return
-        self.app.post_message(LoggedIn(outcome.operator, outcome.scan_key, outcome.notice))
+        self.app.post_message(
+            LoggedIn(outcome.operator, outcome.scan_key, outcome.notice, outcome.offline)
+        )
 
     def _recovering(self) -> None:
         self.query_one("#login-message", Static).update(Text(RECOVERING, style="yellow"))
