@@ -532,6 +532,30 @@ _SCHEMA_SIAK = (
     """,
 )
 
+# Downloads sealed for the counter (#5): each device's X25519 box key, and the signed KK
+# encrypted once per (document, device) so a resumed download gets the same bytes.
+_SCHEMA_SEALED_DOWNLOADS = (
+    """
+    CREATE TABLE device_box_keys (
+        device_id       TEXT PRIMARY KEY REFERENCES devices (device_id),
+        box_public_key  TEXT NOT NULL,
+        registered_at   TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE sealed_documents (
+        document_sha256  TEXT NOT NULL,
+        device_id        TEXT NOT NULL REFERENCES devices (device_id),
+        box_public_key   TEXT NOT NULL,
+        blob_sha256      TEXT NOT NULL,
+        blob_bytes       INTEGER NOT NULL,
+        created_at       TEXT NOT NULL,
+        PRIMARY KEY (document_sha256, device_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX sealed_documents_by_blob ON sealed_documents (blob_sha256)",
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -543,6 +567,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_WHATSAPP_INBOX,
     _SCHEMA_CLAIMS_DUPLICATES,
     _SCHEMA_SIAK,
+    _SCHEMA_SEALED_DOWNLOADS,
 )
 """Statements that bring the schema from version i to i + 1."""
 

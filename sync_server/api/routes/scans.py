@@ -10,8 +10,11 @@ Counters (signed requests, like every ``/api/v1/sync`` route):
   Both travel in the query so the request signature covers them (headers are not signed).
   Answer ``{"scan_id", "offset", "complete"}``.
 
+* ``PUT /api/v1/sync/documents/box-key``: ``{"box_public_key": <X25519, base64>}``, the key
+  the device's downloads are sealed for;
 * ``GET /api/v1/sync/documents/{application_id}?offset=<n>&length=<m>``: a piece of the
-  signed KK of an application the device owns (:mod:`sync_server.services.device_documents`).
+  signed KK of an application the device owns, encrypted for the device's box key
+  (:mod:`sync_server.services.device_documents`).
 
 Staff (bearer token; verifikator, Kabid, Kepala Dinas):
 
@@ -149,12 +152,35 @@ async def upload_chunk(
     return {"scan_id": scan_id, "offset": result.offset, "complete": result.complete}
 
 
+@documents_router.put(
+    "/box-key",
+    responses={400: {"model": ErrorResponse, "description": "document.bad_box_key, request.*"}},
+)
+async def register_box_key(signed: SignedRequestDep, context: ContextDep) -> dict[str, str]:
+    """Register the X25519 public key this device's downloads are sealed for (the request
+    signature vouches for it); a new key replaces the old one."""
+    try:
+        data = json.loads(signed.body)
+    except (ValueError, RecursionError):
+        raise Refusal("request.malformed_json", status=400) from None
+    public = data.get("box_public_key") if isinstance(data, dict) else None
+    if not isinstance(public, str) or len(public) > 64:
+        raise Refusal("document.bad_box_key", status=400)
+    at = await run_in_threadpool(
+        lambda: device_documents.register_box_key(
+            context.db, context.config.sealed_dir, signed.device, public, now=utc_now()
+        )
+    )
+    return {"box_public_key": public, "registered_at": at}
+
+
 @documents_router.get(
     "/{application_id}",
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "the piece"},
         404: {"model": ErrorResponse, "description": "document.not_signed"},
+        409: {"model": ErrorResponse, "description": "document.box_key_missing"},
         416: {"model": ErrorResponse, "description": "document.bad_range"},
     },
 )
@@ -163,24 +189,32 @@ async def download_piece(
     request: Request,
     signed: SignedRequestDep,
     context: ContextDep,
+    ip: ClientIpDep,
 ) -> Response:
-    """A piece of the signed KK of an application this device owns, from ``offset``, at
-    most ``length`` bytes; ``X-KK-Document-SHA256`` and ``X-KK-Document-Size`` describe
-    the whole file (the counter checks it against the signed ``application.kk_ready``)."""
+    """A piece, from ``offset``, at most ``length`` bytes, of the signed KK of an
+    application this device owns, encrypted for the device's registered box key.
+    ``X-KK-Blob-SHA256`` and ``X-KK-Blob-Size`` describe the whole ciphertext (offsets count
+    its bytes), ``X-KK-Document-SHA256`` and ``X-KK-Document-Size`` the signed PDF inside
+    (the counter checks them against the signed ``application.kk_ready``)."""
     offset = _query_int(request, "offset")
     length = _query_int(request, "length")
+    config = context.config
     piece = await run_in_threadpool(
         lambda: device_documents.read_piece(
             context.db,
-            context.config.documents_dir,
+            (config.documents_dir, config.sealed_dir),
             signed.device,
             application_id,
             offset=offset,
             length=length,
+            now=utc_now(),
+            client_ip=ip,
         )
     )
     headers = {
         "Cache-Control": "no-store",
+        "X-KK-Blob-SHA256": piece.blob_sha256,
+        "X-KK-Blob-Size": str(piece.blob_size),
         "X-KK-Document-SHA256": piece.sha256,
         "X-KK-Document-Size": str(piece.size),
     }
