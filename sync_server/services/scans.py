@@ -296,7 +296,7 @@ def _finish(
     raise_refusal: bool = False,
 ) -> store.ScanRow | None:
     """Verify a whole blob and mark it complete, or discard it and start over."""
-    blob = blobs.read_partial(row.scan_id, row.blob_bytes)
+    blob = blobs.read_arrived(row.scan_id, row.blob_bytes)
     refusal: Refusal | None = None
     media_type = None
     plaintext = b""

@@ -241,3 +241,23 @@ def test_the_sealed_copies_of_a_revoked_device_are_deleted(server, client):
     assert not path.exists()
     with server.db.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM sealed_documents").fetchone()[0] == 0
+
+
+def test_a_blob_promoted_before_a_crash_is_found_complete_and_kept(server, client):
+    counter = ScanCounter(server, client)
+    scan_id, blob = counter.attach(jpeg_scan(seed=5))
+    assert chunk(client, counter.device, scan_id, 0, blob).json()["complete"]
+    # The state a crash leaves between moving the verified blob into place and committing
+    # its row: the file is complete, the row still says arriving with every byte received.
+    with server.db.write() as conn:
+        conn.execute(
+            "UPDATE scans SET status = 'arriving', completed_at = NULL WHERE scan_id = ?",
+            [scan_id],
+        )
+    path = BlobStore(server.config.scans_dir).path(scan_id)
+    backdate(path)
+    assert storage_sweep.sweep(server.db, server.config, now=time.time() + LATER) == 0
+    assert status(client, counter.device, scan_id) == [
+        {"scan_id": scan_id, "status": "complete", "offset": len(blob), "bytes": len(blob)}
+    ]
+    assert path.read_bytes() == blob
