@@ -71,10 +71,7 @@ class DocumentDownloader:
         if public is None:
             return  # no operator has unlocked this counter yet: nothing to seal for
         if await self._run(Store.device_box_registered) != public:
-            # Once per key (a changed key also makes the documents sealed for the old one
-            # due again).
-            await self._client.register_box_key(public)
-            await self._run(lambda s: s.mark_device_box_registered(public))
+            await self._register(public)  # once per key
         todo = [d for d in await self._run(Store.documents_to_download) if _well_formed(d)]
         if not todo:
             return
@@ -85,16 +82,23 @@ class DocumentDownloader:
         )
         try:
             for document in todo:
-                await self._download(document, meter)
+                await self._download(document, public, meter)
         finally:
             self._on_progress(None)
 
-    async def _download(self, document: KKDocument, meter: ProgressMeter) -> None:
+    async def _register(self, public: str) -> None:
+        """Have the server seal for ``public`` (a changed key also makes the documents
+        sealed for the old one due again)."""
+        await self._client.register_box_key(public)
+        await self._run(lambda s: s.mark_device_box_registered(public))
+
+    async def _download(self, document: KKDocument, public: str, meter: ProgressMeter) -> None:
         sha256, size = str(document.document["sha256"]), int(document.document["size"])
         folder: DocumentFolder = await self._run(lambda s: s.document_folder)
         partial = _partial_of(folder, sha256)
         held = partial.stat().st_size if partial else 0
         meter.start_file(blob_size(size), already=held)
+        registered_again = False
         while True:
             try:
                 piece = await self._client.download_piece(
@@ -104,6 +108,11 @@ class DocumentDownloader:
                 self._chunks.failed()
                 raise  # the next round resumes from the partial file
             except ServerRefusal as exc:
+                if exc.code == "document.box_key_missing" and not registered_again:
+                    # The server lost the registration (restored from a backup): again.
+                    await self._register(public)
+                    registered_again = True
+                    continue
                 if exc.code != "document.bad_range" or partial is None:
                     raise
                 partial.unlink(missing_ok=True)  # the server's copy is shorter: another one

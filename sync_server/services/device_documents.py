@@ -107,18 +107,23 @@ def read_piece(
     404 ``document.not_signed`` when there is none (or the application is not the device's:
     nothing is disclosed), 409 ``document.box_key_missing``, 416 ``document.bad_range`` past
     the end."""
-    sealed, plain_size = _sealed_copy(db, roots, device, application_id, now=now, ip=client_ip)
-    try:
-        blob = documents.get(roots[1], sealed.blob_sha256)
-    except documents.DocumentMissing:
-        # Lost or damaged on disk: forget the row, the next request makes a new copy.
-        with db.write() as conn:
-            conn.execute(
-                "DELETE FROM sealed_documents WHERE document_sha256 = ? AND device_id = ?"
-                " AND blob_sha256 = ?",
-                [sealed.document_sha256, sealed.device_id, sealed.blob_sha256],
-            )
-        raise Refusal("document.not_signed", status=404, application_id=application_id) from None
+    for _ in range(2):
+        sealed, plain_size = _sealed_copy(db, roots, device, application_id, now=now, ip=client_ip)
+        try:
+            blob = documents.get(roots[1], sealed.blob_sha256)
+            break
+        except documents.DocumentMissing:
+            # Lost or damaged on disk: forget the row and make a new copy (the counter
+            # sees another ciphertext and starts its download over).
+            log.warning("sealed copy %s missing or damaged", sealed.blob_sha256[:12])
+            with db.write() as conn:
+                conn.execute(
+                    "DELETE FROM sealed_documents WHERE document_sha256 = ? AND device_id = ?"
+                    " AND blob_sha256 = ?",
+                    [sealed.document_sha256, sealed.device_id, sealed.blob_sha256],
+                )
+    else:
+        raise Refusal("document.not_signed", status=404, application_id=application_id)
     if offset > len(blob) or length < 1:
         raise Refusal("document.bad_range", status=416, extra={"size": len(blob)}, size=len(blob))
     piece = blob[offset : offset + min(length, MAX_PIECE)]

@@ -249,3 +249,42 @@ async def test_a_revoked_counter_gets_no_document(site):
     problem(device_request(site, "PUT", "/api/v1/sync/documents/box-key", body), 403,
             "device.revoked")  # fmt: skip
     assert sealed_rows(site) == []
+
+
+async def test_a_server_that_lost_the_registration_asks_again_and_still_delivers(site):
+    key = site.store.unlock_scans(site.operator_id, OPERATOR_PASSWORD, at=AT)
+    app_id = new_application(site)
+    async with site.engine() as sync:
+        assert settled(await sync.run_once())  # registers the box key
+        with site.server.db.write() as conn:  # e.g. the server restored from a backup
+            conn.execute("DELETE FROM device_box_keys")
+        pdf = signed_pdf(20_000)
+        publish_signed_kk(site, app_id, pdf)
+        assert settled(await sync.run_once())
+    assert site.store.read_kk_pdf(key, app_id) == pdf
+
+
+async def test_a_ciphertext_replaced_mid_download_is_fetched_again_from_the_start(site):
+    key = site.store.unlock_scans(site.operator_id, OPERATOR_PASSWORD, at=AT)
+    app_id = new_application(site)
+    pdf = signed_pdf(300_000)
+    site.link.set_profile(link_rate_bytes_per_s=100_000)
+    async with site.engine(scan_chunk_min_bytes=32_768, scan_chunk_max_bytes=32_768) as sync:
+        assert settled(await sync.run_once())
+        publish_signed_kk(site, app_id, pdf)
+        round_ = asyncio.ensure_future(sync.run_once())
+        await wait_for(lambda: bool(partials(site)) and partials(site)[0].stat().st_size >= 64_000)
+        site.link.cut_all()
+        assert (await round_).last_error_code == "sync.offline"
+        [first] = sealed_rows(site)
+        # The server's copy is lost (a damaged disk): it makes another one.
+        documents.path_of(site.server.config.sealed_dir, first["blob_sha256"]).unlink()
+        site.link.set_profile(link_rate_bytes_per_s=None)
+        assert settled(await sync.run_once())
+    [second] = sealed_rows(site)
+    assert second["blob_sha256"] != first["blob_sha256"]
+    assert site.store.document_folder.path(hashlib.sha256(pdf).hexdigest()).read_bytes() == (
+        sealed_on_server(site, second)
+    )
+    assert site.store.read_kk_pdf(key, app_id) == pdf
+    assert partials(site) == []
