@@ -140,6 +140,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(counter_documents.router)
     app.include_router(scans.router)
+    app.include_router(scans.chunks_router)
     app.include_router(scans.staff_router)
     app.include_router(scans.documents_router)
     app.include_router(whatsapp.router)

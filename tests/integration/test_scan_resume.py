@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from signing.scan_cipher import CHUNK_SIZE
 from tests.integration.conftest import start_server
 from tests.integration.test_counter_scan_sync import attach, new_application, server_scans
 from tests.integration.test_sync_engine import server_config, settled, site  # noqa: F401
@@ -139,3 +140,21 @@ async def test_a_server_restart_mid_upload_keeps_what_arrived(site):
             restarted.stop()
     assert server_scans(site)[scan.scan_id]["status"] == "complete"
     assert site.link.stats.bytes_up - start <= scan.blob_bytes - held + PIECE + OVERHEAD
+
+
+async def test_a_cut_keeps_the_whole_encrypted_chunks_of_the_piece_in_flight(site):
+    piece = 256 * 1024  # bigger than the file's first half: the cut falls inside one piece
+    site.link.set_profile(link_rate_bytes_per_s=RATE)
+    async with site.engine(scan_chunk_min_bytes=piece, scan_chunk_max_bytes=piece) as sync:
+        await sync.run_once()
+        scan = big_scan(site, seed=33)
+        start = site.link.stats.bytes_up
+        site.link.set_profile(cut_at_up_bytes=start + scan.blob_bytes // 2)
+        status = await sync.run_once()
+    assert settled(status), status
+    assert site.link.stats.cuts == 1
+    assert server_scans(site)[scan.scan_id]["status"] == "complete"
+    # The server kept what arrived up to the last whole encrypted chunk (64 KiB): the cut
+    # cost less than one such chunk, not the ~150 KB of the piece that was on its way.
+    resent = site.link.stats.bytes_up - start - scan.blob_bytes
+    assert 0 <= resent <= CHUNK_SIZE + 16 + OVERHEAD < scan.blob_bytes // 2

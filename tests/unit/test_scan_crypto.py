@@ -22,6 +22,7 @@ from signing.scan_cipher import (
     encrypt_scan,
     open_scan,
     read_header,
+    verified_prefix,
 )
 from signing.sealed_box import (
     SealedBoxError,
@@ -118,3 +119,17 @@ def test_types_are_recognised_by_content_only():
     assert sniff_media_type(pdf_scan()[:16]) == "application/pdf"
     for other in [b"GIF89a....", b"<html>", b"PK\x03\x04", b"", b"MZ\x90\x00"]:
         assert sniff_media_type(other) is None
+
+
+def test_the_verified_prefix_is_the_header_and_the_whole_chunks_that_open():
+    server = generate_box_key()
+    content = os.urandom(10_000)
+    blob = encrypt_scan(content, server.public_key(), chunk_size=1024).blob
+    step = 1024 + 16
+    assert verified_prefix(blob, server) == len(blob)
+    assert verified_prefix(blob[: HEADER_SIZE + 3 * step + 500], server) == HEADER_SIZE + 3 * step
+    assert verified_prefix(blob[: HEADER_SIZE + 100], server) == 0  # not one chunk yet
+    altered = bytearray(blob)
+    altered[HEADER_SIZE + 2 * step + 7] ^= 1
+    assert verified_prefix(bytes(altered), server) == HEADER_SIZE + 2 * step
+    assert verified_prefix(blob, generate_box_key()) == 0  # another key opens nothing

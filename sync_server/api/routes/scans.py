@@ -30,6 +30,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from protocol.canonical import MAX_SAFE_INTEGER
 from protocol.scans import is_scan_id
@@ -118,7 +119,20 @@ async def scan_status(signed: SignedRequestDep, context: ContextDep) -> dict[str
     return {"scans": answers}
 
 
-@router.patch(
+chunks_router = APIRouter(
+    prefix="/api/v1/sync/scans",
+    tags=["scans"],
+    responses={
+        401: {"model": ErrorResponse, "description": "request.* and device.unknown"},
+        403: {"model": ErrorResponse, "description": "device.revoked, scan.not_yours"},
+        413: {"model": ErrorResponse, "description": "request.too_large"},
+    },
+)
+"""The chunk upload authenticates in its handler (not as a router dependency), so that it
+can keep the verified part of a body cut mid-transfer."""
+
+
+@chunks_router.patch(
     "/{scan_id}",
     responses={
         400: {"model": ErrorResponse, "description": "scan.checksum_mismatch and others"},
@@ -127,10 +141,30 @@ async def scan_status(signed: SignedRequestDep, context: ContextDep) -> dict[str
         422: {"model": ErrorResponse, "description": "scan.hash_mismatch/unreadable/bad_type"},
     },
 )
-async def upload_chunk(
-    scan_id: str, request: Request, signed: SignedRequestDep, context: ContextDep
-) -> dict[str, Any]:
-    """Append one chunk at ``offset``; the last one completes and verifies the scan."""
+async def upload_chunk(scan_id: str, request: Request, context: ContextDep) -> dict[str, Any]:
+    """Append one chunk at ``offset``; the last one completes and verifies the scan. When
+    the connection is cut mid-body, the whole encrypted chunks that arrived and open with
+    the server's key are kept (:func:`sync_server.services.scans.salvage_cut_chunk`): the
+    counter resumes after them."""
+    try:
+        signed = await authenticated_request(request, context)
+    except ClientDisconnect:
+        cut = getattr(request.state, "cut_body", b"")
+        offset = request.query_params.get("offset", "")
+        if cut and _DIGITS.match(offset):
+            await run_in_threadpool(
+                lambda: scans.salvage_cut_chunk(
+                    context.db,
+                    context.blobs,
+                    context.box_key,
+                    scan_id,
+                    offset=int(offset),
+                    data=cut,
+                    now=utc_now(),
+                    limits=context.scan_limits,
+                )
+            )
+        raise
     offset = _query_int(request, "offset")
     digest = request.query_params.get("sha256", "")
     if not _HEX64.match(digest):
