@@ -71,7 +71,9 @@ added the KK number registry, the signed KK documents and the archive packages; 
 ``scans`` and ``application_scans``.
 Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``; version 8
 ``whatsapp_inbox``; version 9 ``claims``, ``application_niks`` (filled from the stored
-snapshots) and ``duplicate_flags``; version 10 ``siak_entries``.
+snapshots) and ``duplicate_flags``; version 10 ``siak_entries``; version 11
+``whatsapp_outbox.resent_as``; version 12 ``device_box_keys`` and ``sealed_documents``
+(downloads sealed for each counter).
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -532,18 +534,33 @@ _SCHEMA_SIAK = (
     """,
 )
 
+# Which new message re-sent a failed one: set once, in the transaction that queues the new
+# message, so a second re-send of the same message (CLI, staff or another counter) is refused.
+# Messages re-sent before the column existed point at themselves: which new row re-sent
+# them was never recorded, but that they were re-sent was (the applied events).
+_SCHEMA_OUTBOX_RESENT = (
+    "ALTER TABLE whatsapp_outbox ADD COLUMN resent_as TEXT",
+    """
+    UPDATE whatsapp_outbox SET resent_as = id WHERE id IN (
+        SELECT json_extract(wire, '$.body.message_id') FROM events
+        WHERE kind = 'message.resend' AND status = 'applied'
+    )
+    """,
+)
+
 # Downloads sealed for the counter (#5): each device's X25519 box key, and the signed KK
 # encrypted once per (document, device) so a resumed download gets the same bytes.
+# (IF NOT EXISTS: running it again, as a test that rewinds an earlier version does, is harmless.)
 _SCHEMA_SEALED_DOWNLOADS = (
     """
-    CREATE TABLE device_box_keys (
+    CREATE TABLE IF NOT EXISTS device_box_keys (
         device_id       TEXT PRIMARY KEY REFERENCES devices (device_id),
         box_public_key  TEXT NOT NULL,
         registered_at   TEXT NOT NULL
     )
     """,
     """
-    CREATE TABLE sealed_documents (
+    CREATE TABLE IF NOT EXISTS sealed_documents (
         document_sha256  TEXT NOT NULL,
         device_id        TEXT NOT NULL REFERENCES devices (device_id),
         box_public_key   TEXT NOT NULL,
@@ -553,7 +570,7 @@ _SCHEMA_SEALED_DOWNLOADS = (
         PRIMARY KEY (document_sha256, device_id)
     ) WITHOUT ROWID
     """,
-    "CREATE INDEX sealed_documents_by_blob ON sealed_documents (blob_sha256)",
+    "CREATE INDEX IF NOT EXISTS sealed_documents_by_blob ON sealed_documents (blob_sha256)",
 )
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -567,6 +584,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_WHATSAPP_INBOX,
     _SCHEMA_CLAIMS_DUPLICATES,
     _SCHEMA_SIAK,
+    _SCHEMA_OUTBOX_RESENT,
     _SCHEMA_SEALED_DOWNLOADS,
 )
 """Statements that bring the schema from version i to i + 1."""
