@@ -22,8 +22,8 @@ One round (:meth:`SyncEngine.run_once`):
    :meth:`Store.apply_server_events` (which verifies them against the pinned server key and
    applies a batch all or nothing), until the server says there are no ``more``.
 
-3. downloads: the signed KK PDFs the pull announced, resumable, sealed for this counter
-   (:mod:`field_client.sync.downloads`);
+3. downloads: the signed KK PDFs the pull announced, resumable, encrypted by the server for
+   this counter and kept as they arrive (:mod:`field_client.sync.downloads`);
 
 4. scans: the missing check, then each unsent scan's blob from where the server's copy
    stops, oldest application first, pushing any new events before each file
