@@ -98,6 +98,9 @@ define_messages(
         "export.not_downloaded": "PDF KK belum diunduh ke loket ini; tunggu sinkron berikutnya.",
         "export.folder": "Tidak dapat menyimpan ke folder {folder}: {detail}.",
         "inbox.attached_here": "Dokumen kotak masuk {item_id} sudah dilampirkan ke permohonan ini.",
+        "download.mismatch": "Salinan KK bertanda tangan permohonan {application_id} di loket "
+        "ini tidak cocok dengan yang ditandatangani; salinan dihapus dan diunduh ulang pada "
+        "sinkronisasi berikutnya.",
     }
 )
 

@@ -1,8 +1,9 @@
 """A copy of the signed KK PDF, saved where the operator asks (to print or hand over).
 
-The PDF is kept sealed in the counter's document folder; only a logged-in operator's data
-key opens it (:meth:`Store.read_kk_pdf`). It was checked against the signed SHA-256 of the
-``application.kk_ready`` event when it was downloaded, so the copy is the verified file.
+The PDF is kept sealed in the counter's document folder, as the server encrypted it for this
+counter; only a logged-in operator's data key opens it (:meth:`Store.read_kk_pdf`), which
+checks the plaintext against the signed SHA-256 of the ``application.kk_ready`` event, so
+the copy is the verified file.
 The copy is written to a temporary file in the target folder and renamed, so a full disk
 never leaves half a PDF under the final name; it is readable by its owner only (personal
 data, UU PDP 27/2022).
@@ -29,7 +30,8 @@ def export_name(kk_number: str) -> str:
 def export_kk_pdf(store: Store, key: DataKey, application_id: str, folder: Path) -> Path:
     """Save the downloaded KK PDF of ``application_id`` into ``folder``; return its path.
 
-    Raises :class:`ExportError` (``export.not_downloaded`` or ``export.folder``).
+    Raises :class:`ExportError` (``export.not_downloaded`` or ``export.folder``), or
+    :class:`ScanError` ``download.mismatch`` for a copy that is not the signed PDF.
     """
     document = store.kk_document(application_id)
     content = store.read_kk_pdf(key, application_id) if document else None

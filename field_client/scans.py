@@ -212,12 +212,21 @@ class ScanFolder:
 
 
 class DocumentFolder(ScanFolder):
-    """Downloaded documents, sealed for this counter, plus the plain partial downloads."""
+    """Downloaded documents as the server sealed them for this counter (never plaintext:
+    :mod:`field_client.sync.downloads`), by the signed document's SHA-256, and the partial
+    downloads, by document and ciphertext SHA-256."""
 
-    def partial(self, sha256: str) -> Path:
-        """Where a download grows (plain bytes until verified; 0600)."""
-        self.path(sha256)  # checks the name
-        return self.root / "partial" / sha256
+    def partial(self, sha256: str, blob_sha256: str) -> Path:
+        """Where ciphertext ``blob_sha256`` of document ``sha256`` grows (0600)."""
+        self.path(sha256), self.path(blob_sha256)  # checks the names
+        return self.root / "partial" / f"{sha256}.{blob_sha256}"
+
+    def install(self, partial: Path, sha256: str) -> None:
+        """Move a verified partial download into place as document ``sha256`` (atomic)."""
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.replace(partial, target)
+        fsync_dir(target.parent)
 
 
 def device_box_private(reads: Any, key: DataKey) -> X25519PrivateKey:

@@ -23,6 +23,7 @@ cursor (:meth:`Store.pull_cursor`) with them; what each kind does is in
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -60,8 +61,8 @@ from protocol.workflow import Action, Reasons, Role, State
 from signing.events import verify_server_event
 from signing.keys import load_public_key_b64
 from signing.passwords import verify_password
-from signing.scan_cipher import encrypt_scan, open_scan
-from signing.sealed_box import load_box_public_b64
+from signing.scan_cipher import open_scan
+from signing.sealed_box import SealedBoxError
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -892,14 +893,27 @@ class Store(_Reads):
         )
         return [KKDocument(**{**r, "document": json.loads(r["document"])}) for r in rows]
 
-    def store_downloaded_document(self, document: KKDocument, content: bytes, *, at: str) -> None:
-        """Seal a downloaded PDF for this counter and record it. The caller checked it
-        against the signed SHA-256 of the ``application.kk_ready`` event."""
-        public = self.device_box_public()
-        if public is None:
-            raise ScanError.of("scan.locked")
-        sealed = encrypt_scan(content, load_box_public_b64(public))
-        self.document_folder.write(str(document.document["sha256"]), sealed.blob)
+    def device_box_registered(self) -> str | None:
+        """The box public key the server last confirmed it seals this counter's downloads for."""
+        row = self._row("SELECT value FROM meta WHERE key = 'device_box_registered'")
+        return None if row is None else row["value"]
+
+    def mark_device_box_registered(self, public: str) -> None:
+        """Record that the server seals downloads for ``public`` now. When that replaces
+        another key, the documents sealed for the old one no longer open: fetch them again."""
+        with self.transaction():
+            before = self.device_box_registered()
+            if before is not None and before != public:
+                self._db.execute("UPDATE kk_documents SET downloaded_at = NULL")
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('device_box_registered', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [public],
+            )
+
+    def mark_document_downloaded(self, document: KKDocument, *, at: str) -> None:
+        """Record that the sealed copy of ``document`` is in :attr:`document_folder` (unless
+        the server announced another document for the application meanwhile)."""
         with self.transaction():
             self._db.execute(
                 "UPDATE kk_documents SET downloaded_at = ? WHERE application_id = ?"
@@ -913,7 +927,10 @@ class Store(_Reads):
 
     def read_kk_pdf(self, key: DataKey, application_id: str) -> bytes | None:
         """The signed KK PDF of an application for a logged-in operator (to print or show),
-        or ``None`` while it is not downloaded."""
+        or ``None`` while it is not downloaded. The plaintext must hash to the SHA-256 of the
+        signed ``application.kk_ready``; a copy that does not (or does not open with this
+        counter's key) is deleted and downloaded again (:class:`ScanError`
+        ``download.mismatch``)."""
         row = self._row(
             "SELECT document FROM kk_documents WHERE application_id = ?"
             " AND downloaded_at IS NOT NULL",
@@ -923,7 +940,19 @@ class Store(_Reads):
             return None
         sha256 = str(json.loads(row["document"])["sha256"])
         private = scan_files.device_box_private(self, key)
-        return open_scan(self.document_folder.read(sha256), private)
+        try:
+            content = open_scan(self.document_folder.read(sha256), private)
+        except SealedBoxError:
+            content = b""
+        if hashlib.sha256(content).hexdigest() != sha256:
+            self.document_folder.path(sha256).unlink(missing_ok=True)
+            with self.transaction():
+                self._db.execute(
+                    "UPDATE kk_documents SET downloaded_at = NULL WHERE application_id = ?",
+                    [application_id],
+                )
+            raise ScanError.of("download.mismatch", application_id=application_id)
+        return content
 
     def scan_summary(self) -> dict[str, int]:
         """Scans still to send and their bytes on the wire, for the sync status."""

@@ -41,6 +41,7 @@ __all__ = [
     "open_scan",
     "read_header",
     "blob_size",
+    "verified_prefix",
 ]
 
 _MAGIC = b"KKSC"
@@ -134,6 +135,34 @@ def decrypt_scan(blob: bytes, scan_key: bytes) -> bytes:
     except InvalidTag:
         raise _unopenable() from None
     return b"".join(out)
+
+
+def verified_prefix(prefix: bytes, server_private: X25519PrivateKey) -> int:
+    """How many leading bytes of ``prefix`` (the start of a blob, possibly cut short) are
+    the header and whole chunks that open with the server's key: bytes only the holder of
+    the scan key could have made, in their place (the nonce carries each chunk's index).
+    0 when not even the header and the first chunk are there and good."""
+    try:
+        header = read_header(prefix)
+        scan_key = open_sealed(server_private, header.sealed_key, context=header.raw[: _FIXED.size])
+    except SealedBoxError:
+        return 0
+    aead = AESGCM(scan_key)
+    step = header.chunk_size + _TAG
+    count = max(1, -(-header.plain_size // header.chunk_size))
+    good = 0
+    for index in range(count):
+        start = HEADER_SIZE + index * step
+        last = index == count - 1
+        end = blob_size(header.plain_size, header.chunk_size) if last else start + step
+        if end > len(prefix):
+            break
+        try:
+            aead.decrypt(_nonce(index, last), prefix[start:end], header.raw)
+        except InvalidTag:
+            break
+        good = end
+    return good
 
 
 def _nonce(index: int, last: bool) -> bytes:

@@ -55,12 +55,14 @@ Details: enrollment in :mod:`sync_server.services.enrollment`, signed requests i
 in :mod:`sync_server.api.routes.sync` and :mod:`sync_server.services.feed`.
 The lifespan opens the data directory (:func:`sync_server.context.open_context`), so an
 uninitialised one fails at start-up, not on the first request, and runs the WhatsApp outbox
-worker (:mod:`sync_server.services.whatsapp`) until shutdown.
+worker (:mod:`sync_server.services.whatsapp`) and the storage sweep (orphan blob files,
+:mod:`sync_server.services.storage_sweep`) until shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -88,6 +90,7 @@ from sync_server.api.routes import (
 )
 from sync_server.config import ServerConfig
 from sync_server.context import open_context
+from sync_server.services import storage_sweep
 from sync_server.services.whatsapp import build_worker
 from sync_server.services.whatsapp.webhook import redact_access_log
 from sync_server.web import install_web
@@ -104,9 +107,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         app.state.context = await run_in_threadpool(open_context, config)
         worker = build_worker(app.state.context)
         task = asyncio.create_task(worker.run(), name="whatsapp-outbox") if worker else None
+        sweeper = asyncio.create_task(
+            storage_sweep.run_periodically(app.state.context.db, config), name="storage-sweep"
+        )
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if worker is not None and task is not None:
                 worker.stop()
                 await task
@@ -133,6 +142,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(counter_documents.router)
     app.include_router(scans.router)
+    app.include_router(scans.chunks_router)
     app.include_router(scans.staff_router)
     app.include_router(scans.documents_router)
     app.include_router(whatsapp.router)

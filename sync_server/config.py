@@ -21,13 +21,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from protocol.scans import MAX_APPLICATION_SCAN_BYTES, MAX_SCAN_BYTES
 
-__all__ = ["ServerConfig", "DB_FILE", "KEY_FILE", "DOCUMENTS_DIR", "BOX_KEY_FILE", "SCANS_DIR"]
+__all__ = [
+    "ServerConfig",
+    "DB_FILE",
+    "KEY_FILE",
+    "DOCUMENTS_DIR",
+    "BOX_KEY_FILE",
+    "SCANS_DIR",
+    "SEALED_DIR",
+]
 
 DB_FILE = "server.db"
 KEY_FILE = "server_key.pem"
 DOCUMENTS_DIR = "documents"
 BOX_KEY_FILE = "server_scan_key.pem"
 SCANS_DIR = "scans"
+SEALED_DIR = "sealed"
 
 
 class ServerConfig(BaseSettings):
@@ -184,6 +193,11 @@ class ServerConfig(BaseSettings):
     @property
     def scans_dir(self) -> Path:
         return self.data_dir / SCANS_DIR
+
+    @property
+    def sealed_dir(self) -> Path:
+        """Signed KKs encrypted for one counter each, by the SHA-256 of the ciphertext."""
+        return self.data_dir / SEALED_DIR
 
     @property
     def db_path(self) -> Path:

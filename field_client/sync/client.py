@@ -46,6 +46,7 @@ __all__ = [
     "PushAnswer",
     "PullAnswer",
     "ChunkAnswer",
+    "DownloadPiece",
     "SCANS_PATH",
     "SyncClient",
     "client_for",
@@ -93,6 +94,19 @@ class PullAnswer:
     """Signed server events in wire form, oldest first (verified by the store)."""
     more: bool
     """True when the server holds more events after these."""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadPiece:
+    """A piece of a download and what it is cut from."""
+
+    data: bytes
+    document_sha256: str
+    """Of the signed PDF inside (as ``application.kk_ready`` names it)."""
+    document_size: int
+    blob_sha256: str
+    """Of the whole ciphertext the counter stores."""
+    blob_size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,18 +292,26 @@ class SyncClient:
             raise LinkDown.of("sync.bad_response", status=200)
         return ChunkAnswer(new_offset, complete)
 
-    async def download_piece(
-        self, application_id: str, offset: int, length: int
-    ) -> tuple[bytes, str, int]:
-        """``(bytes, sha256 of the whole file, its size)``: a piece of the signed KK."""
+    async def register_box_key(self, public_key: str) -> None:
+        """Tell the server the X25519 key this counter's downloads are to be sealed for."""
+        body = json.dumps({"box_public_key": public_key}).encode("ascii")
+        await self.signed(
+            "PUT", f"{DOCUMENTS_PATH}/box-key", body=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+
+    async def download_piece(self, application_id: str, offset: int, length: int) -> DownloadPiece:
+        """A piece of the signed KK, encrypted for this counter, from ``offset`` of the
+        ciphertext."""
         response = await self.signed_response(
             "GET", f"{DOCUMENTS_PATH}/{application_id}?offset={int(offset)}&length={int(length)}"
         )
-        size = response.headers.get("x-kk-document-size", "")
-        digest = response.headers.get("x-kk-document-sha256", "")
-        if not size.isdigit() or len(digest) != 64:
+        headers = response.headers
+        sizes = [headers.get(f"x-kk-{h}-size", "") for h in ("document", "blob")]
+        digests = [headers.get(f"x-kk-{h}-sha256", "") for h in ("document", "blob")]
+        if not all(s.isdigit() for s in sizes) or not all(len(d) == 64 for d in digests):
             raise LinkDown.of("sync.bad_response", status=response.status_code)
-        return response.content, digest, int(size)
+        return DownloadPiece(response.content, digests[0], int(sizes[0]), digests[1], int(sizes[1]))
 
     async def signed(
         self,

@@ -22,8 +22,8 @@ One round (:meth:`SyncEngine.run_once`):
    :meth:`Store.apply_server_events` (which verifies them against the pinned server key and
    applies a batch all or nothing), until the server says there are no ``more``.
 
-3. downloads: the signed KK PDFs the pull announced, resumable, sealed for this counter
-   (:mod:`field_client.sync.downloads`);
+3. downloads: the signed KK PDFs the pull announced, resumable, encrypted by the server for
+   this counter and kept as they arrive (:mod:`field_client.sync.downloads`);
 
 4. scans: the missing check, then each unsent scan's blob from where the server's copy
    stops, oldest application first, pushing any new events before each file
@@ -39,6 +39,10 @@ Failures never reach the caller; they become the :class:`SyncStatus` the UI show
 * a contradiction in an answer (``outbox.*``, a server event that does not verify) and
   local problems (key file, not enrolled): the same, with that code;
 * anything else is a bug: logged with its traceback, shown as ``sync.internal_error``.
+
+Idle time: after a round, at most every :data:`SWEEP_INTERVAL_S` (and after the first
+round), the engine deletes blob files no row names (:func:`field_client.orphans.sweep_orphans`:
+what a crash between writing a file and committing its row leaves).
 
 Backoff: full jitter (a uniform delay between 0 and ``min(cap, base * 2**failures)``, from
 an injectable seeded RNG), reset by a successful round. After a success the engine waits
@@ -56,6 +60,7 @@ import contextlib
 import gzip
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -68,6 +73,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from field_client.config import CounterConfig
 from field_client.errors import DeviceKeyMismatch, DeviceNotEnrolled
+from field_client.orphans import sweep_orphans
 from field_client.store import Device, Store
 from field_client.sync.client import SyncClient, client_for, utc_now
 from field_client.sync.downloads import DocumentDownloader
@@ -85,6 +91,9 @@ log = logging.getLogger("field_client.sync")
 T = TypeVar("T")
 
 _REVOKED = "device.revoked"
+
+SWEEP_INTERVAL_S = 6 * 3600.0
+"""How often the engine looks for orphan blob files in its idle time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +273,8 @@ class SyncEngine:
         self._answered = False
         """Whether the server answered during the current round (so it is online even if
         the round then fails on something local)."""
+        self._swept_at: float | None = None
+        """When (monotonic) orphan blob files were last swept (``None``: not yet)."""
 
     # -- what the UI uses ----------------------------------------------------------------
 
@@ -413,7 +424,21 @@ class SyncEngine:
                 if not isinstance(exc, KKError):
                     log.exception("could not count the outbox")
             self._publish(**changes)
+            await self._sweep_if_due()
             return self._status
+
+    async def _sweep_if_due(self) -> None:
+        """Delete orphan blob files, now and then (see the module doc); never raises."""
+        now = time.monotonic()
+        if self._swept_at is not None and now - self._swept_at < SWEEP_INTERVAL_S:
+            return
+        self._swept_at = now
+        try:
+            await self._db.run(sweep_orphans)
+        except KKError as exc:  # not enrolled yet, say: next time
+            log.info("orphan sweep skipped: %s", exc.code)
+        except Exception:
+            log.exception("orphan sweep failed")
 
     def _failed(self, exc: KKError, *, online: bool) -> dict[str, Any]:
         self.failures += 1

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from protocol.workflow import Role
 from sync_server.clock import utc_now
@@ -51,18 +52,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body as sent, refused with 413 ``request.too_large`` past ``limit`` bytes.
 
     A declared Content-Length over the limit is refused before reading anything; a body
-    without one (chunked) is counted while it streams and dropped as soon as it passes.
+    without one (chunked) is counted while it streams and dropped as soon as it passes. A
+    connection cut mid-body raises ``ClientDisconnect`` with the bytes that did arrive in
+    ``request.state.cut_body``.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # What arrived before the cut, for a route that can keep part of it (scan chunks).
+        request.state.cut_body = b"".join(chunks)
+        raise
     return b"".join(chunks)
 
 

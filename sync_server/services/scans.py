@@ -42,7 +42,7 @@ from protocol.scans import (
     sniff_media_type,
 )
 from protocol.workflow import Role, State, counter_may_edit
-from signing.scan_cipher import HEADER_SIZE, blob_size, open_scan, read_header
+from signing.scan_cipher import HEADER_SIZE, blob_size, open_scan, read_header, verified_prefix
 from signing.sealed_box import load_box_key
 from sync_server.clock import stamp
 from sync_server.config import BOX_KEY_FILE, SCANS_DIR
@@ -261,6 +261,49 @@ def receive_chunk(
     return ChunkResult(finished.received_bytes, finished.status == "complete")
 
 
+def salvage_cut_chunk(
+    db: Database,
+    blobs: BlobStore,
+    box_key: X25519PrivateKey,
+    scan_id: str,
+    *,
+    offset: int,
+    data: bytes,
+    now: datetime,
+    limits: ScanLimits,
+) -> int:
+    """Keep what arrived of a chunk whose connection was cut mid-body; returns the offset
+    held afterwards.
+
+    The request's signature cannot be checked (it covers the whole body), so nothing about
+    the sender is trusted: only bytes that extend the upload exactly where it stands and
+    complete encrypted chunks (:data:`signing.scan_cipher.CHUNK_SIZE` each) that open with
+    the server's key are kept. Those could only have been made by the holder of the scan's
+    key, each in its place; any other byte is dropped. So a cut costs the unfinished
+    encrypted chunk (64 KiB at most), not the whole piece in flight."""
+    if not is_scan_id(scan_id) or not data:
+        return 0
+    with db.write() as conn:
+        row = store.get_scan(conn, scan_id)
+        if row is None or row.status != "arriving" or offset != row.received_bytes:
+            return row.received_bytes if row else 0
+        data = data[: row.blob_bytes - offset]
+        prefix = (blobs.read_partial(scan_id, offset) if offset else b"") + data
+        good = verified_prefix(prefix, box_key)
+        if good <= offset:
+            return offset
+        header = read_header(prefix)
+        if (
+            header.plain_size > limits.max_scan_bytes
+            or blob_size(header.plain_size, header.chunk_size) != row.blob_bytes
+        ):
+            return offset
+        blobs.append(scan_id, offset, data[: good - offset])
+        store.set_received(conn, scan_id, good, at=stamp(now))
+    log.info("scan %s: kept %d bytes of a cut chunk", scan_id[:12], good - offset)
+    return good
+
+
 def _uploadable(conn: Any, device: Device, scan_id: str) -> store.ScanRow:
     row = store.get_scan(conn, scan_id)
     if row is None:
@@ -296,7 +339,7 @@ def _finish(
     raise_refusal: bool = False,
 ) -> store.ScanRow | None:
     """Verify a whole blob and mark it complete, or discard it and start over."""
-    blob = blobs.read_partial(row.scan_id, row.blob_bytes)
+    blob = blobs.read_arrived(row.scan_id, row.blob_bytes)
     refusal: Refusal | None = None
     media_type = None
     plaintext = b""

@@ -72,7 +72,8 @@ added the KK number registry, the signed KK documents and the archive packages; 
 Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``; version 8
 ``whatsapp_inbox``; version 9 ``claims``, ``application_niks`` (filled from the stored
 snapshots) and ``duplicate_flags``; version 10 ``siak_entries``; version 11
-``whatsapp_outbox.resent_as``.
+``whatsapp_outbox.resent_as``; version 12 ``device_box_keys`` and ``sealed_documents``
+(downloads sealed for each counter).
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -547,6 +548,31 @@ _SCHEMA_OUTBOX_RESENT = (
     """,
 )
 
+# Downloads sealed for the counter (#5): each device's X25519 box key, and the signed KK
+# encrypted once per (document, device) so a resumed download gets the same bytes.
+# (IF NOT EXISTS: running it again, as a test that rewinds an earlier version does, is harmless.)
+_SCHEMA_SEALED_DOWNLOADS = (
+    """
+    CREATE TABLE IF NOT EXISTS device_box_keys (
+        device_id       TEXT PRIMARY KEY REFERENCES devices (device_id),
+        box_public_key  TEXT NOT NULL,
+        registered_at   TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sealed_documents (
+        document_sha256  TEXT NOT NULL,
+        device_id        TEXT NOT NULL REFERENCES devices (device_id),
+        box_public_key   TEXT NOT NULL,
+        blob_sha256      TEXT NOT NULL,
+        blob_bytes       INTEGER NOT NULL,
+        created_at       TEXT NOT NULL,
+        PRIMARY KEY (document_sha256, device_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS sealed_documents_by_blob ON sealed_documents (blob_sha256)",
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -559,6 +585,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_CLAIMS_DUPLICATES,
     _SCHEMA_SIAK,
     _SCHEMA_OUTBOX_RESENT,
+    _SCHEMA_SEALED_DOWNLOADS,
 )
 """Statements that bring the schema from version i to i + 1."""
 

@@ -204,6 +204,15 @@ class BlobStore:
         with self.partial_path(scan_id).open("rb") as f:
             return f.read(length)
 
+    def read_arrived(self, scan_id: str, length: int) -> bytes:
+        """The first ``length`` bytes of a blob that arrived whole: its partial file, or the
+        complete one when a crash came after :meth:`promote` and before the row said so."""
+        try:
+            return self.read_partial(scan_id, length)
+        except FileNotFoundError:
+            with self.path(scan_id).open("rb") as f:
+                return f.read(length)
+
     def discard_partial(self, scan_id: str) -> None:
         self.partial_path(scan_id).unlink(missing_ok=True)
 
@@ -211,7 +220,9 @@ class BlobStore:
         """Move a verified partial blob to its final place (atomic rename, fsynced)."""
         target = self.path(scan_id)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.replace(self.partial_path(scan_id), target)
+        partial = self.partial_path(scan_id)
+        if partial.exists() or not target.exists():  # else: promoted before a crash
+            os.replace(partial, target)
         fsync_dir(target.parent)
 
     def read(self, scan_id: str) -> bytes:

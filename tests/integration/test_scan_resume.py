@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from signing.scan_cipher import CHUNK_SIZE
 from tests.integration.conftest import start_server
 from tests.integration.test_counter_scan_sync import attach, new_application, server_scans
 from tests.integration.test_sync_engine import server_config, settled, site  # noqa: F401
@@ -49,21 +50,25 @@ async def wait_for(predicate, timeout: float = 60) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_cut_mid_upload_costs_at_most_one_piece(site):
-    scan = big_scan(site)
-    assert scan.blob_bytes > 6 * PIECE
+async def resent_after_a_cut_at_half(site, piece: int, seed: int) -> int:
+    """Upload a fresh scan with pieces of ``piece`` bytes over a link cut once when half of
+    it has gone up; the scan bytes sent more than once."""
     site.link.set_profile(link_rate_bytes_per_s=RATE)
-    async with engine(site) as sync:
-        await sync.run_once()  # events; the scan goes too: measure a second scan instead
-        scan = big_scan(site, seed=32)
+    async with site.engine(scan_chunk_min_bytes=piece, scan_chunk_max_bytes=piece) as sync:
+        await sync.run_once()  # the first round's set-up (scan key) is not measured
+        scan = big_scan(site, seed=seed)
+        assert scan.blob_bytes > 6 * PIECE
         start = site.link.stats.bytes_up
         site.link.set_profile(cut_at_up_bytes=start + scan.blob_bytes // 2)
         status = await sync.run_once()
     assert settled(status), status
     assert site.link.stats.cuts == 1
     assert server_scans(site)[scan.scan_id]["status"] == "complete"
-    resent = site.link.stats.bytes_up - start - scan.blob_bytes
-    assert 0 <= resent <= PIECE + OVERHEAD
+    return site.link.stats.bytes_up - start - scan.blob_bytes
+
+
+async def test_a_cut_mid_upload_costs_at_most_one_piece(site):
+    assert 0 <= await resent_after_a_cut_at_half(site, PIECE, seed=32) <= PIECE + OVERHEAD
 
 
 async def test_a_piece_damaged_on_the_way_is_sent_again(site):
@@ -139,3 +144,11 @@ async def test_a_server_restart_mid_upload_keeps_what_arrived(site):
             restarted.stop()
     assert server_scans(site)[scan.scan_id]["status"] == "complete"
     assert site.link.stats.bytes_up - start <= scan.blob_bytes - held + PIECE + OVERHEAD
+
+
+async def test_a_cut_keeps_the_whole_encrypted_chunks_of_the_piece_in_flight(site):
+    # Pieces bigger than the file's first half: the cut falls inside one piece. The server
+    # kept what arrived up to the last whole encrypted chunk (64 KiB): the cut cost less
+    # than one such chunk, not the ~150 KB of the piece that was on its way.
+    resent = await resent_after_a_cut_at_half(site, 256 * 1024, seed=33)
+    assert 0 <= resent <= CHUNK_SIZE + 16 + OVERHEAD < 150_000

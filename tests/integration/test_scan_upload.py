@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +24,7 @@ from PIL import Image
 from protocol.events import EventKind
 from protocol.scans import ScanReference
 from signing.requests import sign_request
-from signing.scan_cipher import encrypt_scan, open_scan
+from signing.scan_cipher import HEADER_SIZE, encrypt_scan, open_scan
 from signing.sealed_box import generate_box_key, load_box_key, load_box_public_b64
 from sync_server.services import scans as scan_service
 from sync_server.storage.scans import BlobStore
@@ -326,3 +328,56 @@ def test_the_same_scan_from_two_devices(counter, client, server, tokens):
     with server.db.read() as conn:
         assert scan_service.scan_list(conn, other_app)[0]["scan_id"] == second_id
         assert len(scan_service.scan_list(conn, other_app)) == 1
+
+
+def _cut_request(link, device, scan_id: str, offset: int, whole: bytes, sent: bytes) -> None:
+    """A chunk request signed over ``whole``, sent through a slow link that is cut once
+    ``sent`` crossed it (the last few KB of it may be lost with the cut)."""
+    digest = hashlib.sha256(whole).hexdigest()
+    target = f"{SCANS}/{scan_id}?offset={offset}&sha256={digest}"
+    headers = sign_request(device.key, device.device_id, "PATCH", target, whole,
+                           now=datetime.now(UTC))  # fmt: skip
+    headers.update(
+        {"Content-Type": "application/offset+octet-stream", "Content-Length": str(len(whole))}
+    )
+    host, port = link.url.removeprefix("http://").split(":")
+    head = f"PATCH {target} HTTP/1.1\r\nHost: {host}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    request = head.encode("latin-1") + b"\r\n" + sent
+    cuts = link.stats.cuts
+    link.set_profile(
+        link_rate_bytes_per_s=50_000, cut_at_up_bytes=link.stats.bytes_up + len(request)
+    )
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(request)
+        deadline = time.monotonic() + 30
+        while link.stats.cuts == cuts and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _wait_offset(client, device, scan_id: str, expected: int) -> None:
+    deadline = time.monotonic() + 30
+    while (offset := status(client, device, scan_id)[0]["offset"]) != expected:
+        assert time.monotonic() < deadline, offset
+        time.sleep(0.05)
+
+
+def test_a_cut_chunk_keeps_only_whole_encrypted_chunks_that_open(counter, client, link):
+    step = 16 * 1024 + 16
+    blob = encrypt_scan(jpeg_scan(seed=12), counter.box, chunk_size=16 * 1024).blob
+    scan_id, result = counter.announce(blob)
+    assert result["status"] == "applied", result
+    first, second, third = (HEADER_SIZE + n * step for n in (1, 2, 3))
+    assert len(blob) > third + step
+    # The second encrypted chunk arrives altered (on the wire, or forged by someone who
+    # replays the device's headers): only the header and the first chunk are kept.
+    damaged = blob[:first] + bytes(step) + blob[second : second + 9000]
+    _cut_request(link, counter.device, scan_id, 0, blob, damaged)
+    _wait_offset(client, counter.device, scan_id, first)
+    # A genuine piece cut a little after two more chunks: those two are kept.
+    _cut_request(link, counter.device, scan_id, first, blob[first:], blob[first : third + 9000])
+    _wait_offset(client, counter.device, scan_id, third)
+    # The rest completes the scan, verified whole as usual.
+    answer = chunk(client, counter.device, scan_id, third, blob[third:])
+    assert answer.json() == {"scan_id": scan_id, "offset": len(blob), "complete": True}

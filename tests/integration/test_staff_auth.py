@@ -278,6 +278,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/sync/scans/status"): _device_only(400),
     ("PATCH", "/api/v1/sync/scans/{scan_id}"): _device_only(400),
     ("GET", "/api/v1/sync/documents/{application_id}"): _device_only(400),
+    ("PUT", "/api/v1/sync/documents/box-key"): _device_only(400),
     ("GET", APPLICATION + "/scans/{scan_id}"): _staff_only(
         404, Role.VERIFIKATOR, Role.KABID, Role.KEPALA_DINAS
     ),

@@ -23,6 +23,7 @@ from signing.scan_cipher import (
     encrypt_scan,
     open_scan,
     read_header,
+    verified_prefix,
 )
 from signing.sealed_box import (
     SealedBoxError,
@@ -143,3 +144,17 @@ def test_an_escrow_opens_only_at_the_server_for_the_device_it_names():
     for device, operator in [("dev-1", "usr-b"), ("dev-2", "usr-a")]:
         with pytest.raises(SealedBoxError):
             open_for_operator(ephemeral, sealed, device, operator)
+
+
+def test_the_verified_prefix_is_the_header_and_the_whole_chunks_that_open():
+    server = generate_box_key()
+    content = os.urandom(10_000)
+    blob = encrypt_scan(content, server.public_key(), chunk_size=1024).blob
+    step = 1024 + 16
+    assert verified_prefix(blob, server) == len(blob)
+    assert verified_prefix(blob[: HEADER_SIZE + 3 * step + 500], server) == HEADER_SIZE + 3 * step
+    assert verified_prefix(blob[: HEADER_SIZE + 100], server) == 0  # not one chunk yet
+    altered = bytearray(blob)
+    altered[HEADER_SIZE + 2 * step + 7] ^= 1
+    assert verified_prefix(bytes(altered), server) == HEADER_SIZE + 2 * step
+    assert verified_prefix(blob, generate_box_key()) == 0  # another key opens nothing

@@ -12,8 +12,11 @@ Counters (signed requests, like every ``/api/v1/sync`` route):
   Both travel in the query so the request signature covers them (headers are not signed).
   Answer ``{"scan_id", "offset", "complete"}``.
 
+* ``PUT /api/v1/sync/documents/box-key``: ``{"box_public_key": <X25519, base64>}``, the key
+  the device's downloads are sealed for;
 * ``GET /api/v1/sync/documents/{application_id}?offset=<n>&length=<m>``: a piece of the
-  signed KK of an application the device owns (:mod:`sync_server.services.device_documents`).
+  signed KK of an application the device owns, encrypted for the device's box key
+  (:mod:`sync_server.services.device_documents`).
 
 Staff (bearer token; verifikator, Kabid, Kepala Dinas):
 
@@ -29,6 +32,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from protocol.canonical import MAX_SAFE_INTEGER
 from protocol.scans import is_scan_id
@@ -160,7 +164,20 @@ async def scan_status(signed: SignedRequestDep, context: ContextDep) -> dict[str
     return {"scans": answers}
 
 
-@router.patch(
+chunks_router = APIRouter(
+    prefix="/api/v1/sync/scans",
+    tags=["scans"],
+    responses={
+        401: {"model": ErrorResponse, "description": "request.* and device.unknown"},
+        403: {"model": ErrorResponse, "description": "device.revoked, scan.not_yours"},
+        413: {"model": ErrorResponse, "description": "request.too_large"},
+    },
+)
+"""The chunk upload authenticates in its handler (not as a router dependency), so that it
+can keep the verified part of a body cut mid-transfer."""
+
+
+@chunks_router.patch(
     "/{scan_id}",
     responses={
         400: {"model": ErrorResponse, "description": "scan.checksum_mismatch and others"},
@@ -169,10 +186,30 @@ async def scan_status(signed: SignedRequestDep, context: ContextDep) -> dict[str
         422: {"model": ErrorResponse, "description": "scan.hash_mismatch/unreadable/bad_type"},
     },
 )
-async def upload_chunk(
-    scan_id: str, request: Request, signed: SignedRequestDep, context: ContextDep
-) -> dict[str, Any]:
-    """Append one chunk at ``offset``; the last one completes and verifies the scan."""
+async def upload_chunk(scan_id: str, request: Request, context: ContextDep) -> dict[str, Any]:
+    """Append one chunk at ``offset``; the last one completes and verifies the scan. When
+    the connection is cut mid-body, the whole encrypted chunks that arrived and open with
+    the server's key are kept (:func:`sync_server.services.scans.salvage_cut_chunk`): the
+    counter resumes after them."""
+    try:
+        signed = await authenticated_request(request, context)
+    except ClientDisconnect:
+        cut = getattr(request.state, "cut_body", b"")
+        offset = request.query_params.get("offset", "")
+        if cut and _DIGITS.match(offset):
+            await run_in_threadpool(
+                lambda: scans.salvage_cut_chunk(
+                    context.db,
+                    context.blobs,
+                    context.box_key,
+                    scan_id,
+                    offset=int(offset),
+                    data=cut,
+                    now=utc_now(),
+                    limits=context.scan_limits,
+                )
+            )
+        raise
     offset = _query_int(request, "offset")
     digest = request.query_params.get("sha256", "")
     if not _HEX64.match(digest):
@@ -194,12 +231,35 @@ async def upload_chunk(
     return {"scan_id": scan_id, "offset": result.offset, "complete": result.complete}
 
 
+@documents_router.put(
+    "/box-key",
+    responses={400: {"model": ErrorResponse, "description": "document.bad_box_key, request.*"}},
+)
+async def register_box_key(signed: SignedRequestDep, context: ContextDep) -> dict[str, str]:
+    """Register the X25519 public key this device's downloads are sealed for (the request
+    signature vouches for it); a new key replaces the old one."""
+    try:
+        data = json.loads(signed.body)
+    except (ValueError, RecursionError):
+        raise Refusal("request.malformed_json", status=400) from None
+    public = data.get("box_public_key") if isinstance(data, dict) else None
+    if not isinstance(public, str) or len(public) > 64:
+        raise Refusal("document.bad_box_key", status=400)
+    at = await run_in_threadpool(
+        lambda: device_documents.register_box_key(
+            context.db, context.config.sealed_dir, signed.device, public, now=utc_now()
+        )
+    )
+    return {"box_public_key": public, "registered_at": at}
+
+
 @documents_router.get(
     "/{application_id}",
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "the piece"},
         404: {"model": ErrorResponse, "description": "document.not_signed"},
+        409: {"model": ErrorResponse, "description": "document.box_key_missing"},
         416: {"model": ErrorResponse, "description": "document.bad_range"},
     },
 )
@@ -208,24 +268,32 @@ async def download_piece(
     request: Request,
     signed: SignedRequestDep,
     context: ContextDep,
+    ip: ClientIpDep,
 ) -> Response:
-    """A piece of the signed KK of an application this device owns, from ``offset``, at
-    most ``length`` bytes; ``X-KK-Document-SHA256`` and ``X-KK-Document-Size`` describe
-    the whole file (the counter checks it against the signed ``application.kk_ready``)."""
+    """A piece, from ``offset``, at most ``length`` bytes, of the signed KK of an
+    application this device owns, encrypted for the device's registered box key.
+    ``X-KK-Blob-SHA256`` and ``X-KK-Blob-Size`` describe the whole ciphertext (offsets count
+    its bytes), ``X-KK-Document-SHA256`` and ``X-KK-Document-Size`` the signed PDF inside
+    (the counter checks them against the signed ``application.kk_ready``)."""
     offset = _query_int(request, "offset")
     length = _query_int(request, "length")
+    config = context.config
     piece = await run_in_threadpool(
         lambda: device_documents.read_piece(
             context.db,
-            context.config.documents_dir,
+            (config.documents_dir, config.sealed_dir),
             signed.device,
             application_id,
             offset=offset,
             length=length,
+            now=utc_now(),
+            client_ip=ip,
         )
     )
     headers = {
         "Cache-Control": "no-store",
+        "X-KK-Blob-SHA256": piece.blob_sha256,
+        "X-KK-Blob-Size": str(piece.blob_size),
         "X-KK-Document-SHA256": piece.sha256,
         "X-KK-Document-Size": str(piece.size),
     }
