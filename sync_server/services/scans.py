@@ -280,12 +280,21 @@ def salvage_cut_chunk(
     complete encrypted chunks (:data:`signing.scan_cipher.CHUNK_SIZE` each) that open with
     the server's key are kept. Those could only have been made by the holder of the scan's
     key, each in its place; any other byte is dropped. So a cut costs the unfinished
-    encrypted chunk (64 KiB at most), not the whole piece in flight."""
+    encrypted chunk (64 KiB at most), not the whole piece in flight.
+
+    Only after the header is held: it came in a request whose signature was checked, so the
+    key the kept chunks must open with is the device's. Before it, an unauthenticated sender
+    could start the upload with a header (and a key) of its own."""
     if not is_scan_id(scan_id) or not data:
         return 0
     with db.write() as conn:
         row = store.get_scan(conn, scan_id)
-        if row is None or row.status != "arriving" or offset != row.received_bytes:
+        if (
+            row is None
+            or row.status != "arriving"
+            or offset != row.received_bytes
+            or offset < HEADER_SIZE
+        ):
             return row.received_bytes if row else 0
         data = data[: row.blob_bytes - offset]
         prefix = (blobs.read_partial(scan_id, offset) if offset else b"") + data

@@ -364,20 +364,25 @@ def _wait_offset(client, device, scan_id: str, expected: int) -> None:
 
 
 def test_a_cut_chunk_keeps_only_whole_encrypted_chunks_that_open(counter, client, link):
-    step = 16 * 1024 + 16
-    blob = encrypt_scan(jpeg_scan(seed=12), counter.box, chunk_size=16 * 1024).blob
+    step = 8 * 1024 + 16
+    blob = encrypt_scan(jpeg_scan(seed=12), counter.box, chunk_size=8 * 1024).blob
     scan_id, result = counter.announce(blob)
     assert result["status"] == "applied", result
-    first, second, third = (HEADER_SIZE + n * step for n in (1, 2, 3))
-    assert len(blob) > third + step
-    # The second encrypted chunk arrives altered (on the wire, or forged by someone who
-    # replays the device's headers): only the header and the first chunk are kept.
-    damaged = blob[:first] + bytes(step) + blob[second : second + 9000]
-    _cut_request(link, counter.device, scan_id, 0, blob, damaged)
-    _wait_offset(client, counter.device, scan_id, first)
+    first, second, third, fourth = (HEADER_SIZE + n * step for n in (1, 2, 3, 4))
+    assert len(blob) > fourth + step
+    # Cut before the server holds the header: nothing is kept, since the key the chunks
+    # open with would be whatever key the unchecked sender chose.
+    _cut_request(link, counter.device, scan_id, 0, blob, blob[: second + 9000])
+    answer = chunk(client, counter.device, scan_id, 0, blob[:first])  # 409 had it kept any
+    assert answer.status_code == 200 and answer.json()["offset"] == first, answer.text
+    # The third encrypted chunk arrives altered (on the wire, or forged by someone who
+    # replays the device's headers): only the second one is kept.
+    damaged = blob[first:second] + bytes(step) + blob[third : third + 9000]
+    _cut_request(link, counter.device, scan_id, first, blob[first:], damaged)
+    _wait_offset(client, counter.device, scan_id, second)
     # A genuine piece cut a little after two more chunks: those two are kept.
-    _cut_request(link, counter.device, scan_id, first, blob[first:], blob[first : third + 9000])
-    _wait_offset(client, counter.device, scan_id, third)
+    _cut_request(link, counter.device, scan_id, second, blob[second:], blob[second : fourth + 9000])
+    _wait_offset(client, counter.device, scan_id, fourth)
     # The rest completes the scan, verified whole as usual.
-    answer = chunk(client, counter.device, scan_id, third, blob[third:])
+    answer = chunk(client, counter.device, scan_id, fourth, blob[fourth:])
     assert answer.json() == {"scan_id": scan_id, "offset": len(blob), "complete": True}
