@@ -40,6 +40,7 @@ from textual.screen import Screen
 
 from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
+from field_client.daemon_thread import in_daemon_thread
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
 from field_client.operator_login import check_operator, fetch_scan_key
 from field_client.scans import DataKey
@@ -318,6 +319,7 @@ class CounterApp(App[None]):
         another operator meanwhile: it is dropped, and the operator's next login opens the
         copy the recovery wrote to the keyring); then ``then`` runs."""
         self.scan_key_state = ScanKeyState.FETCHING
+        self._wait_for_link = False  # no "type your password" notice while it runs
         self.run_worker(
             partial(self._recover_scan_key, operator, password, then),
             name="scan-key-recovery",
@@ -331,8 +333,10 @@ class CounterApp(App[None]):
     async def _recover_scan_key(
         self, operator: Operator, password: str, then: Callable[[], object] | None
     ) -> None:
-        outcome = await asyncio.to_thread(
-            fetch_scan_key, self.config, operator, password, clock=self.clock
+        # A daemon thread: quitting the app must not wait for an answer on a dead link.
+        outcome = await in_daemon_thread(
+            partial(fetch_scan_key, self.config, operator, password, clock=self.clock),
+            name="scan-key-recovery",
         )
         del password
         if self.operator is not operator:  # logged out or someone else: keep nothing
