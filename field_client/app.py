@@ -9,7 +9,10 @@ what happened (:mod:`field_client.messages`):
 * enrolled: the sync engine starts in the background and
   :class:`~field_client.screens.login.LoginScreen` asks for an operator account (pulled
   from the server, checked offline);
-* logged in: :class:`~field_client.screens.dashboard.DashboardScreen`.
+* logged in: :class:`~field_client.screens.dashboard.DashboardScreen`, at once; when the
+  operator has no copy of the scan key yet, the server is asked for it in the background
+  (:meth:`CounterApp.recover_scan_key_in_background`) and the dashboard shows how that
+  stands (:attr:`CounterApp.scan_key_state`).
 
 The app owns the operator's store connection (screens read through it, on the event loop)
 and the :class:`~field_client.sync.engine.SyncEngine`; the engine's status becomes the
@@ -24,6 +27,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,8 +40,9 @@ from textual.screen import Screen
 
 from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
+from field_client.daemon_thread import in_daemon_thread
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
-from field_client.operator_login import check_operator
+from field_client.operator_login import check_operator, fetch_scan_key
 from field_client.scans import DataKey
 from field_client.screens.dashboard import DashboardScreen
 from field_client.screens.dialogs import PasswordDialog
@@ -45,6 +50,7 @@ from field_client.screens.enrollment import EnrollmentScreen
 from field_client.screens.login import LoginScreen
 from field_client.store import Device, Operator, Store
 from field_client.sync.engine import SyncEngine, SyncStatus
+from field_client.widgets.status import ScanKeyState
 from protocol.errors import KKError
 from protocol.jurisdiction import office_date
 from signing.keys import load_private_key
@@ -61,6 +67,13 @@ ASK_PASSWORD = (
 LINK_BACK = (
     "Jaringan ke server pusat tersambung. Kunci berkas pindaian dapat diambil sekarang: "
     "lampirkan berkas (F7) atau simpan PDF KK, lalu ketik kata sandi Anda."
+)
+KEY_RECEIVED = (
+    "Kunci berkas pindaian sudah diterima dari server pusat: berkas dapat dilampirkan dan "
+    "PDF KK dapat disimpan."
+)
+KEY_BEING_FETCHED = (
+    "Kunci berkas pindaian sedang diambil dari server pusat. Tunggu sebentar, lalu coba lagi."
 )
 
 EngineFactory = Callable[[CounterConfig], SyncEngine]
@@ -84,6 +97,8 @@ class CounterApp(App[None]):
 
     sync_status: reactive[SyncStatus] = reactive(SyncStatus, init=False)
     """The engine's latest status (the status bars watch it)."""
+    scan_key_state: reactive[ScanKeyState] = reactive(ScanKeyState.LOCKED, init=False)
+    """Whether the logged-in operator's scan key is open, being fetched, or locked."""
 
     def __init__(
         self,
@@ -115,7 +130,7 @@ class CounterApp(App[None]):
         without asking the server (field_client.scan_recovery)."""
         self._last_sync: datetime | None = None
         self._wait_for_link = False
-        """The scan key could not be fetched at login for want of a link: tell the
+        """The scan key could not be fetched after the login for want of a link: tell the
         operator once when the engine reaches the server again."""
 
     # -- life cycle ------------------------------------------------------------------------
@@ -204,9 +219,17 @@ class CounterApp(App[None]):
     async def on_logged_in(self, message: LoggedIn) -> None:
         self.operator = message.operator
         self.scan_key = message.scan_key
-        self._wait_for_link = message.scan_key_offline
+        self._wait_for_link = False
+        # Out of the message at once: only the recovery's own call keeps the password.
+        password, message.recovery_password = message.recovery_password, None
         if message.scan_key is not None:
             self.session_scan_key = message.scan_key
+            self.scan_key_state = ScanKeyState.OPEN
+        elif password is not None:
+            self.recover_scan_key_in_background(message.operator, password)
+        else:
+            self.scan_key_state = ScanKeyState.LOCKED
+        del password
         # Switch first: a Header on a screen being removed must not see the title change
         # (Textual's header then updates a child already gone).
         await self.switch_screen(DashboardScreen())
@@ -217,8 +240,11 @@ class CounterApp(App[None]):
             )
 
     async def on_logout_requested(self, message: LogoutRequested) -> None:
+        if self.operator is not None:  # a recovery still running is for nobody now
+            self.workers.cancel_group(self, _recovery_group(self.operator))
         self.operator = None
         self.scan_key = None
+        self.scan_key_state = ScanKeyState.LOCKED
         self._wait_for_link = False
         await self.switch_screen(LoginScreen())
         self.sub_title = self.SUB_TITLE or ""
@@ -227,21 +253,29 @@ class CounterApp(App[None]):
 
     def ask_scan_key(self, then: Callable[[], object]) -> None:
         """Open the scans for the logged-in operator, then call ``then``: at once when the
-        key is open; otherwise ask the password again (it is never kept after the login)
-        and fetch the key from the server (:mod:`field_client.operator_login`)."""
+        key is open; not while the server is being asked for it (the operator is told so:
+        a second password would only race that request); otherwise ask the password again
+        (it is never kept after the login) and fetch the key from the server
+        (:mod:`field_client.operator_login`)."""
         if self.operator is None:
             return
         if self.scan_key is not None:
             then()
             return
+        if self.scan_key_state is ScanKeyState.FETCHING:
+            self.notify(KEY_BEING_FETCHED, title=SCANS_LOCKED_TITLE, timeout=8)
+            return
+        screen = self.screen
 
         def answered(password: str | None) -> None:
             if password:
-                self._reopen_scans(password, then)
+                # Go on only where the operator asked: the answer may take a while.
+                self._reopen_scans(password, lambda: then() if self.screen is screen else None)
 
         self.push_screen(PasswordDialog(SCANS_LOCKED_TITLE, ASK_PASSWORD), answered)
 
-    @work(exclusive=True, group="scan-key")
+    # An explicit description: Textual's default is the call with its arguments' reprs.
+    @work(exclusive=True, group="scan-key", description="password check for the scan key")
     async def _reopen_scans(self, password: str, then: Callable[[], object]) -> None:
         operator = self.operator
         if operator is None:
@@ -255,20 +289,74 @@ class CounterApp(App[None]):
             unlocked=self.session_scan_key,
             clock=self.clock,
         )
-        del password
+        if self.operator is not operator:  # logged out meanwhile: keep nothing
+            return
         if outcome.operator is None or outcome.operator.id != operator.id:
             self.notify("Kata sandi salah.", title=SCANS_LOCKED_TITLE, severity="error")
+        elif outcome.recoverable:
+            self.recover_scan_key_in_background(operator, password, then=then)
+        elif outcome.scan_key is None:
+            self.notify(
+                outcome.notice or "", title=SCANS_LOCKED_TITLE, severity="warning", timeout=20
+            )
+        else:
+            self._take_scan_key(outcome.scan_key)
+            self.notify("Kunci berkas pindaian terbuka untuk akun ini.", timeout=5)
+            then()
+
+    def recover_scan_key_in_background(
+        self,
+        operator: Operator,
+        password: str,
+        *,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        """Ask the server for the scan key of ``operator`` (just logged in, or who just
+        typed the password again), whose ``password`` was just checked offline. One at a
+        time per operator (a new one cancels the last); the password lives only in this
+        worker's call, at most :attr:`CounterConfig.scan_key_recovery_deadline_s`. The key
+        is taken only if the same login of the same operator is still on (a logout or
+        another operator meanwhile: it is dropped, and the operator's next login opens the
+        copy the recovery wrote to the keyring); then ``then`` runs."""
+        self.scan_key_state = ScanKeyState.FETCHING
+        self._wait_for_link = False  # no "type your password" notice while it runs
+        self.run_worker(
+            partial(self._recover_scan_key, operator, password, then),
+            name="scan-key-recovery",
+            group=_recovery_group(operator),
+            # Never Textual's default description: it would hold the password's repr.
+            description=f"scan key recovery for operator {operator.id}",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _recover_scan_key(
+        self, operator: Operator, password: str, then: Callable[[], object] | None
+    ) -> None:
+        # A daemon thread: quitting the app must not wait for an answer on a dead link.
+        outcome = await in_daemon_thread(
+            partial(fetch_scan_key, self.config, operator, password, clock=self.clock),
+            name="scan-key-recovery",
+        )
+        del password
+        if self.operator is not operator:  # logged out or someone else: keep nothing
+            log.info("scan key answer for %s dropped: that login is over", operator.id)
             return
         if outcome.scan_key is None:
+            self.scan_key_state = ScanKeyState.LOCKED
+            self._wait_for_link = outcome.offline
             self.notify(
                 outcome.notice or "", title=SCANS_LOCKED_TITLE, severity="warning", timeout=20
             )
             return
-        if self.operator is not operator:  # logged out meanwhile: keep nothing
-            return
-        self.scan_key = self.session_scan_key = outcome.scan_key
-        self.notify("Kunci berkas pindaian terbuka untuk akun ini.", timeout=5)
-        then()
+        self._take_scan_key(outcome.scan_key)
+        self.notify(KEY_RECEIVED, title=SCANS_LOCKED_TITLE, timeout=8)
+        if then is not None:
+            then()
+
+    def _take_scan_key(self, key: DataKey) -> None:
+        self.scan_key = self.session_scan_key = key
+        self.scan_key_state = ScanKeyState.OPEN
 
     def outbox_changed(self) -> None:
         """Call after an operator action wrote an event: the status bar shows the new
@@ -337,6 +425,11 @@ class CounterApp(App[None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+def _recovery_group(operator: Operator) -> str:
+    """The worker group of one operator's scan-key recovery (exclusive: one at a time)."""
+    return f"scan-key-recovery:{operator.id}"
 
 
 def make_counter_app(

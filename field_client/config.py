@@ -55,8 +55,9 @@ class CounterConfig(BaseSettings):
 
     scan_key_recovery_deadline_s: float = Field(default=20.0, gt=0)
     """Upper bound on fetching the scan key from the server for an operator who has no
-    copy of it (field_client.scan_recovery): the login waits at most this long, then
-    continues with the scans locked."""
+    copy of it (field_client.scan_recovery). The login does not wait for it (the recovery
+    runs in the background), but the password is held at most this long; then the scans
+    stay locked until asked again."""
 
     push_max_events: int = Field(default=200, ge=1, le=500)
     """Most events in one push (the server accepts 500). Smaller batches make progress on a

@@ -7,7 +7,7 @@ Screens never switch screens themselves: they say what happened and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
@@ -35,8 +35,11 @@ class LoggedIn(Message):
     """The counter's scan key opened with the operator's password (``None``: locked)."""
     scan_notice: str | None = None
     """Why the scans stay locked, in Indonesian (shown once after the login)."""
-    scan_key_offline: bool = False
-    """The server could not be asked for the scan key: the app says when the link is back."""
+    recovery_password: str | None = field(default=None, repr=False)
+    """Set only when the server can re-issue the locked key: the password just checked,
+    which the app takes out of the message and hands to the background recovery (the one
+    call that keeps it, :meth:`~field_client.app.CounterApp.recover_scan_key_in_background`).
+    Never shown in a repr."""
 
 
 @dataclass

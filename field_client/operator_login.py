@@ -1,18 +1,23 @@
 """The operator's password check and the scan key that comes with it (blocking; a worker
-thread runs it, never the screen's event loop).
+thread runs each step, never the screen's event loop).
 
-:func:`check_operator` is the one place a typed password is used: the offline check against
-the pulled hash (:meth:`Store.authenticate`), then the scan key:
+A typed password is used in two steps:
 
-1. the operator's own wrapped copy (``scan_keyring``), or a copy wrapped from the key another
-   operator opened earlier in this app run (:func:`field_client.scans.unlock`);
-2. otherwise, from the server (:func:`field_client.scan_recovery.recover_scan_key`), with the
-   password just checked, within a bounded time.
+1. :func:`check_operator`, at the login, offline: the password against the pulled hash
+   (:meth:`Store.authenticate`), then the operator's own wrapped copy of the scan key
+   (``scan_keyring``), or a copy wrapped from the key another operator opened earlier in
+   this app run (:func:`field_client.scans.unlock`). The login completes on this step.
+2. :func:`fetch_scan_key`, only when step 1 says the server can mend a locked key
+   (:attr:`LoginOutcome.recoverable`): the key from the server
+   (:func:`field_client.scan_recovery.recover_scan_key`), with the password just checked,
+   within a bounded time. The app runs it in the background after the login
+   (:meth:`field_client.app.CounterApp.recover_scan_key_in_background`), so a bad link
+   never holds the operator at the login screen.
 
-Whatever the network does, the login itself succeeds when the password matches: a failed
-recovery leaves the scans locked and returns an Indonesian notice for the operator. The
-password is not kept: retrying later means asking for it again (the login screen at the next
-login, or the small dialog before attaching or opening a scan: :mod:`field_client.app`).
+Neither step raises for a network problem: a failed recovery leaves the scans locked and
+returns an Indonesian notice for the operator. The password is not kept: retrying later
+means asking for it again (the next login, or the small dialog before attaching or opening
+a scan: :mod:`field_client.app`).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from field_client.sync.errors import LinkDown
 from protocol.errors import KKError, message_for
 from protocol.events import format_timestamp
 
-__all__ = ["LoginOutcome", "check_operator"]
+__all__ = ["LoginOutcome", "check_operator", "fetch_scan_key"]
 
 log = logging.getLogger("field_client.app")
 
@@ -42,14 +47,18 @@ _RECOVERABLE = frozenset({"scan.locked", "scan.wrong_password"})
 
 @dataclass(frozen=True, slots=True)
 class LoginOutcome:
-    """What a password check gave."""
+    """What a password check (or a recovery after it) gave."""
 
     operator: Operator | None
     """``None``: wrong username or password (or a disabled account)."""
     scan_key: DataKey | None = None
     """The key to the counter's scans (``None``: locked for this session so far)."""
     notice: str | None = None
-    """Why the scans stay locked, in Indonesian (``None`` when they opened)."""
+    """Why the scans stay locked, in Indonesian (``None`` when they opened, or while the
+    server may still open them: :attr:`recoverable`)."""
+    recoverable: bool = False
+    """The scans are locked locally but the server can re-issue the key
+    (:func:`fetch_scan_key`)."""
     recovered: bool = False
     """The key came from the server just now."""
     offline: bool = False
@@ -64,11 +73,8 @@ def check_operator(
     *,
     unlocked: DataKey | None = None,
     clock: Callable[[], datetime] = utc_now,
-    on_recovering: Callable[[], None] | None = None,
 ) -> LoginOutcome:
-    """Check the password offline and open the scans (see the module doc). Never raises for
-    a network problem; ``on_recovering`` is called (in this thread) just before the server
-    is asked, so the screen can say why the login takes a moment."""
+    """Check the password and open the scans, offline (step 1 of the module doc)."""
     # Its own connection: a sqlite3 connection belongs to the thread that opened it.
     with Store.open(config.db_path) as store:
         operator = store.authenticate(username, password)
@@ -83,21 +89,33 @@ def check_operator(
             if exc.code not in _RECOVERABLE:
                 log.warning("scans stay locked for %s: %s", operator.id, exc.code)
                 return LoginOutcome(operator, notice=exc.message)
-            log.info("scans locked for %s (%s): asking the server", operator.id, exc.code)
-        if on_recovering is not None:
-            on_recovering()
-        try:
+            log.info("scans locked for %s (%s): the server can re-issue", operator.id, exc.code)
+            return LoginOutcome(operator, recoverable=True)
+
+
+def fetch_scan_key(
+    config: CounterConfig,
+    operator: Operator,
+    password: str,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> LoginOutcome:
+    """The scan key re-issued by the server for ``operator``, whose ``password`` was just
+    checked (step 2 of the module doc). Blocking, bounded by
+    :attr:`~field_client.config.CounterConfig.scan_key_recovery_deadline_s`; never raises."""
+    try:
+        with Store.open(config.db_path) as store:
             key = recover_scan_key(config, store, operator, password, clock=clock)
-        except LinkDown as exc:
-            log.info("scan key not recovered for %s: %s", operator.id, exc.code)
-            notice = message_for("scan.recovery_offline")
-            return LoginOutcome(operator, notice=notice, offline=True)
-        except KKError as exc:  # a refusal, no escrow, a key that is not this counter's
-            log.warning("scan key not recovered for %s: %s", operator.id, exc.code)
-            if exc.code == "auth.invalid_credentials":  # the local hash is older
-                return LoginOutcome(operator, notice=message_for("scan.password_outdated"))
-            return LoginOutcome(operator, notice=exc.message)
-        except Exception:  # a bug must not cost the operator their login
-            log.exception("scan key recovery failed for %s", operator.id)
-            return LoginOutcome(operator, notice=message_for("scan.locked"))
-        return LoginOutcome(operator, key, recovered=True)
+    except LinkDown as exc:
+        log.info("scan key not recovered for %s: %s", operator.id, exc.code)
+        notice = message_for("scan.recovery_offline")
+        return LoginOutcome(operator, notice=notice, offline=True)
+    except KKError as exc:  # a refusal, no escrow, a key that is not this counter's
+        log.warning("scan key not recovered for %s: %s", operator.id, exc.code)
+        if exc.code == "auth.invalid_credentials":  # the local hash is older
+            return LoginOutcome(operator, notice=message_for("scan.password_outdated"))
+        return LoginOutcome(operator, notice=exc.message)
+    except Exception:  # a bug must not reach the screen: the scans just stay locked
+        log.exception("scan key recovery failed for %s", operator.id)
+        return LoginOutcome(operator, notice=message_for("scan.locked"))
+    return LoginOutcome(operator, key, recovered=True)

@@ -11,11 +11,12 @@ that the operator works in this device's kecamatan and that the escrow is this d
 and answers the key sealed for the ephemeral key. The key must then open this counter's own
 X25519 key (:func:`field_client.scans.adopt`) before it is wrapped for the operator.
 
-It is blocking: the login worker thread calls it right after the offline password check,
-with the password it already holds, so the password lives no longer than the login does.
-Its request runs on its own short-lived event loop in that thread with a bounded deadline
-(:attr:`~field_client.config.CounterConfig.scan_key_recovery_deadline_s`), so a dead link
-delays the login by at most that long and never blocks the screen.
+It is blocking: the app's background recovery calls it on a worker thread right after the
+login's offline password check (:func:`field_client.operator_login.fetch_scan_key`), with
+the password that check had, so the password lives no longer than this call. Its request
+runs on its own short-lived event loop in that thread with a bounded deadline
+(:attr:`~field_client.config.CounterConfig.scan_key_recovery_deadline_s`): a dead link
+holds that thread (and the password) at most that long, and never the login or the screen.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The dashboard: sync status, counts per state, and the application list with search.
+"""The dashboard: sync status, counts per state, the application list with search, and
+whether the operator's scan key is open yet.
 
 Everything here is read from the local store, so it works the same without network. After
 each sync round the counts and the list are read again: a pull may have brought central
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -22,7 +24,7 @@ from field_client.screens.inbox import InboxScreen
 from field_client.store import StoredApplication
 from field_client.widgets.dashboard import ApplicationTable, StateCounts
 from field_client.widgets.keys import TextInput
-from field_client.widgets.status import SyncStatusBar
+from field_client.widgets.status import ScanKeyStatus, SyncStatusBar
 
 if TYPE_CHECKING:
     from field_client.app import CounterApp
@@ -43,6 +45,9 @@ F2 membuat permohonan baru. F3 mencari nama, NIK, atau nomor KK; Esc menghapus p
 Pilih permohonan di daftar dengan panah lalu Enter untuk membukanya.
 F5 menyinkronkan sekarang; status sinkronisasi selalu tampil di atas.
 F6 membuka kotak masuk WhatsApp: dokumen kiriman pemohon, untuk dilampirkan ke permohonan.
+Di kanan bawah: kunci berkas pindaian (terkunci, sedang diambil, terbuka). Melampirkan berkas
+dan menyimpan PDF KK memerlukannya; bagi operator baru di loket ini kunci diambil dari
+server pusat sesudah masuk, sementara itu pekerjaan lain dapat berjalan.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -65,7 +70,9 @@ F6 membuka kotak masuk WhatsApp: dokumen kiriman pemohon, untuk dilampirkan ke p
         yield StateCounts(id="state-counts")
         yield TextInput(placeholder="Cari nama, NIK, atau nomor KK (F3)", id="search")
         yield ApplicationTable(id="applications")
-        yield Static("", id="list-note")
+        with Horizontal(id="list-footer"):
+            yield Static("", id="list-note")
+            yield ScanKeyStatus(id="scan-key-status")
         yield Footer()
 
     def on_mount(self) -> None:

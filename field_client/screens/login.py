@@ -1,10 +1,11 @@
 """Operator login, offline, with the accounts pulled from the central server.
 
 The password is checked against the pulled scrypt hash on a worker thread (about 0.1 s of
-CPU by design), so the screen stays responsive. An operator with no copy of the counter's
-scan key gets it from the server in the same step, when the network allows
-(:mod:`field_client.operator_login`); the login succeeds either way. A fresh counter has
-no accounts until its first sync: the screen says so and keeps the sync status in view.
+CPU by design), so the screen stays responsive, and the login completes on that check alone:
+no network. An operator with no copy of the counter's scan key gets it from the server
+afterwards, in the background (:mod:`field_client.operator_login`, the app's recovery
+worker). A fresh counter has no accounts until its first sync: the screen says so and keeps
+the sync status in view.
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ NO_ACCOUNTS = (
     "sinkronisasi: sambungkan jaringan sebentar dan tunggu status menjadi Terhubung."
 )
 WRONG_PASSWORD = "Nama pengguna atau kata sandi salah."
-RECOVERING = (
-    "Kata sandi benar. Kunci berkas pindaian belum ada untuk akun ini di loket ini: "
-    "mengambilnya dari server pusat..."
-)
 
 
 def kecamatan_label(code: str) -> str:
@@ -126,7 +123,8 @@ class LoginScreen(Screen[None]):
         self.query_one("#login", Button).disabled = True
         self._login(username, password)
 
-    @work(exclusive=True, group="login")
+    # An explicit description: Textual's default is the call with its arguments' reprs.
+    @work(exclusive=True, group="login", description="operator login")
     async def _login(self, username: str, password: str) -> None:
         try:
             outcome = await asyncio.to_thread(
@@ -136,7 +134,6 @@ class LoginScreen(Screen[None]):
                 password,
                 unlocked=self.counter.session_scan_key,
                 clock=self.counter.clock,
-                on_recovering=lambda: self.app.call_from_thread(self._recovering),
             )
         finally:
             self.query_one("#login", Button).disabled = False
@@ -148,11 +145,13 @@ class LoginScreen(Screen[None]):
                 self._fail(WRONG_PASSWORD, focus="#password")
             return
         self.app.post_message(
-            LoggedIn(outcome.operator, outcome.scan_key, outcome.notice, outcome.offline)
+            LoggedIn(
+                outcome.operator,
+                outcome.scan_key,
+                outcome.notice,
+                recovery_password=password if outcome.recoverable else None,
+            )
         )
-
-    def _recovering(self) -> None:
-        self.query_one("#login-message", Static).update(Text(RECOVERING, style="yellow"))
 
     def _fail(self, message: str, *, focus: str) -> None:
         self.query_one("#login-message", Static).update(Text(message, style="bold red"))

@@ -61,6 +61,10 @@ class LinkProfile:
     """Once ``bytes_up`` reaches this, every open connection is cut (once)."""
     corrupt_up_at_bytes: int | None = None
     """The upstream byte at this count of ``bytes_up`` is flipped (once)."""
+    stalled: bool = False
+    """Packets vanish: connections open, but no byte is forwarded (either way) while set;
+    what was held goes on once it is cleared, as TCP retransmits after a dead spell on
+    2G. Unshaped mode."""
 
     @property
     def shaped(self) -> bool:
@@ -257,6 +261,8 @@ class FaultyLink:
                 if writer.can_write_eof():
                     writer.write_eof()
                 return
+            while self.profile.stalled:
+                await asyncio.sleep(0.02)
             profile = self.profile
             if drop or profile.offline or self._rng.random() < profile.cut_probability:
                 self.stats.cuts += 1
