@@ -11,6 +11,13 @@ GET      /healthz                    ready: the database answers (503 if not)   
 POST     /api/v1/devices/enroll      enroll a counter with a one-time code       the code
 POST     /api/v1/sync/push           store a batch of the device's change log    signed
 GET      /api/v1/sync/pull           signed server events for the device         signed
+POST     /api/v1/sync/scans/status   which scans the server lacks; PATCH …/{id}  signed
+         PATCH /api/v1/sync/scans/   appends a piece (resumable)
+         {id}
+PUT      /api/v1/sync/documents/     the counter's X25519 key that its signed    signed
+         box-key                     KKs are sealed for
+GET      /api/v1/sync/documents/{id} the signed KK sealed for the owning         signed
+                                     counter, in resumable pieces
 POST     /api/v1/auth/login          staff login: bearer token                   password
 POST     /api/v1/auth/logout         end the session                             staff token
 GET      /api/v1/auth/me             the account behind the token                staff token
@@ -26,7 +33,6 @@ GET      /api/v1/applications/{id}/  DRAF KK, Biodata Penduduk, signed KK,      
 PUT      /api/v1/applications/{id}/  the KK number SIAK issued (new family)      verifikator,
          kk-number                                                               kabid
 POST     /api/v1/tte/sign-batch      sign many approved KKs, one passphrase      kepala_dinas
-GET      /api/v1/sync/kk/{id}        the signed KK, for the owning counter        signed
 POST     /api/v1/sync/scans/key/     the counter's scan key re-issued to one of   signed, +
          recover                     its operators (escrow + their password)     password
 GET      /api/v1/verify/{token}      public status of a KK (its QR code's        none, rate-
@@ -75,7 +81,6 @@ from sync_server.api.routes import (
     applications,
     auth,
     claims,
-    counter_documents,
     decisions,
     devices,
     documents,
@@ -140,7 +145,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(tte.router)
     app.include_router(documents.router)
     app.include_router(verify.router)
-    app.include_router(counter_documents.router)
     app.include_router(scans.router)
     app.include_router(scans.chunks_router)
     app.include_router(scans.staff_router)

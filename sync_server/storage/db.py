@@ -550,17 +550,16 @@ _SCHEMA_OUTBOX_RESENT = (
 
 # Downloads sealed for the counter (#5): each device's X25519 box key, and the signed KK
 # encrypted once per (document, device) so a resumed download gets the same bytes.
-# (IF NOT EXISTS: running it again, as a test that rewinds an earlier version does, is harmless.)
 _SCHEMA_SEALED_DOWNLOADS = (
     """
-    CREATE TABLE IF NOT EXISTS device_box_keys (
+    CREATE TABLE device_box_keys (
         device_id       TEXT PRIMARY KEY REFERENCES devices (device_id),
         box_public_key  TEXT NOT NULL,
         registered_at   TEXT NOT NULL
     )
     """,
     """
-    CREATE TABLE IF NOT EXISTS sealed_documents (
+    CREATE TABLE sealed_documents (
         document_sha256  TEXT NOT NULL,
         device_id        TEXT NOT NULL REFERENCES devices (device_id),
         box_public_key   TEXT NOT NULL,
@@ -570,7 +569,7 @@ _SCHEMA_SEALED_DOWNLOADS = (
         PRIMARY KEY (document_sha256, device_id)
     ) WITHOUT ROWID
     """,
-    "CREATE INDEX IF NOT EXISTS sealed_documents_by_blob ON sealed_documents (blob_sha256)",
+    "CREATE INDEX sealed_documents_by_blob ON sealed_documents (blob_sha256)",
 )
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (

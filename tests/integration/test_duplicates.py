@@ -7,7 +7,6 @@ verifier sees the flag and the other record in the queue and the read."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -28,6 +27,7 @@ from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
     staff,
     tokens,
 )
+from tests.support.schema_rewind import rewind
 
 FAMILY_KK = "1606011502100007"
 RUSAK = {"service_type": "HILANG_RUSAK", "sub_type": 2, "peristiwa": None}
@@ -219,15 +219,7 @@ def test_upgrading_a_database_indexes_the_niks_of_stored_applications(
 ):
     first = recorded(counter, client, operator, application_dict(id=app_id(1)))
     db: Database = server.db
-    # As a file from before this migration: none of the tables it and later ones create.
-    start = server_db._MIGRATIONS.index(server_db._SCHEMA_CLAIMS_DUPLICATES)
-    later = " ".join(s for m in server_db._MIGRATIONS[start:] for s in m)
-    with db.write() as conn:
-        for table in re.findall(r"CREATE TABLE (\w+)", later):
-            conn.execute(f"DROP TABLE {table}")
-        for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", later):
-            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        conn.execute(f"PRAGMA user_version = {start}")
+    rewind(db, server_db._SCHEMA_CLAIMS_DUPLICATES)  # as a file from before this migration
 
     db.migrate()
 

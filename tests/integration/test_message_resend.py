@@ -27,6 +27,7 @@ from sync_server.storage import db as server_db
 from sync_server.storage import outbox as outbox_store
 from tests.factories import application_dict
 from tests.integration.test_pull import Terminal, submitted_application
+from tests.support.schema_rewind import rewind
 
 
 def queue(server, app_id: str, purpose: MessagePurpose) -> str:
@@ -148,10 +149,7 @@ def test_upgrading_keeps_messages_resent_before_the_upgrade_from_being_resent_ag
     terminal.counter.resend_message(app_id, failed, operator_id=operator_id)
     assert [r["status"] for r in terminal.push(client)] == ["applied"]
     # As a file from before ``resent_as``: only the applied event says it was re-sent.
-    version = server_db._MIGRATIONS.index(server_db._SCHEMA_OUTBOX_RESENT)
-    with server.db.write() as conn:
-        conn.execute("ALTER TABLE whatsapp_outbox DROP COLUMN resent_as")
-        conn.execute(f"PRAGMA user_version = {version}")
+    rewind(server.db, server_db._SCHEMA_OUTBOX_RESENT)
 
     server.db.migrate()
 

@@ -293,7 +293,6 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The access log: the admin only.
     ("GET", "/api/v1/admin/audit"): _staff_only(200, Role.ADMIN),
     ("GET", "/api/v1/admin/audit/verify"): _staff_only(200, Role.ADMIN),
-    ("GET", "/api/v1/sync/kk/{application_id}"): _device_only(404),
 }
 """Every /api/v1 route (except :data:`EXEMPT`) × caller → expected status."""
 

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pypdf import PdfReader
 
 from protocol.application import Application
 from protocol.workflow import Role, State
 from signing.demo_pki import FILES
+from signing.requests import sign_request
+from signing.scan_cipher import open_scan
+from signing.sealed_box import box_public_b64, generate_box_key
 from signing.tte import verify_kk
 from sync_server.config import ServerConfig
 from sync_server.errors import Refusal
@@ -332,9 +338,25 @@ def test_two_signing_sessions_at_once_sign_each_kk_exactly_once(
     assert table_count(server, "kk_numbers") == 3
 
 
-def test_the_owning_counter_downloads_its_signed_kk(server, client, tokens, counter, operator):
+def register_box_key(client: httpx.Client, device) -> X25519PrivateKey:
+    """What a counter's sync engine does after the first unlock: its box key, signed."""
+    key = generate_box_key()
+    target = "/api/v1/sync/documents/box-key"
+    body = json.dumps({"box_public_key": box_public_b64(key)}).encode()
+    signed = sign_request(device.key, device.device_id, "PUT", target, body, now=datetime.now(UTC))
+    answer = client.put(
+        target, content=body, headers={**signed, "Content-Type": "application/json"}
+    )
+    assert answer.status_code in (200, 204), answer.text
+    return key
+
+
+def test_the_owning_counter_gets_its_signed_kk_sealed_for_it_alone(
+    server, client, tokens, counter, operator
+):
     app_id = approved(counter, client, tokens, operator)
-    path = f"/api/v1/sync/kk/{app_id}"
+    path = f"/api/v1/sync/documents/{app_id}?offset=0&length=1000000"
+    box = register_box_key(client, counter.device)
     problem(signed_get(client, counter.device, path), 404, "document.not_signed")
     sign_batch(client, tokens[Role.KEPALA_DINAS], [app_id])
     counter.pull(client)
@@ -344,12 +366,17 @@ def test_the_owning_counter_downloads_its_signed_kk(server, client, tokens, coun
     response = signed_get(client, counter.device, path)
 
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/pdf"
-    digest = hashlib.sha256(response.content).hexdigest()
-    assert digest == response.headers["x-kk-sha256"] == ready.document["sha256"]
-    assert len(response.content) == ready.document["size"]
+    assert response.headers["x-kk-blob-size"] == str(len(response.content))
+    assert hashlib.sha256(response.content).hexdigest() == response.headers["x-kk-blob-sha256"]
+    pdf = open_scan(response.content, box)  # only this counter's key opens it
+    assert hashlib.sha256(pdf).hexdigest() == ready.document["sha256"]
+    assert len(pdf) == ready.document["size"] and pdf.startswith(b"%PDF")
     other = enroll_device(server, client)  # another counter of the same kecamatan
-    problem(signed_get(client, other, path), 403, "application.not_owner")
+    register_box_key(client, other)
+    problem(signed_get(client, other, path), 404, "document.not_signed")  # nothing disclosed
     with server.db.read() as conn:
         [logged] = [e for e in entries(conn, application_id=app_id) if e.role == "device"]
-    assert (logged.actor_id, logged.detail) == (counter.device_id, "KK bertanda tangan (loket)")
+    assert (logged.actor_id, logged.detail) == (
+        counter.device_id,
+        "KK bertanda tangan dienkripsi untuk loket",
+    )
