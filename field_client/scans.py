@@ -49,7 +49,7 @@ from signing.key_wrap import (
     wrap_key,
     wrap_with_password,
 )
-from signing.scan_cipher import decrypt_scan, encrypt_scan
+from signing.scan_cipher import HEADER_SIZE, decrypt_scan, encrypt_scan
 from signing.sealed_box import box_public_b64, generate_box_key, load_box_public_b64
 
 if TYPE_CHECKING:
@@ -163,10 +163,14 @@ class AttachedScan:
     """The same file was attached before: nothing new was stored or will be sent."""
     newly_linked: bool = True
     """False when the scan was attached to this application already (nothing written)."""
+    header_sha256: str | None = None
+    """SHA-256 of the blob's header, announced with the event (:class:`ScanReference`)."""
 
     def reference(self, document: str) -> ScanReference:
         """How a ``scan.attached`` event names this scan."""
-        return ScanReference(self.scan_id, document, self.media_type, self.blob_bytes)
+        return ScanReference(
+            self.scan_id, document, self.media_type, self.blob_bytes, self.header_sha256
+        )
 
     @property
     def saved_bytes(self) -> int:
@@ -202,6 +206,14 @@ class ScanFolder:
             os.close(fd)
         os.replace(tmp, target)
         fsync_dir(target.parent)
+
+    def header_sha256(self, scan_id: str) -> str | None:
+        """SHA-256 of the blob's header (its first bytes; ``None`` if the file is gone)."""
+        try:
+            with self.path(scan_id).open("rb") as blob:
+                return hashlib.sha256(blob.read(HEADER_SIZE)).hexdigest()
+        except FileNotFoundError:
+            return None
 
     def read(self, scan_id: str) -> bytes:
         """The blob's bytes; :class:`ScanError` ``scan.blob_missing`` if the file is gone."""
@@ -401,6 +413,7 @@ def attach(
             existing["blob_bytes"],
             deduplicated=True,
             newly_linked=_link(tx, application_id, scan_id, document, at),
+            header_sha256=folder.header_sha256(scan_id),
         )
     server_key = _server_box_key(tx)
     encrypted = encrypt_scan(content, server_key)
@@ -428,6 +441,7 @@ def attach(
         len(content),
         len(encrypted.blob),
         deduplicated=False,
+        header_sha256=hashlib.sha256(encrypted.blob[:HEADER_SIZE]).hexdigest(),
     )
 
 

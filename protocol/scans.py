@@ -74,24 +74,30 @@ def sniff_media_type(head: bytes) -> str | None:
 @dataclass(frozen=True, slots=True)
 class ScanReference:
     """What a ``scan.attached`` event says about a scan: ``{"scan": {"id", "document",
-    "media_type", "bytes"}}`` (``bytes``: the encrypted blob's length, what will be sent)."""
+    "media_type", "bytes"[, "header_sha256"]}}`` (``bytes``: the encrypted blob's length,
+    what will be sent)."""
 
     id: str
     document: str
     """The requirement document code (:data:`protocol.requirements.DOCUMENTS`)."""
     media_type: str
     bytes: int
+    header_sha256: str | None = None
+    """SHA-256 of the blob's header (:data:`signing.scan_cipher.HEADER_SIZE` bytes), signed
+    with the event, so the server can trust the header of a first piece cut mid-body
+    (docs/protocol.md §11.4). Older counters send none."""
 
     def to_body(self) -> dict[str, Any]:
         """The event body naming this scan."""
-        return {
-            "scan": {
-                "id": self.id,
-                "document": self.document,
-                "media_type": self.media_type,
-                "bytes": self.bytes,
-            }
+        scan: dict[str, Any] = {
+            "id": self.id,
+            "document": self.document,
+            "media_type": self.media_type,
+            "bytes": self.bytes,
         }
+        if self.header_sha256 is not None:
+            scan["header_sha256"] = self.header_sha256
+        return {"scan": scan}
 
 
 def scan_from_body(body: Mapping[str, Any]) -> ScanReference:
@@ -99,8 +105,11 @@ def scan_from_body(body: Mapping[str, Any]) -> ScanReference:
     scan = body.get("scan")
     if set(body) != {"scan"} or not isinstance(scan, Mapping):
         raise _malformed('isi harus berupa {"scan": {...}}')
-    if set(scan) != {"id", "document", "media_type", "bytes"}:
+    if set(scan) - {"header_sha256"} != {"id", "document", "media_type", "bytes"}:
         raise _malformed("scan harus berisi id, document, media_type dan bytes")
+    header = scan.get("header_sha256")
+    if header is not None and not is_scan_id(header):
+        raise _malformed("scan.header_sha256 harus 64 digit heksadesimal")
     size = scan["bytes"]
     if not is_scan_id(scan["id"]):
         raise _malformed("scan.id harus 64 digit heksadesimal")
@@ -110,7 +119,7 @@ def scan_from_body(body: Mapping[str, Any]) -> ScanReference:
         raise _malformed("scan.media_type harus JPEG, PNG atau PDF")
     if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 2 * MAX_SCAN_BYTES:
         raise _malformed("scan.bytes di luar batas")
-    return ScanReference(scan["id"], scan["document"], scan["media_type"], size)
+    return ScanReference(scan["id"], scan["document"], scan["media_type"], size, header)
 
 
 def _malformed(detail: str) -> ValidationError:

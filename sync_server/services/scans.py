@@ -152,7 +152,16 @@ def register_attached(
         return issue("scan.application_too_large", max=limits.max_application_bytes)
     at = stamp(now)
     if existing is None:
-        store.insert_scan(conn, ref.id, device_id=device.device_id, blob_bytes=ref.bytes, at=at)
+        store.insert_scan(
+            conn,
+            ref.id,
+            device_id=device.device_id,
+            blob_bytes=ref.bytes,
+            at=at,
+            header_sha256=ref.header_sha256,
+        )
+    elif ref.header_sha256 is not None:
+        store.learn_header(conn, ref.id, ref.header_sha256)
     store.link(
         conn,
         application_id=event.application_id,
@@ -282,9 +291,11 @@ def salvage_cut_chunk(
     key, each in its place; any other byte is dropped. So a cut costs the unfinished
     encrypted chunk (64 KiB at most), not the whole piece in flight.
 
-    Only after the header is held: it came in a request whose signature was checked, so the
-    key the kept chunks must open with is the device's. Before it, an unauthenticated sender
-    could start the upload with a header (and a key) of its own."""
+    The header fixes the key the kept chunks must open with, so it must be the device's:
+    either held already (it came in a signed piece) or, in a cut first piece, hashing to
+    the ``header_sha256`` the device's signed ``scan.attached`` announced. Otherwise (an
+    older counter announced no hash) a cut first piece keeps nothing: an unchecked sender
+    could start the upload with a header, and a key, of its own."""
     if not is_scan_id(scan_id) or not data:
         return 0
     with db.write() as conn:
@@ -293,10 +304,12 @@ def salvage_cut_chunk(
             row is None
             or row.status != "arriving"
             or offset != row.received_bytes
-            or offset < HEADER_SIZE
+            or 0 < offset < HEADER_SIZE
         ):
             return row.received_bytes if row else 0
         data = data[: row.blob_bytes - offset]
+        if offset == 0 and not _announced_header(row, data):
+            return 0
         prefix = (blobs.read_partial(scan_id, offset) if offset else b"") + data
         good = verified_prefix(prefix, box_key)
         if good <= offset:
@@ -311,6 +324,15 @@ def salvage_cut_chunk(
         store.set_received(conn, scan_id, good, at=stamp(now))
     log.info("scan %s: kept %d bytes of a cut chunk", scan_id[:12], good - offset)
     return good
+
+
+def _announced_header(row: store.ScanRow, data: bytes) -> bool:
+    """Whether ``data`` starts with the header the device's signed event announced."""
+    return (
+        row.header_sha256 is not None
+        and len(data) >= HEADER_SIZE
+        and hashlib.sha256(data[:HEADER_SIZE]).hexdigest() == row.header_sha256
+    )
 
 
 def _uploadable(conn: Any, device: Device, scan_id: str) -> store.ScanRow:

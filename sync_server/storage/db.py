@@ -73,7 +73,7 @@ Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``;
 ``whatsapp_inbox``; version 9 ``claims``, ``application_niks`` (filled from the stored
 snapshots) and ``duplicate_flags``; version 10 ``siak_entries``; version 11
 ``whatsapp_outbox.resent_as``; version 12 ``device_box_keys`` and ``sealed_documents``
-(downloads sealed for each counter).
+(downloads sealed for each counter); version 13 ``scans.header_sha256``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -572,6 +572,10 @@ _SCHEMA_SEALED_DOWNLOADS = (
     "CREATE INDEX sealed_documents_by_blob ON sealed_documents (blob_sha256)",
 )
 
+# The blob header's SHA-256 a device's signed scan.attached announces (NULL from older
+# counters): lets the server keep the verified chunks of a first piece cut mid-body.
+_SCHEMA_SCAN_HEADER = ("ALTER TABLE scans ADD COLUMN header_sha256 TEXT",)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -585,6 +589,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_SIAK,
     _SCHEMA_OUTBOX_RESENT,
     _SCHEMA_SEALED_DOWNLOADS,
+    _SCHEMA_SCAN_HEADER,
 )
 """Statements that bring the schema from version i to i + 1."""
 

@@ -26,6 +26,7 @@ __all__ = [
     "BlobStore",
     "get_scan",
     "insert_scan",
+    "learn_header",
     "link",
     "linked_bytes",
     "scans_of",
@@ -50,6 +51,9 @@ class ScanRow:
     created_at: str
     touched_at: str
     completed_at: str | None
+    header_sha256: str | None
+    """SHA-256 of the blob's header, as the device's signed ``scan.attached`` announced it
+    (``None`` from older counters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,7 @@ class AttachedScanRow:
 
 _COLUMNS = (
     "scan_id, device_id, blob_bytes, received_bytes, status, media_type, plain_bytes,"
-    " plain_sha256, created_at, touched_at, completed_at"
+    " plain_sha256, created_at, touched_at, completed_at, header_sha256"
 )
 
 
@@ -77,12 +81,27 @@ def get_scan(conn: sqlite3.Connection, scan_id: str) -> ScanRow | None:
 
 
 def insert_scan(
-    conn: sqlite3.Connection, scan_id: str, *, device_id: str, blob_bytes: int, at: str
+    conn: sqlite3.Connection,
+    scan_id: str,
+    *,
+    device_id: str,
+    blob_bytes: int,
+    at: str,
+    header_sha256: str | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO scans (scan_id, device_id, blob_bytes, created_at, touched_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [scan_id, device_id, blob_bytes, at, at],
+        "INSERT INTO scans (scan_id, device_id, blob_bytes, created_at, touched_at,"
+        " header_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+        [scan_id, device_id, blob_bytes, at, at, header_sha256],
+    )
+
+
+def learn_header(conn: sqlite3.Connection, scan_id: str, header_sha256: str) -> None:
+    """Keep the header hash a later ``scan.attached`` of the same device announced, when the
+    first one (an older counter version) had none."""
+    conn.execute(
+        "UPDATE scans SET header_sha256 = ? WHERE scan_id = ? AND header_sha256 IS NULL",
+        [header_sha256, scan_id],
     )
 
 

@@ -23,7 +23,7 @@ from field_client.scans import device_box_private
 from field_client.store import Store
 from protocol.events import EventKind
 from signing.key_escrow import open_escrow
-from signing.scan_cipher import open_scan
+from signing.scan_cipher import HEADER_SIZE, open_scan
 from signing.sealed_box import SealedBoxError, box_public_b64, generate_box_key
 from tests.factories import application_dict
 from tests.integration.counter_crash_worker import OPERATOR_ID
@@ -103,8 +103,10 @@ def test_the_same_file_attached_twice_is_stored_and_queued_once(attach, store, e
             for e in store.history(application_id)
             if e.event.kind is EventKind.SCAN_ATTACHED
         ]
-        assert [(r.id, r.document, r.bytes) for r in named] == [
-            (first.scan_id, "buku_nikah", first.blob_bytes)
+        # With the header's hash, so the server keeps a cut first piece (protocol §11.4).
+        header = hashlib.sha256(store.scan_folder.read(first.scan_id)[:HEADER_SIZE]).hexdigest()
+        assert [(r.id, r.document, r.bytes, r.header_sha256) for r in named] == [
+            (first.scan_id, "buku_nikah", first.blob_bytes, header)
         ]
     # The dedup key is keyed: the plain SHA-256 of the file appears nowhere on disk.
     plain_hash = hashlib.sha256(pdf_scan()).hexdigest().encode()

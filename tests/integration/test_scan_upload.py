@@ -91,9 +91,19 @@ class Counter:
         assert response.status_code == 200, response.text
         self.box = load_box_key(server.config.box_key_path).public_key()
 
-    def announce(self, blob: bytes, *, document: str = "kk_lama", media: str = "image/jpeg"):
+    def announce(
+        self,
+        blob: bytes,
+        *,
+        document: str = "kk_lama",
+        media: str = "image/jpeg",
+        header: bool = False,
+    ):
+        """Push the ``scan.attached`` of ``blob``; ``header``: with the header's hash, as
+        today's counters announce it (older ones did not)."""
         scan_id = hashlib.sha256(blob).hexdigest()
-        ref = ScanReference(scan_id, document, media, len(blob))
+        digest = hashlib.sha256(blob[:HEADER_SIZE]).hexdigest() if header else None
+        ref = ScanReference(scan_id, document, media, len(blob), digest)
         wire = self.log.append(EventKind.SCAN_ATTACHED, self.application_id, ref.to_body())
         response = push(self.client, self.device, [wire])
         assert response.status_code == 200, response.text
@@ -363,18 +373,32 @@ def _wait_offset(client, device, scan_id: str, expected: int) -> None:
         time.sleep(0.05)
 
 
+def test_an_older_counters_cut_first_piece_keeps_nothing(counter, client, link):
+    """Without the header's hash in the signed event the server cannot tell the device's
+    header from anyone's: a cut first piece is dropped whole."""
+    blob = encrypt_scan(jpeg_scan(seed=13), counter.box, chunk_size=8 * 1024).blob
+    scan_id, result = counter.announce(blob)
+    assert result["status"] == "applied", result
+    _cut_request(link, counter.device, scan_id, 0, blob, blob[: HEADER_SIZE + 30_000])
+    first = HEADER_SIZE + 8 * 1024 + 16
+    answer = chunk(client, counter.device, scan_id, 0, blob[:first])  # 409 had it kept any
+    assert answer.status_code == 200 and answer.json()["offset"] == first, answer.text
+
+
 def test_a_cut_chunk_keeps_only_whole_encrypted_chunks_that_open(counter, client, link):
     step = 8 * 1024 + 16
     blob = encrypt_scan(jpeg_scan(seed=12), counter.box, chunk_size=8 * 1024).blob
-    scan_id, result = counter.announce(blob)
+    scan_id, result = counter.announce(blob, header=True)
     assert result["status"] == "applied", result
     first, second, third, fourth = (HEADER_SIZE + n * step for n in (1, 2, 3, 4))
     assert len(blob) > fourth + step
-    # Cut before the server holds the header: nothing is kept, since the key the chunks
-    # open with would be whatever key the unchecked sender chose.
-    _cut_request(link, counter.device, scan_id, 0, blob, blob[: second + 9000])
-    answer = chunk(client, counter.device, scan_id, 0, blob[:first])  # 409 had it kept any
-    assert answer.status_code == 200 and answer.json()["offset"] == first, answer.text
+    # A first piece whose header is not the one the signed event announced (someone who
+    # learnt the scan id, with a key of their own): nothing of it is kept.
+    forged = encrypt_scan(jpeg_scan(seed=12), counter.box, chunk_size=8 * 1024).blob
+    _cut_request(link, counter.device, scan_id, 0, blob, forged[: second + 9000])
+    # The genuine first piece, cut after its first chunk: header and chunk kept.
+    _cut_request(link, counter.device, scan_id, 0, blob, blob[: first + 9000])
+    _wait_offset(client, counter.device, scan_id, first)
     # The third encrypted chunk arrives altered (on the wire, or forged by someone who
     # replays the device's headers): only the second one is kept.
     damaged = blob[first:second] + bytes(step) + blob[third : third + 9000]
