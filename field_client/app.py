@@ -26,6 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -91,6 +92,7 @@ class CounterApp(App[None]):
         """Who is logged in; every action is recorded with this operator."""
         self._unsubscribe: Callable[[], None] | None = None
         self._actions: Counter | None = None
+        self._device_key: Ed25519PrivateKey | None = None
         self.scan_key: DataKey | None = None
         """The logged-in operator's key to the scans (preview, attach); dropped at logout."""
         self.last_folder: Path = Path.home()
@@ -212,9 +214,16 @@ class CounterApp(App[None]):
         needed: a counter that only looks things up never loads it)."""
         assert self.store is not None, "actions need an enrolled counter"
         if self._actions is None:
-            key = load_private_key(self.config.key_path)
-            self._actions = Counter(self.store, key, now=self.clock)
+            self._actions = Counter(self.store, self.device_key(), now=self.clock)
         return self._actions
+
+    def device_key(self) -> Ed25519PrivateKey:
+        """The device's signing key, read once. A worker thread builds its own
+        :class:`Counter` on its own store connection with it (a sqlite3 connection belongs
+        to the thread that opened it)."""
+        if self._device_key is None:
+            self._device_key = load_private_key(self.config.key_path)
+        return self._device_key
 
     def today(self) -> date:
         """The office's calendar date (WIB) by :attr:`clock`: what validation judges
