@@ -106,9 +106,11 @@ def _purpose_label(purpose: str) -> str:
         return purpose or "Pesan"
 
 
-_TIMELINE_COLUMNS = (("Langkah", 26), ("Oleh", 13), ("Mulai", 11), ("Lama", 10), ("Target", 6))
+_TIMELINE_COLUMNS = (("Langkah", 26), ("Oleh", 14), ("Mulai", 11), ("Lama", 10), ("Batas", 5))
 """66 cells, 76 with each column's padding: at 80 columns the view keeps 2 for its own
-padding and 2 for the scrollbar it shows once the page is taller than the screen."""
+padding and 2 for the scrollbar it shows once the page is taller than the screen. "Batas"
+(the SOP's time target) fits the SOP's targets, 5 minutes at most; the longest step label
+is 26 ("3. Diajukan ke verifikator"), a time of another day 11 ("24/11 10:42")."""
 _BY_WIDTH = dict(_TIMELINE_COLUMNS)["Oleh"]
 
 
