@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.reactive import reactive
@@ -35,6 +35,7 @@ from textual.screen import Screen
 
 from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
+from field_client.key_order import OrderedKeysApp
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
 from field_client.scans import DataKey
 from field_client.screens.dashboard import DashboardScreen
@@ -54,7 +55,7 @@ EngineFactory = Callable[[CounterConfig], SyncEngine]
 """Builds the sync engine for a config (tests pass one with a seeded RNG)."""
 
 
-class CounterApp(App[None]):
+class CounterApp(OrderedKeysApp[None]):
     """The kecamatan counter. Build it with :func:`make_counter_app`."""
 
     CSS_PATH = "app.tcss"
