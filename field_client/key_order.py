@@ -101,7 +101,7 @@ class OrderedKeysApp(App[ReturnType], Generic[ReturnType]):
                 self._schedule_release()
                 return
             if overdue:
-                log.info("key handed on after %.1f s without the app settling", MAX_HOLD_S)
+                log.warning("key handed on after %.1f s without the app settling", MAX_HOLD_S)
             key = self._held_keys.popleft()
             self._held_since = time.monotonic()
             await super().on_event(key)

@@ -123,7 +123,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         Binding("ctrl+s", "save", "Simpan draf", priority=True),
         Binding("f4", "add_member", "Tambah anggota"),
         Binding("f6", "problems", "Pemeriksaan"),
-        Binding("f7", "attach", "Lampirkan berkas"),
+        Binding("f7", "attach", "Lampirkan"),
         Binding("escape", "leave", "Kembali"),
     ]
 
@@ -338,6 +338,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         family = [f for f in issues if f.field == "members"]
         note = self.query_one("#members-message", Static)
         note.update(Text("\n").join(Text(f"✗ {f.message}", style="red") for f in family))
+        note.display = bool(family)  # an empty line would only push the checklist down
         checklist = None
         if app is not None:
             checklist = checklist_of(app, today=self.counter.today())
@@ -538,6 +539,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
 
     def _busy(self, path: Path | None) -> None:
         """Show (``path``) or hide the line saying a scan is being processed."""
+        if not self.is_attached:  # the app is closing: the worker was cancelled
+            return
         line = self.query_one("#form-busy", Static)
         if self._busy_timer is not None:
             self._busy_timer.stop()
@@ -547,9 +550,10 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         if path is None:
             return
         started = time.monotonic()
+        # One line at 80 columns: "Sedang memproses " 17 + name 28 + 32 for the rest (78).
         name = path.name if len(path.name) <= 28 else path.name[:27] + "…"
         photo = path.suffix.lower() in {".jpg", ".jpeg", ".png"}
-        doing = "memperkecil foto dan mengenkripsi" if photo else "mengenkripsi"
+        doing = "diperkecil, dienkripsi" if photo else "dienkripsi"
 
         def tick() -> None:
             seconds = int(time.monotonic() - started)

@@ -331,7 +331,7 @@ async def test_a_camera_photo_is_attached_while_the_screen_keeps_answering(
             await pilot.press("enter")
             await until(pilot, lambda: app.screen is form and form._attaching is not None)
             busy = form.query_one("#form-busy")
-            assert busy.display and "Sedang memproses IMG_20261120_100312.jpg" in text(
+            assert busy.display and "Sedang memproses IMG_20261120_100312.jpg: diperkecil" in text(
                 app, "#form-busy"
             )
             seen = len(ticks)
