@@ -101,7 +101,8 @@ class OrderedKeysApp(App[ReturnType], Generic[ReturnType]):
                 self._schedule_release()
                 return
             if overdue:
-                log.warning("key handed on after %.1f s without the app settling", MAX_HOLD_S)
+                busy = [type(n).__name__ for n in list(self._registry) if _busy(n)][:5]
+                log.warning("key handed on after %.1f s, still busy: %s", MAX_HOLD_S, busy)
             key = self._held_keys.popleft()
             self._held_since = time.monotonic()
             await super().on_event(key)
