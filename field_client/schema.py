@@ -41,7 +41,9 @@ Tables (all ``STRICT``, so SQLite refuses a value of the wrong type)::
                   code), attached_at: which scans an application carries
     whatsapp_inbox  item_id PK (the server's), scan_id, media_type, size, sender,
                   application_id (the sender's pending application, or NULL), received_at,
-                  cursor: documents applicants sent by WhatsApp to this kecamatan
+                  cursor: documents applicants sent by WhatsApp to this kecamatan;
+                  attached_to, attached_at (version 6): the application the server says
+                  the item went to, from whichever counter or staff member attached it
 
 ``device.server_box_key`` (version 3) is the server's X25519 public key that scan keys are
 sealed for, learned signed by the pinned server key (NULL until then).
@@ -55,7 +57,8 @@ rather than refused, because refusing it would stop every later event from being
 Versions: 1 (the first field release) had no pull; 2 added the pull cursor, the transfer
 columns and the decisions, kk_documents and message_status tables; 3 added the scan tables
 and ``device.server_box_key``; 4 ``kk_documents.downloaded_at``; 5 added ``purpose`` and
-``reason`` to message_status and the whatsapp_inbox table.
+``reason`` to message_status and the whatsapp_inbox table; 6 ``whatsapp_inbox.attached_to``
+and ``attached_at``.
 :func:`ensure_schema` migrates an older file in place
 (``ALTER TABLE ... ADD COLUMN`` and ``CREATE TABLE`` only: no row is rewritten and the
 outbox's triggers stay as they are).
@@ -269,12 +272,20 @@ _MIGRATION_WHATSAPP: tuple[str, ...] = (
     """,
 )
 
+# Which application an inbox item went to, as the server said (``inbox.attached``): another
+# counter of the kecamatan, or staff, may have taken it.
+_MIGRATION_INBOX_ATTACHED: tuple[str, ...] = (
+    "ALTER TABLE whatsapp_inbox ADD COLUMN attached_to TEXT",
+    "ALTER TABLE whatsapp_inbox ADD COLUMN attached_at TEXT",
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _MIGRATION_V2,
     _MIGRATION_SCANS,
     _MIGRATION_DOWNLOADS,
     _MIGRATION_WHATSAPP,
+    _MIGRATION_INBOX_ATTACHED,
 )
 """``_MIGRATIONS[i]`` brings a file from version ``i`` to ``i + 1`` (0: an empty file)."""
 

@@ -25,6 +25,8 @@ message.status             the message's latest status, purpose and reason are k
                            (:meth:`Store.message_statuses`)
 inbox.document             a document an applicant sent by WhatsApp joins the kecamatan's
                            inbox (:meth:`Store.inbox_documents`)
+inbox.attached             the item went to an application, here or elsewhere: it is shown
+                           as taken and not offered again (:meth:`Store.inbox_attachments`)
 =========================  ===================================================================
 
 An event about an application this file does not hold (restored from an old backup) still
@@ -162,6 +164,11 @@ def _inbox_document(tx: Transaction, event: ServerEvent) -> None:
     )
 
 
+def _inbox_attached(tx: Transaction, event: ServerEvent) -> None:
+    body = event.body
+    tx.record_inbox_attached(body["item_id"], body["application_id"], body["at"])
+
+
 _APPLY: Mapping[ServerEventKind, Callable[[Transaction, ServerEvent], None]] = {
     ServerEventKind.OPERATOR_UPSERT: _operator,
     ServerEventKind.APPLICATION_DECIDED: _decided,
@@ -169,4 +176,5 @@ _APPLY: Mapping[ServerEventKind, Callable[[Transaction, ServerEvent], None]] = {
     ServerEventKind.KK_READY: _kk_ready,
     ServerEventKind.MESSAGE_STATUS: _message_status,
     ServerEventKind.INBOX_DOCUMENT: _inbox_document,
+    ServerEventKind.INBOX_ATTACHED: _inbox_attached,
 }

@@ -420,13 +420,19 @@ class _Reads:
         return {str(r["message_id"]) for r in rows}
 
     def inbox_attachments(self) -> dict[int, str]:
-        """Inbox items this counter attached (``inbox.attached`` events not refused), each
-        with the application it went to."""
+        """Inbox items already attached, each with the application it went to: what this
+        counter attached (``inbox.attached`` events not refused) and, above that, what the
+        server reported (the item went elsewhere: another counter, staff)."""
         rows = self._rows(
             "SELECT json_extract(wire, '$.body.item_id') AS item_id, application_id FROM outbox"
             " WHERE kind = 'inbox.attached' AND status != 'refused' ORDER BY seq"
         )
-        return {int(r["item_id"]): str(r["application_id"]) for r in rows}
+        told = self._rows(
+            "SELECT item_id, attached_to FROM whatsapp_inbox WHERE attached_to IS NOT NULL"
+        )
+        return {int(r["item_id"]): str(r["application_id"]) for r in rows} | {
+            int(r["item_id"]): str(r["attached_to"]) for r in told
+        }
 
     def pull_cursor(self) -> int:
         """Cursor of the last server event applied here (0 before the first): the next
@@ -638,6 +644,14 @@ class Transaction(_Reads):
             "UPDATE applications SET kk_number = ?, search_text = search_text || char(10) || ?"
             " WHERE id = ? AND kk_number != ?",
             [document.kk_number, document.kk_number, document.application_id, document.kk_number],
+        )
+
+    def record_inbox_attached(self, item_id: int, application_id: str, at: str) -> None:
+        """The server says the inbox item went to ``application_id`` (an item this file
+        never heard of, restored from an old backup, changes nothing)."""
+        self._db.execute(
+            "UPDATE whatsapp_inbox SET attached_to = ?, attached_at = ? WHERE item_id = ?",
+            [application_id, at, item_id],
         )
 
     def record_inbox_document(self, item: InboxDocument) -> None:

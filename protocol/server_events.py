@@ -35,6 +35,9 @@ Bodies, by kind (every listed field required; :meth:`ServerEvent.from_wire` chec
                               "application_id" (the sender's pending application or null),
                               "received_at"}: a document an applicant sent by WhatsApp, now in
                               the kecamatan's inbox (application_id of the event: null)
+    inbox.attached           {"item_id", "application_id", "at"}: the item was attached to
+                              that application (by any counter of the kecamatan or by
+                              staff), so every counter's inbox shows it as taken
 
 Unknown extra body fields are accepted (a newer server may add some); unknown kinds are not,
 because the counter cannot apply what it does not understand.
@@ -91,6 +94,8 @@ class ServerEventKind(enum.StrEnum):
     """A WhatsApp message to the applicant changed status (sent, delivered, read, failed)."""
     INBOX_DOCUMENT = "inbox.document"
     """An applicant sent a document by WhatsApp; it is in the kecamatan's inbox."""
+    INBOX_ATTACHED = "inbox.attached"
+    """An inbox item went to an application; other counters must not offer it again."""
 
 
 _REQUIRED_BODY: Mapping[ServerEventKind, frozenset[str]] = {
@@ -108,6 +113,7 @@ _REQUIRED_BODY: Mapping[ServerEventKind, frozenset[str]] = {
     ServerEventKind.INBOX_DOCUMENT: frozenset(
         {"item_id", "scan_id", "media_type", "size", "sender", "application_id", "received_at"}
     ),
+    ServerEventKind.INBOX_ATTACHED: frozenset({"item_id", "application_id", "at"}),
 }
 _NEEDS_APPLICATION = {
     ServerEventKind.APPLICATION_DECIDED,
@@ -280,11 +286,15 @@ def _check_at(body: Mapping[str, Any]) -> None:
         raise _malformed("waktu (at) tidak sah")
 
 
-def _check_inbox_document(body: Mapping[str, Any], audience: str) -> None:
-    for name in ("item_id", "size"):
+def _check_positive(body: Mapping[str, Any], *names: str) -> None:
+    for name in names:
         value = body[name]
         if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             raise _malformed(f"{name} dokumen kotak masuk harus bilangan bulat positif")
+
+
+def _check_inbox_document(body: Mapping[str, Any], audience: str) -> None:
+    _check_positive(body, "item_id", "size")
     if not is_scan_id(body["scan_id"]):
         raise _malformed("scan_id dokumen kotak masuk tidak sah")
     if body["media_type"] not in MEDIA_TYPES:
@@ -298,6 +308,13 @@ def _check_inbox_document(body: Mapping[str, Any], audience: str) -> None:
         raise _malformed("waktu terima dokumen kotak masuk tidak sah")
 
 
+def _check_inbox_attached(body: Mapping[str, Any], audience: str) -> None:
+    _check_positive(body, "item_id")
+    if not (isinstance(body["application_id"], str) and is_uuid(body["application_id"])):
+        raise _malformed("application_id lampiran kotak masuk harus UUID")
+    _check_at(body)
+
+
 _BODY_CHECKS = {
     ServerEventKind.OPERATOR_UPSERT: _check_operator,
     ServerEventKind.APPLICATION_DECIDED: _check_decision,
@@ -305,6 +322,7 @@ _BODY_CHECKS = {
     ServerEventKind.KK_READY: _check_kk_ready,
     ServerEventKind.MESSAGE_STATUS: _check_message_status,
     ServerEventKind.INBOX_DOCUMENT: _check_inbox_document,
+    ServerEventKind.INBOX_ATTACHED: _check_inbox_attached,
 }
 
 

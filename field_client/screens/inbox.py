@@ -154,6 +154,8 @@ permohonan pengirim yang ditemukan server sudah terpilih. Terkirim ke server saa
         target = attached_to or document.application_id
         stored = store.get_application(target) if target else None
         name = (stored.application.applicant.nama or "(tanpa nama)") if stored else "-"
+        if attached_to and stored is None:
+            return "Dilampirkan di loket lain"
         return f"Dilampirkan: {name}" if attached_to else name
 
     @on(DataTable.RowSelected, "#inbox")

@@ -16,6 +16,7 @@ the read or the decision it records, or neither does, and the single writer make
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from protocol.canonical import canonical_json, sha256_hex
@@ -129,14 +130,16 @@ def append_by(
 
 def entries(conn: sqlite3.Connection, *, application_id: str | None = None) -> list[AccessRecord]:
     """The rows in chain order, all or those of one application."""
-    if application_id is None:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM access_log ORDER BY seq").fetchall()
-    else:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM access_log WHERE application_id = ? ORDER BY seq",
-            (application_id,),
-        ).fetchall()
-    return [AccessRecord(**dict(row)) for row in rows]
+    return list(_in_order(conn, application_id))
+
+
+def _in_order(conn: sqlite3.Connection, application_id: str | None) -> Iterator[AccessRecord]:
+    """Rows in chain order, read from the cursor one at a time: the whole log of a busy
+    office (years of reads) never has to fit in memory at once."""
+    where, args = ("WHERE application_id = ?", (application_id,)) if application_id else ("", ())
+    cursor = conn.execute(f"SELECT {_COLUMNS} FROM access_log {where} ORDER BY seq", args)
+    for row in cursor:
+        yield AccessRecord(**dict(row))
 
 
 def page(
@@ -182,7 +185,7 @@ def verify_audit_chain(db: Database | sqlite3.Connection) -> tuple[bool, int | N
         with db.read() as conn:
             return verify_audit_chain(conn)
     prev, expected_seq = GENESIS, 1
-    for record in entries(db):
+    for record in _in_order(db, None):
         fields = asdict(record)
         if (
             record.seq != expected_seq

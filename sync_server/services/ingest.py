@@ -47,7 +47,7 @@ message the operator sees on the next pull. Refusals, in the order checked:
   application expects the scan (docs/protocol.md §11); no state changes;
 * ``message.resend``: ``application.unknown``, ``application.not_owner``, then
   ``outbox.not_found`` (no such message of this application), ``outbox.already_resent``
-  (this device already had it re-sent), ``outbox.not_resendable`` (not failed nor "perlu
+  (re-sent already, from any counter or the CLI), ``outbox.not_resendable`` (not failed nor "perlu
   dicek"). Applied: a NEW message with the same purpose and text is queued to the number
   the application holds now (:func:`sync_server.services.whatsapp.outbox.resend`); the old
   one is never retried; no state changes;
@@ -533,7 +533,6 @@ class _Judge:
                 self.conn,
                 message_id_from_body(event.body),
                 event.application_id,
-                device_id=self.device.device_id,
                 now=self.now,
             )
         except Refusal as exc:

@@ -19,7 +19,6 @@ __all__ = [
     "last_event",
     "events_between",
     "insert_event",
-    "applied_body_exists",
     "get_application",
     "insert_application",
     "update_application",
@@ -101,19 +100,6 @@ def events_between(
         (device_id, first, last),
     ).fetchall()
     return {row["seq"]: StoredEvent(**dict(row)) for row in rows}
-
-
-def applied_body_exists(
-    conn: sqlite3.Connection, device_id: str, kind: str, application_id: str, key: str, value: str
-) -> bool:
-    """Whether the device has an applied event of ``kind`` on the application whose body
-    holds ``value`` under ``key`` (one request per subject, e.g. one re-send per message)."""
-    row = conn.execute(
-        "SELECT 1 FROM events WHERE device_id = ? AND kind = ? AND application_id = ?"
-        " AND status = 'applied' AND json_extract(wire, '$.body.' || ?) = ? LIMIT 1",
-        (device_id, kind, application_id, key, value),
-    ).fetchone()
-    return row is not None
 
 
 def insert_event(conn: sqlite3.Connection, event: StoredEvent) -> None:

@@ -71,7 +71,8 @@ added the KK number registry, the signed KK documents and the archive packages; 
 ``scans`` and ``application_scans``.
 Version 7 added ``whatsapp_outbox``, ``whatsapp_contacts`` and ``admin_alerts``; version 8
 ``whatsapp_inbox``; version 9 ``claims``, ``application_niks`` (filled from the stored
-snapshots) and ``duplicate_flags``; version 10 ``siak_entries``.
+snapshots) and ``duplicate_flags``; version 10 ``siak_entries``; version 11
+``whatsapp_outbox.resent_as``.
 
 The server's signing key is not in the database, but the feed needs it inside the same
 write transaction as the change it reports. So a :class:`Database` knows where its key is
@@ -532,6 +533,20 @@ _SCHEMA_SIAK = (
     """,
 )
 
+# Which new message re-sent a failed one: set once, in the transaction that queues the new
+# message, so a second re-send of the same message (CLI, staff or another counter) is refused.
+# Messages re-sent before the column existed point at themselves: which new row re-sent
+# them was never recorded, but that they were re-sent was (the applied events).
+_SCHEMA_OUTBOX_RESENT = (
+    "ALTER TABLE whatsapp_outbox ADD COLUMN resent_as TEXT",
+    """
+    UPDATE whatsapp_outbox SET resent_as = id WHERE id IN (
+        SELECT json_extract(wire, '$.body.message_id') FROM events
+        WHERE kind = 'message.resend' AND status = 'applied'
+    )
+    """,
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_V1,
     _SCHEMA_V2,
@@ -543,6 +558,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _SCHEMA_WHATSAPP_INBOX,
     _SCHEMA_CLAIMS_DUPLICATES,
     _SCHEMA_SIAK,
+    _SCHEMA_OUTBOX_RESENT,
 )
 """Statements that bring the schema from version i to i + 1."""
 

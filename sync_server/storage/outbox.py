@@ -23,6 +23,7 @@ __all__ = [
     "of_application",
     "in_status",
     "update",
+    "mark_resent",
     "next_due_at",
     "touch_contact",
     "last_inbound_at",
@@ -32,7 +33,8 @@ __all__ = [
 
 _COLUMNS = (
     "id, application_id, purpose, recipient, params, status, use_template, attempts, "
-    "next_attempt_at, provider_id, media_id, error_code, reason, created_at, updated_at"
+    "next_attempt_at, provider_id, media_id, error_code, reason, created_at, updated_at, "
+    "resent_as"
 )
 
 
@@ -59,6 +61,8 @@ class OutboxRow:
     """Indonesian explanation of the last failure or retry, shown to people."""
     created_at: str
     updated_at: str
+    resent_as: str | None = None
+    """The new message that re-sent this one (:func:`mark_resent`), once a person asked."""
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> OutboxRow:
@@ -82,7 +86,7 @@ class Alert:
 def insert(conn: sqlite3.Connection, row: OutboxRow) -> None:
     conn.execute(
         f"INSERT INTO whatsapp_outbox ({_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             row.id,
             row.application_id,
@@ -99,8 +103,21 @@ def insert(conn: sqlite3.Connection, row: OutboxRow) -> None:
             row.reason,
             row.created_at,
             row.updated_at,
+            row.resent_as,
         ),
     )
+
+
+def mark_resent(conn: sqlite3.Connection, outbox_id: str, new_id: str) -> bool:
+    """Record that ``new_id`` re-sent ``outbox_id``; False when it was re-sent already.
+
+    Conditional in one statement, so two re-sends racing on the same message cannot both
+    win, whichever path (counter event, CLI) they came from."""
+    cursor = conn.execute(
+        "UPDATE whatsapp_outbox SET resent_as = ? WHERE id = ? AND resent_as IS NULL",
+        (new_id, outbox_id),
+    )
+    return cursor.rowcount == 1
 
 
 def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[OutboxRow]:

@@ -28,7 +28,7 @@ from tests.factories import application_dict
 from tests.integration.conftest import LAIS, OPERATOR_PASSWORD, add_operator
 from tests.integration.test_counter_application_view import config, record  # noqa: F401
 from tests.integration.test_message_resend import unchecked_event
-from tests.integration.test_pull import server_app
+from tests.integration.test_pull import open_terminal, server_app
 from tests.integration.test_whatsapp_cloud_api import APPLICANT, incomplete_application
 from tests.integration.test_whatsapp_inbound import server_config, settled  # noqa: F401
 from tests.integration.test_whatsapp_webhook import fake, server  # noqa: F401
@@ -139,3 +139,60 @@ def test_the_server_refuses_an_attachment_the_counter_may_not_make(
     [result] = terminal.push(client)
     assert (result["status"], result["code"]) == ("refused", "inbox.wrong_kecamatan")
     assert item_of(server, item.id).attached_to == app_id
+
+
+def test_every_counter_of_the_kecamatan_sees_an_item_taken_elsewhere(
+    server, client, terminal, operator_id, fake, tmp_path
+):
+    """Two counters of Sekayu both list the applicant's document; once one attaches it, the
+    other shows it as taken and refuses to attach it again before recording anything."""
+    app_id = incomplete_application(terminal, client, operator_id)
+    neighbour = open_terminal(server, client, tmp_path / "neighbour.db")
+    fake.send_inbound_media(APPLICANT, pdf_scan(), "application/pdf")
+    [item] = settled(server, 1)
+    terminal.pull(client)
+    neighbour.pull(client)
+    assert [d.item_id for d in neighbour.store.inbox_documents()] == [item.id]
+    assert neighbour.store.inbox_attachments() == {}
+    mine = Application.from_dict(application_dict(id=str(uuid.uuid4())))
+    neighbour.counter.create_application(mine, operator_id=operator_id)
+
+    terminal.counter.attach_inbox_document(app_id, item.id, operator_id=operator_id)
+    assert [r["status"] for r in terminal.push(client)] == ["applied"]
+    neighbour.pull(client)
+
+    assert neighbour.store.inbox_attachments() == {item.id: app_id}
+    pending = len(neighbour.store.pending_events())
+    with pytest.raises(InboxRefused) as refused:
+        neighbour.counter.attach_inbox_document(mine.id, item.id, operator_id=operator_id)
+    assert refused.value.code == "inbox.already_attached"
+    assert len(neighbour.store.pending_events()) == pending
+    terminal.pull(client)  # the attaching counter is told too: nothing changes for it
+    assert terminal.store.inbox_attachments() == {item.id: app_id}
+    neighbour.store.close()
+
+
+async def test_the_inbox_screen_shows_an_item_taken_at_another_counter(
+    server, client, config, fake, tmp_path
+):
+    operator_id = add_operator(server, "budi", full_name="Budi Santoso")
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        other = open_terminal(server, client, tmp_path / "other.db")
+        app_id = incomplete_application(other, client, operator_id)
+        fake.send_inbound_media(APPLICANT, pdf_scan(), "application/pdf")
+        [item] = settled(server, 1)
+        other.pull(client)
+        other.counter.attach_inbox_document(app_id, item.id, operator_id=operator_id)
+        assert [r["status"] for r in other.push(client)] == ["applied"]
+
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+        app.action_sync_now()
+        await until(pilot, lambda: inbox_rows(app) and inbox_rows(app)[0][4] != "-")
+        assert inbox_rows(app)[0][4] == "Dilampirkan di loket lain"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InboxScreen)  # nothing to pick: it is taken
+        other.store.close()

@@ -225,6 +225,8 @@ def test_upgrading_a_database_indexes_the_niks_of_stored_applications(
     with db.write() as conn:
         for table in re.findall(r"CREATE TABLE (\w+)", later):
             conn.execute(f"DROP TABLE {table}")
+        for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", later):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute(f"PRAGMA user_version = {start}")
 
     db.migrate()

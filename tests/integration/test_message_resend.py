@@ -20,8 +20,10 @@ from protocol.events import EventKind
 from protocol.whatsapp import DeliveryStatus, MessagePurpose
 from signing.events import build_event
 from sync_server.clock import utc_now
+from sync_server.errors import Refusal
 from sync_server.services.whatsapp import outbox
 from sync_server.storage import changelog as log_store
+from sync_server.storage import db as server_db
 from sync_server.storage import outbox as outbox_store
 from tests.factories import application_dict
 from tests.integration.test_pull import Terminal, submitted_application
@@ -113,6 +115,50 @@ def test_a_failed_message_is_resent_once_as_a_new_message(server, client, termin
     [result] = terminal.push(client)
     assert (result["status"], result["code"]) == ("refused", "outbox.already_resent")
     assert len(rows_of(server, app_id)) == 3
+
+
+def test_a_message_is_resent_once_whichever_path_asks_first(server, client, terminal, operator_id):
+    """The CLI (staff after a phone call) and a counter may both decide to re-send the same
+    failed message; the applicant must get it once more, not twice."""
+    app_id = submitted_application(terminal, client, operator_id)
+    failed = queue(server, app_id, MessagePurpose.RETURNED)
+    fail(server, failed)
+    with server.db.write() as conn:
+        first = outbox.resend(conn, failed, now=utc_now())
+    with server.db.write() as conn, pytest.raises(Refusal) as refused:
+        outbox.resend(conn, failed, now=utc_now())
+    assert refused.value.code == "outbox.already_resent"
+
+    unchecked_resend(terminal, operator_id, app_id, failed)  # the counter had not pulled yet
+    [result] = terminal.push(client)
+    assert (result["status"], result["code"]) == ("refused", "outbox.already_resent")
+    assert [(r.id, r.resent_as) for r in rows_of(server, app_id)] == [
+        (failed, first.id),
+        (first.id, None),
+    ]
+
+
+def test_upgrading_keeps_messages_resent_before_the_upgrade_from_being_resent_again(
+    server, client, terminal, operator_id
+):
+    app_id = submitted_application(terminal, client, operator_id)
+    failed = queue(server, app_id, MessagePurpose.RETURNED)
+    fail(server, failed)
+    terminal.pull(client)
+    terminal.counter.resend_message(app_id, failed, operator_id=operator_id)
+    assert [r["status"] for r in terminal.push(client)] == ["applied"]
+    # As a file from before ``resent_as``: only the applied event says it was re-sent.
+    version = server_db._MIGRATIONS.index(server_db._SCHEMA_OUTBOX_RESENT)
+    with server.db.write() as conn:
+        conn.execute("ALTER TABLE whatsapp_outbox DROP COLUMN resent_as")
+        conn.execute(f"PRAGMA user_version = {version}")
+
+    server.db.migrate()
+
+    assert [r.resent_as for r in rows_of(server, app_id)] == [failed, None]
+    with server.db.write() as conn, pytest.raises(Refusal) as refused:
+        outbox.resend(conn, failed, now=utc_now())
+    assert refused.value.code == "outbox.already_resent"
 
 
 def test_a_settled_or_foreign_message_is_refused_with_a_stable_code(

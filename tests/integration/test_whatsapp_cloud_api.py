@@ -186,6 +186,10 @@ def test_a_failed_message_is_listed_and_resent_by_the_admin(
     assert len(fake.to_outbox(rows[1].id)) == 1 and fake.to_outbox(failed.id) == []
     twice = CliRunner().invoke(kk_server, [*data_dir, "whatsapp", "resend", rows[1].id])
     assert twice.exit_code == 1 and "tidak dikirim ulang" in twice.output
+    # The failed one was re-sent already: asking again must not make a third message.
+    same = CliRunner().invoke(kk_server, [*data_dir, "whatsapp", "resend", failed.id])
+    assert same.exit_code == 1 and "sudah diminta dikirim ulang" in same.output
+    assert [r.resent_as for r in outbox_rows(server, app_id)] == [rows[1].id, None]
 
 
 def test_an_expired_token_alerts_the_admin_and_sending_resumes_once_fixed(

@@ -93,6 +93,7 @@ _TRANSFER = {
     "from_device_id": "dev-160601-old", "to_device_id": DEVICE, "state": "returned",
     "at": "2026-11-25T09:00:00.000Z", "application": {"id": APP_ID}, "decisions": [],
 }  # fmt: skip
+_INBOX_ATTACHED = {"item_id": 3, "application_id": APP_ID, "at": "2026-11-25T09:00:00.000Z"}
 
 
 @pytest.mark.parametrize(
@@ -121,6 +122,7 @@ _TRANSFER = {
             {"message_id": "msg-1", "status": "read", "at": "2026-11-25T09:00:00.000Z"},
             APP_ID,
         ),
+        (ServerEventKind.INBOX_ATTACHED, _INBOX_ATTACHED, None),
     ],
 )
 def test_every_kind_parses_with_a_well_formed_body(kind, body, app_id):
@@ -142,10 +144,15 @@ def test_every_kind_parses_with_a_well_formed_body(kind, body, app_id):
         (ServerEventKind.APPLICATION_TRANSFERRED, {**_TRANSFER, "decisions": [{"action": "x"}]}),
         (ServerEventKind.KK_READY, {"kk_number": "123", "document": {}}),
         (ServerEventKind.MESSAGE_STATUS, {"message_id": "m", "status": "", "at": "kemarin"}),
+        (ServerEventKind.INBOX_ATTACHED, {**_INBOX_ATTACHED, "item_id": 0}),
+        (ServerEventKind.INBOX_ATTACHED, {**_INBOX_ATTACHED, "item_id": True}),
+        (ServerEventKind.INBOX_ATTACHED, {**_INBOX_ATTACHED, "application_id": None}),
+        (ServerEventKind.INBOX_ATTACHED, {**_INBOX_ATTACHED, "at": "kemarin"}),
     ],
 )
 def test_bodies_that_cannot_be_applied_are_malformed(kind, body):
-    app_id = None if kind is ServerEventKind.OPERATOR_UPSERT else APP_ID
+    no_application = {ServerEventKind.OPERATOR_UPSERT, ServerEventKind.INBOX_ATTACHED}
+    app_id = None if kind in no_application else APP_ID
     with pytest.raises(ValidationError) as err:
         ServerEvent.from_wire(_signed(kind, body, app_id=app_id), audience=DEVICE, after_cursor=0)
     assert err.value.code == "server_event.malformed"

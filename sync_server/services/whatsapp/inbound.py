@@ -15,7 +15,8 @@
    file that fails a check is ``refused`` with the reason and nothing of it is kept; a
    download that fails for a passing reason is retried with back-off.
 3. The operator attaches an item to an application (:func:`attach`): the application must
-   exist and, for a kecamatan's item, belong to that kecamatan.
+   exist and, for a kecamatan's item, belong to that kecamatan. Every active counter of the
+   kecamatan is told with a signed ``inbox.attached`` event, so none offers it again.
 """
 
 from __future__ import annotations
@@ -194,25 +195,30 @@ class InboundFetcher:
         log.info("whatsapp inbox item=%s stored scan=%s", item.id, scan_id[:12])
 
 
-def _tell_counters(conn: Connection, item: InboxItem, now: datetime) -> None:
+def _tell_counters(
+    conn: Connection, item: InboxItem, now: datetime, *, attached: bool = False
+) -> None:
+    """``inbox.document`` (the item arrived) or ``inbox.attached`` (it went to an
+    application) for every active counter of the item's kecamatan."""
     if item.kecamatan is None:
         return  # the central inbox: staff route it (attach)
+    if attached:
+        kind = ServerEventKind.INBOX_ATTACHED
+        body = {"item_id": item.id, "application_id": item.attached_to, "at": item.attached_at}
+    else:
+        kind = ServerEventKind.INBOX_DOCUMENT
+        body = {
+            "item_id": item.id,
+            "scan_id": item.scan_id,
+            "media_type": item.media_type,
+            "size": item.size,
+            "sender": item.sender,
+            "application_id": item.application_id,
+            "received_at": item.received_at,
+        }
     for device in device_store.active_devices_of(conn, item.kecamatan):
         feed.append(
-            conn,
-            audience=device.device_id,
-            kind=ServerEventKind.INBOX_DOCUMENT,
-            application_id=None,
-            body={
-                "item_id": item.id,
-                "scan_id": item.scan_id,
-                "media_type": item.media_type,
-                "size": item.size,
-                "sender": item.sender,
-                "application_id": item.application_id,
-                "received_at": item.received_at,
-            },
-            now=now,
+            conn, audience=device.device_id, kind=kind, application_id=None, body=body, now=now
         )
 
 
@@ -253,4 +259,6 @@ def attach_in(
     )
     attached = store.get(conn, item_id)
     assert attached is not None
+    if item.attached_to != application_id:  # a repeat changes nothing to tell
+        _tell_counters(conn, attached, now, attached=True)
     return attached

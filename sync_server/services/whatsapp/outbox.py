@@ -154,32 +154,37 @@ def enqueue(
 def resend(conn: Connection, outbox_id: str, *, now: datetime) -> OutboxRow:
     """Send a ``failed`` or "perlu dicek" message again, as a NEW message (its own id and
     statuses), to the number the application holds now. Only a person decides this, after
-    checking with the applicant: the outbox never re-sends an unknown outcome by itself."""
+    checking with the applicant: the outbox never re-sends an unknown outcome by itself.
+
+    Once per message, whoever asks (a counter's ``message.resend``, ``kk-server whatsapp
+    resend``): the old row records the new one in the same transaction. Raises
+    :class:`Refusal` (``outbox.not_found``, ``outbox.already_resent``,
+    ``outbox.not_resendable``)."""
     row = store.get(conn, outbox_id)
     if row is None:
         raise Refusal("outbox.not_found", status=404, message_id=outbox_id)
+    if row.resent_as is not None:
+        raise Refusal("outbox.already_resent", status=409, message_id=outbox_id)
     if row.status not in RESENDABLE:
         raise Refusal("outbox.not_resendable", status=409, status_label=row.status.label)
     record = log_store.get_application(conn, row.application_id)
     assert record is not None  # the outbox references applications
-    return enqueue(conn, record, row.purpose, params=row.params, now=now)
+    new = enqueue(conn, record, row.purpose, params=row.params, now=now)
+    if not store.mark_resent(conn, outbox_id, new.id):
+        # Unreachable inside one write transaction; kept so a caller outside one fails
+        # loudly (and rolls back the new row) rather than sending twice.
+        raise Refusal("outbox.already_resent", status=409, message_id=outbox_id)
+    return new
 
 
 def resend_for_application(
-    conn: Connection, message_id: str, application_id: str, *, device_id: str, now: datetime
+    conn: Connection, message_id: str, application_id: str, *, now: datetime
 ) -> OutboxRow:
     """A counter's ``message.resend``: :func:`resend`, for a message of ``application_id``
-    only, and once per message from the device (the event is stored in the same
-    transaction, so a second request for the same old message is refused, not a third
-    message). Raises :class:`Refusal` (``outbox.not_found``, ``outbox.already_resent``,
-    ``outbox.not_resendable``)."""
+    only (``outbox.not_found`` for another application's message)."""
     row = store.get(conn, message_id)
     if row is None or row.application_id != application_id:
         raise Refusal("outbox.not_found", status=404, message_id=message_id)
-    if log_store.applied_body_exists(
-        conn, device_id, "message.resend", application_id, "message_id", message_id
-    ):
-        raise Refusal("outbox.already_resent", status=409, message_id=message_id)
     return resend(conn, message_id, now=now)
 
 
