@@ -300,8 +300,9 @@ def test_issued_application_with_whatsapp_statuses_and_the_signed_kk(snap_compar
 
 
 def _fill_inbox(config) -> None:
-    """Three documents sent to the office number: one from Siti (her application found by
-    the server), one from an unknown number, one already attached to Joko's application."""
+    """Four documents sent to the office number: one from Siti (her application found by
+    the server), one from an unknown number, one already attached to Joko's application,
+    one another counter of the kecamatan attached (the server said so)."""
     key = load_private_key(config.key_path)
     with Store.open(config.db_path) as store:
         with store.transaction() as tx:
@@ -309,6 +310,7 @@ def _fill_inbox(config) -> None:
                 (11, "+6281277881234", "image/jpeg", 412_331, SITI_ID, 95),
                 (12, "+6285266001122", "application/pdf", 1_284_002, None, 50),
                 (13, "+6281377009988", "image/png", 88_120, None, 20),
+                (14, "+6282177001234", "application/pdf", 240_511, None, 15),
             ):  # fmt: skip
                 tx.record_inbox_document(
                     InboxDocument(
@@ -322,6 +324,7 @@ def _fill_inbox(config) -> None:
                         item_id,
                     )  # fmt: skip
                 )
+            tx.record_inbox_attached(14, "0b5f1a52-7a0e-4d3e-9a55-0000000000ff", _stamp(5))
         counter = Counter(store, key, now=lambda: NOW - timedelta(minutes=10))
         counter.attach_inbox_document(
             "0b5f1a52-7a0e-4d3e-9a55-000000000003", 13, operator_id=OPERATOR_ID
