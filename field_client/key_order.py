@@ -46,17 +46,26 @@ class ReleaseHeldKeys(Message, bubble=False):
     """Ask the app (in its own task) to hand on the keys it holds, if it settled."""
 
 
+def _queued(pump: MessagePump) -> bool:
+    """True while ``pump`` has a message waiting: in its queue, or taken out of it already
+    (Textual peeks at the next message, to merge repeats, by moving it to
+    ``_pending_message``) or a callback to run after the current message."""
+    queue: Any = pump.__dict__.get("_message_queue")  # created lazily: absent means unused
+    waiting = queue is not None and queue.qsize() > 0
+    return waiting or pump._pending_message is not None or bool(pump._next_callbacks)
+
+
 def _busy(pump: MessagePump) -> bool:
-    """True while ``pump`` has messages queued, is handling one, or has callbacks to run.
+    """True while ``pump`` has a message waiting (:func:`_queued`) or is handling one.
 
     Textual's queue keeps no count of the message being handled, so "handling one" is read
     from the queue's ready event: a pump with nothing to do waits on it in ``Queue.get``,
     a pump inside a handler does not. (Textual internals: when they change, the fast-input
     tests fail; until then a pump that cannot be read counts as idle, as before.)
     """
-    queue: Any = pump.__dict__.get("_message_queue")  # created lazily: absent means unused
-    if pump._next_callbacks or (queue is not None and queue.qsize() > 0):
+    if _queued(pump):
         return True
+    queue: Any = pump.__dict__.get("_message_queue")
     task = pump._task
     if queue is None or task is None or task.done():
         return False
@@ -76,7 +85,7 @@ class OrderedKeysApp(App[ReturnType], Generic[ReturnType]):
     def _settled(self) -> bool:
         """Nothing is left of what earlier keys set off (called from the app's own task,
         where the message being handled is no longer in the app's queue)."""
-        if self._message_queue.qsize() > 0 or self._next_callbacks:
+        if _queued(self):
             return False
         for screen in self.screen_stack:
             if _busy(screen) or screen._callbacks:
