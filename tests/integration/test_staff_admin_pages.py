@@ -74,6 +74,47 @@ def test_the_admin_adds_and_disables_accounts(server, admin, staff):
     assert unknown.status_code == 404
 
 
+def test_the_admin_resets_a_password_which_ends_the_sessions_and_is_audited(server, admin, staff):
+    kabid_name = STAFF[Role.KABID][0]
+    page = admin.get("/staf/admin/pengguna")
+    assert "Atur ulang kata sandi" in page.text
+    assert f'action="/staf/admin/pengguna/{kabid_name}/sandi"' in page.text
+    url = f"/staf/admin/pengguna/{kabid_name}/sandi"
+    form = {"csrf": csrf_of(page), "password": "sandi-baru-kabid", "password_again": "lain-lagi-1"}
+    mismatch = admin.post(url, data=form)
+    assert mismatch.status_code == 400 and "Kedua kata sandi tidak sama." in mismatch.text
+    short = admin.post(url, data={**form, "password": "pendek", "password_again": "pendek"})
+    assert short.status_code == 400 and "Kata sandi minimal 8 karakter." in short.text
+    forged = admin.post(url, data={**form, "csrf": "x", "password_again": "sandi-baru-kabid"})
+    assert forged.status_code == 403
+
+    with httpx.Client(base_url=server.base_url) as kabid:
+        web_login(kabid, Role.KABID)
+        assert kabid.get("/staf/antrean").status_code == 200
+        done = admin.post(url, data={**form, "password_again": "sandi-baru-kabid"})
+        assert done.status_code == 303
+        listing = admin.get(done.headers["location"])
+        assert "Kata sandi sudah diatur ulang" in listing.text
+        # The Kabid's open session ended; the old password is refused, the new one works.
+        assert kabid.get("/staf/antrean").headers["location"].startswith("/staf/masuk")
+        assert web_login(kabid, Role.KABID, "sandi-baru-kabid").status_code == 303
+        kabid.cookies.clear()
+        assert web_login(kabid, Role.KABID).status_code == 401
+
+    audit = admin.get("/staf/admin/audit").text
+    assert "Kata sandi akun diatur ulang" in audit and f"akun {kabid_name} (" in audit
+    assert "Admin Dinas" in audit and "Utuh." in audit and "sandi-baru-kabid" not in audit
+
+    # A disabled account keeps its (unusable) password; an unknown one is not found.
+    admin.post(f"/staf/admin/pengguna/{kabid_name}/nonaktifkan", data={"csrf": form["csrf"]})
+    disabled = admin.post(url, data={**form, "password_again": "sandi-baru-kabid"})
+    assert disabled.status_code == 409 and "sudah dinonaktifkan" in disabled.text
+    unknown = admin.post(
+        "/staf/admin/pengguna/tidak.ada/sandi", data={**form, "password_again": "sandi-baru-kabid"}
+    )
+    assert unknown.status_code == 404
+
+
 def test_the_admin_issues_an_enrollment_code_a_counter_uses_and_revokes_the_device(
     server, admin, client
 ):
@@ -155,6 +196,7 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("GET", "/staf/admin/pengguna"): {Role.ADMIN},
     ("POST", "/staf/admin/pengguna"): {Role.ADMIN},
     ("POST", "/staf/admin/pengguna/{username}/nonaktifkan"): {Role.ADMIN},
+    ("POST", "/staf/admin/pengguna/{username}/sandi"): {Role.ADMIN},
     ("GET", "/staf/admin/perangkat"): {Role.ADMIN},
     ("POST", "/staf/admin/perangkat/kode"): {Role.ADMIN},
     ("POST", "/staf/admin/perangkat/{device_id}/cabut"): {Role.ADMIN},
