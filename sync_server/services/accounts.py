@@ -13,7 +13,8 @@ one transaction replaces the hash, ends the account's staff sessions, lifts its 
 throttle, tells its counters (operators) and appends ``user.password_reset`` to the
 hash-chained access log (who, from where, which account; never the password). A disabled
 account is refused (``user.disabled_password``): it cannot log in anywhere, and a new hash
-sent to its counters would only make a disabled account look maintained.
+sent to its counters would only make a disabled account look maintained. Staff change their
+own password the same way, proving the current one first (:func:`change_own_password`).
 
 Every change of an operator account is reported, in the same transaction, to the devices of
 its kecamatan through the signed feed (:func:`sync_server.services.feed.operator_changed`),
@@ -53,6 +54,7 @@ __all__ = [
     "PasswordReset",
     "check_resettable",
     "set_password",
+    "change_own_password",
 ]
 
 PASSWORD_RESET = "user.password_reset"
@@ -234,3 +236,21 @@ def _check_resettable(user: User | None, username: str) -> None:
         raise Refusal("user.not_found", status=404, username=username)
     if not user.is_active:
         raise Refusal("user.disabled_password", status=409, username=user.username)
+
+
+def change_own_password(
+    db: Database, user: User, *, old: str, new: str, client_ip: str, now: datetime
+) -> PasswordReset:
+    """A staff member's own new password, proven by the current one (checked under the
+    login throttle of (username, address), so the form is no way around it); then as
+    :func:`set_password`, with the account itself as actor: every session of it ends, the
+    one in use included. Blocking (scrypt, twice).
+
+    Raises :class:`Refusal`: ``user.password_too_short``, 429 ``auth.throttled``, 401
+    ``auth.invalid_credentials``, 409 ``user.disabled_password``.
+    """
+    check_password(new)
+    staff_auth.verify_credentials(
+        db, username=user.username, password=old, client_ip=client_ip, now=now
+    )
+    return set_password(db, user.username, new, actor=user, client_ip=client_ip, now=now)

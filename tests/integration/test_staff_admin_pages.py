@@ -12,7 +12,8 @@ import pytest
 
 from protocol.workflow import Role
 from sync_server.app import create_app
-from tests.integration.conftest import SEKAYU
+from sync_server.services.access_log import entries
+from tests.integration.conftest import OPERATOR_PASSWORD, SEKAYU
 from tests.integration.test_pull import submitted_application
 from tests.integration.test_staff_auth import _walk as walk_routes
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
@@ -115,6 +116,49 @@ def test_the_admin_resets_a_password_which_ends_the_sessions_and_is_audited(serv
     assert unknown.status_code == 404
 
 
+def test_a_staff_member_changes_their_own_password_and_logs_in_again(server, staff):
+    new = "sandi-verif-baru"
+    with (
+        httpx.Client(base_url=server.base_url) as here,
+        httpx.Client(base_url=server.base_url) as elsewhere,
+    ):
+        web_login(here, Role.VERIFIKATOR)
+        web_login(elsewhere, Role.VERIFIKATOR)
+        page = here.get("/staf/antrean")
+        assert 'href="/staf/sandi"' in page.text
+        form_page = here.get("/staf/sandi")
+        assert form_page.status_code == 200 and "Kata sandi sekarang" in form_page.text
+        form = {"csrf": csrf_of(form_page), "old_password": OPERATOR_PASSWORD, "password": new}
+        mismatch = here.post("/staf/sandi", data={**form, "password_again": "lain-lagi-1"})
+        assert mismatch.status_code == 400 and "Kedua kata sandi tidak sama." in mismatch.text
+        forged = here.post("/staf/sandi", data={**form, "csrf": "x", "password_again": new})
+        assert forged.status_code == 403
+
+        done = here.post("/staf/sandi", data={**form, "password_again": new})
+        assert done.status_code == 303
+        assert "sudah diganti" in here.get(done.headers["location"]).text
+        for http in (here, elsewhere):  # every session of the account ended
+            assert http.get("/staf/antrean").headers["location"].startswith("/staf/masuk")
+        assert web_login(here, Role.VERIFIKATOR, new).status_code == 303
+
+        # The current password is checked (and counted against the login throttle).
+        again = here.get("/staf/sandi")
+        wrong = {
+            **form,
+            "csrf": csrf_of(again),
+            "old_password": "bukan-sandi",
+            "password_again": new,
+        }
+        refused = here.post("/staf/sandi", data=wrong)
+        assert refused.status_code == 401 and "kata sandi salah" in refused.text
+        throttled = here.post("/staf/sandi", data={**wrong, "old_password": new})
+        assert throttled.status_code == 429
+    with server.db.read() as conn:
+        [row] = [r for r in entries(conn) if r.action == "user.password_reset"]
+    assert row.actor_id == staff[Role.VERIFIKATOR] and row.role == "verifikator"
+    assert row.detail == f"akun {STAFF[Role.VERIFIKATOR][0]} ({row.actor_id}); 2 sesi diakhiri"
+
+
 def test_the_admin_issues_an_enrollment_code_a_counter_uses_and_revokes_the_device(
     server, admin, client
 ):
@@ -193,6 +237,8 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("GET", "/staf/dasbor"): ALL,
     ("GET", "/staf/"): ALL,
     ("POST", "/staf/keluar"): ALL,
+    ("GET", "/staf/sandi"): ALL,
+    ("POST", "/staf/sandi"): ALL,
     ("GET", "/staf/admin/pengguna"): {Role.ADMIN},
     ("POST", "/staf/admin/pengguna"): {Role.ADMIN},
     ("POST", "/staf/admin/pengguna/{username}/nonaktifkan"): {Role.ADMIN},
