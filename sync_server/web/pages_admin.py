@@ -256,6 +256,7 @@ def _audit_view(context: Any) -> dict[str, Any]:
         rows = [r for r in access_log.entries(conn) if latest is None or r.seq >= latest[0]]
         refusals = audit.list_refusals(conn, limit=AUDIT_ROWS)
     names = {u.user_id: u.full_name for u in accounts.list_users(context.db)}
+    names[accounts.CLI_ACTOR] = "Konsol server (kk-server)"
     return {
         "intact": intact,
         "broken_at": broken_at,

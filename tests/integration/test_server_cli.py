@@ -228,6 +228,7 @@ def test_user_set_password_resets_logins_throttle_and_counters(kk, initialised):
     _refused("auth.invalid_credentials", login, password="tebakan-1", client_ip="10.0.0.9")
     _refused("auth.throttled", login, password="sandi-lama-1", client_ip="10.0.0.9")
 
+    assert "Atur ulang kata sandi akun" in kk("user", "--help").output
     result = kk("user", "set-password", "kabid.dafduk", input="sandi-baru-22\nsandi-baru-22\n")
     assert result.exit_code == 0, result.output
     assert "sandi-baru-22" not in result.output

@@ -12,6 +12,8 @@ import pytest
 
 from protocol.workflow import Role
 from sync_server.app import create_app
+from sync_server.clock import utc_now
+from sync_server.services import accounts
 from sync_server.services.access_log import entries
 from tests.integration.conftest import OPERATOR_PASSWORD, SEKAYU
 from tests.integration.test_pull import submitted_application
@@ -102,9 +104,15 @@ def test_the_admin_resets_a_password_which_ends_the_sessions_and_is_audited(serv
         kabid.cookies.clear()
         assert web_login(kabid, Role.KABID).status_code == 401
 
+    # A reset at the console (kk-server user set-password) is on the audit page too.
+    accounts.set_password(
+        server.db, STAFF[Role.KEPALA_DINAS][0], "sandi-kadis-baru", actor=None,
+        client_ip="cli", now=utc_now(),
+    )  # fmt: skip
     audit = admin.get("/staf/admin/audit").text
     assert "Kata sandi akun diatur ulang" in audit and f"akun {kabid_name} (" in audit
     assert "Admin Dinas" in audit and "Utuh." in audit and "sandi-baru-kabid" not in audit
+    assert "Konsol server (kk-server)" in audit and f"akun {STAFF[Role.KEPALA_DINAS][0]} (" in audit
 
     # A disabled account keeps its (unusable) password; an unknown one is not found.
     admin.post(f"/staf/admin/pengguna/{kabid_name}/nonaktifkan", data={"csrf": form["csrf"]})
