@@ -52,8 +52,8 @@ MAX_CODE_HOURS = 24 * 30
 _DONE = {
     "ditambah": "Akun sudah dibuat.",
     "dinonaktifkan": "Akun sudah dinonaktifkan; sesinya berakhir dan loket diberi tahu.",
-    "sandi": "Kata sandi sudah diatur ulang; sesi akun itu berakhir, dan loket kecamatannya "
-    "menerima sandi baru pada sinkronisasi berikutnya.",
+    "sandi": "Kata sandi sudah diatur ulang dan sesi akun itu berakhir. Akun operator: loket "
+    "kecamatannya menerima sandi baru pada sinkronisasi berikutnya.",
     "dicabut": "Perangkat sudah dicabut; permintaannya ditolak mulai sekarang.",
 }
 
