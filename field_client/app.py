@@ -31,8 +31,9 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.reactive import reactive
@@ -41,6 +42,7 @@ from textual.screen import Screen
 from field_client.actions import Counter, utc_now
 from field_client.config import CounterConfig
 from field_client.daemon_thread import in_daemon_thread
+from field_client.key_order import OrderedKeysApp
 from field_client.messages import Enrolled, LoggedIn, LogoutRequested, SyncStatusChanged
 from field_client.operator_login import check_operator, fetch_scan_key
 from field_client.scans import DataKey
@@ -80,7 +82,7 @@ EngineFactory = Callable[[CounterConfig], SyncEngine]
 """Builds the sync engine for a config (tests pass one with a seeded RNG)."""
 
 
-class CounterApp(App[None]):
+class CounterApp(OrderedKeysApp[None]):
     """The kecamatan counter. Build it with :func:`make_counter_app`."""
 
     CSS_PATH = "app.tcss"
@@ -120,6 +122,7 @@ class CounterApp(App[None]):
         """Who is logged in; every action is recorded with this operator."""
         self._unsubscribe: Callable[[], None] | None = None
         self._actions: Counter | None = None
+        self._device_key: Ed25519PrivateKey | None = None
         self.scan_key: DataKey | None = None
         """The logged-in operator's key to the scans (preview, attach); dropped at logout."""
         self.last_folder: Path = Path.home()
@@ -372,9 +375,16 @@ class CounterApp(App[None]):
         needed: a counter that only looks things up never loads it)."""
         assert self.store is not None, "actions need an enrolled counter"
         if self._actions is None:
-            key = load_private_key(self.config.key_path)
-            self._actions = Counter(self.store, key, now=self.clock)
+            self._actions = Counter(self.store, self.device_key(), now=self.clock)
         return self._actions
+
+    def device_key(self) -> Ed25519PrivateKey:
+        """The device's signing key, read once. A worker thread builds its own
+        :class:`Counter` on its own store connection with it (a sqlite3 connection belongs
+        to the thread that opened it)."""
+        if self._device_key is None:
+            self._device_key = load_private_key(self.config.key_path)
+        return self._device_key
 
     def today(self) -> date:
         """The office's calendar date (WIB) by :attr:`clock`: what validation judges

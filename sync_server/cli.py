@@ -11,6 +11,7 @@
                                         --name "Budi Santoso" [--password-stdin]
     kk-server [--data-dir DIR] user list
     kk-server [--data-dir DIR] user disable USERNAME
+    kk-server [--data-dir DIR] user set-password USERNAME [--password-stdin]
     kk-server [--data-dir DIR] application transfer APPLICATION_ID --to DEVICE_ID
     kk-server [--data-dir DIR] refusals [--limit 50]
     kk-server [--data-dir DIR] audit verify
@@ -239,6 +240,18 @@ def user() -> None:
     """Users."""
 
 
+def _new_password(from_stdin: bool, prompt: str) -> str:
+    """One line of standard input, or the password asked twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = click.prompt(prompt, hide_input=True, default="", show_default=False)
+    accounts.check_password(password)
+    again = click.prompt("Ulangi kata sandi", hide_input=True, default="", show_default=False)
+    if again != password:
+        raise Refusal("user.password_mismatch")
+    return password
+
+
 @user.command("add", help="Tambah akun. Kata sandi ditanyakan tanpa ditampilkan.")
 @click.option("--role", required=True, help=f"Peran: {_ROLE_CHOICES}.")
 @click.option("--kecamatan", default=None, help="Kode kecamatan; wajib untuk operator saja.")
@@ -260,14 +273,7 @@ def user_add(
     accounts.check_new_user(
         db, username=username, full_name=full_name, role=role, kecamatan=kecamatan
     )
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Kata sandi", hide_input=True, default="", show_default=False)
-        accounts.check_password(password)
-        again = click.prompt("Ulangi kata sandi", hide_input=True, default="", show_default=False)
-        if again != password:
-            raise Refusal("user.password_mismatch")
+    password = _new_password(password_stdin, "Kata sandi")
     created = accounts.add_user(
         db,
         username=username,
@@ -319,6 +325,40 @@ def user_disable(ctx: click.Context, username: str) -> None:
         click.echo(f"Akun {found.username} dinonaktifkan.")
     else:
         click.echo(f"Akun {found.username} sudah nonaktif sejak {_local(found.disabled_at)}.")
+
+
+@user.command(
+    "set-password",
+    help="Atur ulang kata sandi akun; sesi stafnya berakhir, loket menerima sandi baru saat "
+    "sinkronisasi berikutnya. Kata sandi ditanyakan tanpa ditampilkan.",
+)
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, help="Baca kata sandi dari masukan standar (satu baris)."
+)
+@click.pass_context
+def user_set_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
+    db = _db(ctx)
+    accounts.check_resettable(db, username)  # before asking for anything
+    password = _new_password(password_stdin, "Kata sandi baru")
+    done = accounts.set_password(
+        db,
+        username,
+        password,
+        actor=None,
+        client_ip=accounts.CLI_ACTOR,
+        now=utc_now(),
+    )
+    click.echo(f"Kata sandi akun {done.user.username} diatur ulang.")
+    if done.sessions_ended:
+        click.echo(
+            f"{done.sessions_ended} sesi staf akun ini diakhiri; masuk lagi dengan sandi baru."
+        )
+    if done.user.role is Role.OPERATOR:
+        click.echo(
+            f"{done.counters_told} perangkat loket kecamatan {done.user.kecamatan} menerima sandi "
+            "baru pada sinkronisasi berikutnya; sampai itu loket masih menerima sandi lama."
+        )
 
 
 # -- applications -------------------------------------------------------------------------

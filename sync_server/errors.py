@@ -155,6 +155,8 @@ define_messages(
         "user.password_mismatch": "Kedua kata sandi tidak sama.",
         "user.exists": 'Nama pengguna "{username}" sudah dipakai.',
         "user.not_found": 'Pengguna "{username}" tidak ditemukan.',
+        "user.disabled_password": "Akun {username} sudah dinonaktifkan; kata sandinya tidak "
+        "dapat diatur ulang.",
         "device.not_found": 'Perangkat "{device_id}" tidak ditemukan.',
         "server.not_initialized": "Server belum disiapkan di {path}: jalankan "
         '"kk-server init" terlebih dahulu.',

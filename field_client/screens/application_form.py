@@ -12,31 +12,42 @@ save an ``application.created`` event, later ones ``application.edited`` (nothin
 unchanged). A draft may be saved with content problems; only the fields the wire format
 requires (applicant, address) must be filled. Submitting is done from the application's
 screen, where the readiness is judged.
+
+Attaching a scan (F7) reads, recompresses and encrypts the file on a worker thread with its
+own store connection (:func:`attach_from_file`): a camera photo takes seconds. Meanwhile a
+line says so, the form stays usable, and a second attach, saving and leaving wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Select, Static
 
+from field_client.actions import Counter
 from field_client.drafts import ApplicationDraft, issues_by_field, shape_issues
 from field_client.errors import ScanError
 from field_client.scan_preview import count_pages, describe_scan
-from field_client.scans import ScanInfo
+from field_client.scans import AttachedScan, DataKey, ScanInfo
 from field_client.screens.dialogs import ConfirmDialog, ReasonDialog
 from field_client.screens.file_picker import FilePickerScreen
 from field_client.screens.member_form import MemberFormScreen
-from field_client.store import StoredApplication
+from field_client.store import Store, StoredApplication
 from field_client.widgets.form import ChecklistPanel, FieldRow, IssueList, MemberTable, text_row
 from field_client.widgets.form.checklist import DocumentBox
 from field_client.widgets.form.field_row import control_id
@@ -59,6 +70,39 @@ log = logging.getLogger("field_client.app")
 _MEMBER_FIELD = "members["
 
 
+def attach_from_file(
+    db_path: Path,
+    device_key: Ed25519PrivateKey,
+    clock: Callable[[], datetime],
+    application_id: str,
+    document: str,
+    path: Path,
+    *,
+    operator_id: str,
+    key: DataKey,
+    recompress: bool,
+) -> tuple[AttachedScan, int | None]:
+    """Attach the scan in ``path`` (:meth:`Counter.attach_scan`) and count its pages.
+
+    Runs on a worker thread, with its own connection to the store: a sqlite3 connection
+    belongs to the thread that opened it (as for the login, :mod:`.login`).
+    """
+    size = path.stat().st_size
+    if size > MAX_SCAN_BYTES:  # refuse before reading it all into memory
+        raise ScanError.of("scan.too_large", size=size, max=MAX_SCAN_BYTES)
+    content = path.read_bytes()
+    with Store.open(db_path) as store:
+        attached = Counter(store, device_key, now=clock).attach_scan(
+            application_id,
+            document,
+            content,
+            operator_id=operator_id,
+            key=key,
+            recompress=recompress,
+        )
+    return attached, count_pages(content, attached.media_type)
+
+
 class ApplicationFormScreen(Screen[str | None]):
     """Fill in or correct an application; dismissed with its id once saved (else ``None``)."""
 
@@ -79,7 +123,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         Binding("ctrl+s", "save", "Simpan draf", priority=True),
         Binding("f4", "add_member", "Tambah anggota"),
         Binding("f6", "problems", "Pemeriksaan"),
-        Binding("f7", "attach", "Lampirkan berkas"),
+        Binding("f7", "attach", "Lampirkan"),
         Binding("escape", "leave", "Kembali"),
     ]
 
@@ -97,6 +141,9 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._pages: dict[str, int | None] = {}
         """Pages of each attached scan, read once (decrypting a scan is not free)."""
         self._overridden: list[Issue] = []
+        self._attaching: str | None = None
+        """The name of the file being attached (on a worker thread), if any."""
+        self._busy_timer: Timer | None = None
 
     @property
     def counter(self) -> CounterApp:
@@ -171,6 +218,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
             yield ChecklistPanel(id="checklist")
             yield Static("6. Pemeriksaan (Enter: kecualikan peringatan)", classes="section")
             yield IssueList(id="problems")
+        yield Static("", id="form-busy")
         yield Static("", id="form-summary")
         yield Footer()
 
@@ -290,6 +338,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         family = [f for f in issues if f.field == "members"]
         note = self.query_one("#members-message", Static)
         note.update(Text("\n").join(Text(f"✗ {f.message}", style="red") for f in family))
+        note.display = bool(family)  # an empty line would only push the checklist down
         checklist = None
         if app is not None:
             checklist = checklist_of(app, today=self.counter.today())
@@ -399,6 +448,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
 
     async def action_attach(self) -> None:
         """Attach a scan (PDF, JPG, PNG) for the document chosen in the checklist."""
+        if self._still_attaching():
+            return
         box = self.focused
         if not isinstance(box, DocumentBox) or not box.name:
             self.notify(
@@ -417,25 +468,35 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
             if not await self.action_save():
                 return  # the reasons are on screen
 
-        async def chosen(path: Path | None) -> None:
+        def chosen(path: Path | None) -> None:
             if path is not None:
-                await self._attach_file(document, path)
+                self._attach_file(document, path)
 
         title = f"Lampirkan: {DOCUMENTS[document].display}"
         self.app.push_screen(FilePickerScreen(title, self.counter.last_folder), chosen)
 
+    @work(group="attach")
     async def _attach_file(self, document: str, path: Path) -> None:
+        """Read, recompress, encrypt and record the scan on a worker thread: a camera photo
+        takes seconds, and the screen keeps answering meanwhile (the busy line says what is
+        going on; a second attach, saving and leaving wait until it is done)."""
         operator, key = self.counter.operator, self.counter.scan_key
-        if operator is None or key is None:
+        if operator is None or key is None or self._attaching is not None:
             return
         self.counter.last_folder = path.parent
+        self._busy(path)
         try:
-            size = path.stat().st_size
-            if size > MAX_SCAN_BYTES:  # refuse before reading it all into memory
-                raise ScanError.of("scan.too_large", size=size, max=MAX_SCAN_BYTES)
-            content = await asyncio.to_thread(path.read_bytes)
-            attached = self.counter.actions().attach_scan(
-                self.draft.id, document, content, operator_id=operator.id, key=key
+            attached, pages = await asyncio.to_thread(
+                attach_from_file,
+                self.counter.config.db_path,
+                self.counter.device_key(),
+                self.counter.clock,
+                self.draft.id,
+                document,
+                path,
+                operator_id=operator.id,
+                key=key,
+                recompress=self.counter.config.recompress_photos,
             )
         except OSError as exc:
             self.notify(f"Berkas tidak bisa dibaca: {exc.strerror or exc}", severity="error")
@@ -443,7 +504,27 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         except KKError as exc:
             self.notify(exc.message, title="Berkas tidak dilampirkan", severity="error", timeout=10)
             return
-        self._pages[attached.scan_id] = count_pages(content, attached.media_type)
+        except sqlite3.OperationalError as exc:  # the store stayed locked past its timeout
+            log.warning("attaching %s: %s", path.name, exc)
+            self.notify(
+                "Penyimpanan loket sedang sibuk. Tunggu sebentar lalu lampirkan lagi (F7).",
+                title="Berkas tidak dilampirkan",
+                severity="error",
+                timeout=10,
+            )
+            return
+        except Exception:  # a broken file must never take the counter down
+            log.exception("attaching %s failed", path.name)
+            self.notify(
+                "Berkas tidak dapat diproses. Coba pindai ulang atau simpan sebagai PDF.",
+                title="Berkas tidak dilampirkan",
+                severity="error",
+                timeout=10,
+            )
+            return
+        finally:
+            self._busy(None)
+        self._pages[attached.scan_id] = pages
         self.draft.attached_documents.add(document)
         await self.action_save()
         self.counter.outbox_changed()
@@ -453,6 +534,48 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
             else ""
         )
         self.notify(f"Berkas dilampirkan: {path.name}{same}.", timeout=5)
+
+    def _busy(self, path: Path | None) -> None:
+        """Show (``path``) or hide the line saying a scan is being processed."""
+        if not self.is_attached:  # the app is closing: the worker was cancelled
+            return
+        line = self.query_one("#form-busy", Static)
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+            self._busy_timer = None
+        self._attaching = path.name if path is not None else None
+        line.display = path is not None
+        if path is None:
+            return
+        started = time.monotonic()
+        # One line at 80 columns: "Sedang memproses " 17 + name 28 + 32 for the rest (78).
+        name = path.name if len(path.name) <= 28 else path.name[:27] + "…"
+        photo = path.suffix.lower() in {".jpg", ".jpeg", ".png"}
+        doing = "diperkecil, dienkripsi" if photo else "dienkripsi"
+
+        def tick() -> None:
+            seconds = int(time.monotonic() - started)
+            line.update(
+                Text.assemble(
+                    ("Sedang memproses ", "bold"),
+                    (name, "bold"),
+                    f": {doing}… {seconds} dtk",
+                )
+            )
+
+        tick()
+        self._busy_timer = self.set_interval(0.5, tick)
+
+    def _still_attaching(self) -> bool:
+        """True (and say so) while a scan is being processed: wait for it first."""
+        if self._attaching is None:
+            return False
+        self.notify(
+            f"Tunggu sebentar: berkas {self._attaching} masih diproses.",
+            severity="warning",
+            timeout=4,
+        )
+        return True
 
     def action_problems(self) -> None:
         """Jump to the list of problems."""
@@ -513,6 +636,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
 
     async def action_save(self) -> bool:
         """Record the draft (created the first time, edited after). True when saved."""
+        if self._still_attaching():
+            return False
         self._show_all = True  # from now on every problem shows where it is
         await self._check()
         app, _ = self.draft.application()
@@ -553,6 +678,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
 
     def action_leave(self) -> None:
         """Back to where the operator came from; asks when there are unsaved changes."""
+        if self._still_attaching():
+            return
         if not self._dirty():
             self.dismiss(self._saved.id if self._saved else None)
             return

@@ -106,6 +106,14 @@ def _purpose_label(purpose: str) -> str:
         return purpose or "Pesan"
 
 
+_TIMELINE_COLUMNS = (("Langkah", 26), ("Oleh", 14), ("Mulai", 11), ("Lama", 10), ("Batas", 5))
+"""66 cells, 76 with each column's padding: at 80 columns the view keeps 2 for its own
+padding and 2 for the scrollbar it shows once the page is taller than the screen. "Batas"
+(the SOP's time target) fits the SOP's targets, 5 minutes at most; the longest step label
+is 26 ("3. Diajukan ke verifikator"), a time of another day 11 ("24/11 10:42")."""
+_BY_WIDTH = dict(_TIMELINE_COLUMNS)["Oleh"]
+
+
 class ApplicationScreen(Screen[None]):
     """The application with the id given; Escape goes back to the list."""
 
@@ -160,14 +168,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
 
     def on_mount(self) -> None:
         table = self.query_one("#timeline", DataTable)
-        # 78 cells with the padding: fits at 80 columns.
-        for label, width in (
-            ("Langkah", 26),
-            ("Oleh", 15),
-            ("Mulai", 11),
-            ("Lama", 10),
-            ("Target", 6),
-        ):
+        for label, width in _TIMELINE_COLUMNS:
             table.add_column(label, width=width)
         messages = self.query_one("#messages", DataTable)
         for label, width in (("Pesan", 28), ("Status", 31), ("Waktu", 11)):
@@ -196,7 +197,9 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             Text.assemble(app.applicant.nama or "(tanpa nama)", " · ", (state.label, "bold"))
         )
         self.query_one("#view-summary", Static).update(self._summary())
-        self.query_one("#view-notice", Static).update(self._notice())
+        notice = self._notice()
+        self.query_one("#view-notice", Static).update(notice)
+        self.query_one("#view-notice", Static).display = bool(notice.plain)
         self._messages()
         kk = self._kk()
         self.query_one("#view-kk", Static).update(kk)
@@ -293,7 +296,9 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
         ]
         if not messages:
             notes = ["Belum ada pesan."]
-        self.query_one("#messages-note", Static).update(Text("\n".join(notes), style="dim"))
+        shown = self.query_one("#messages-note", Static)
+        shown.update(Text("\n".join(notes), style="dim"))
+        shown.display = bool(notes)  # an empty line would only push the timeline down
 
     def _kk(self) -> Text:
         """The signed KK: number, signed at, PDF here or not, size."""
@@ -334,7 +339,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
                 duration = "selesai"
             lama = Text(duration, style="bold red" if timing.over_target else "")
             waiting = waiting or entry.waiting
-            by = entry.actor_name[: 15 - entry.waiting] + ("*" if entry.waiting else "")
+            by = entry.actor_name[: _BY_WIDTH - entry.waiting] + ("*" if entry.waiting else "")
             table.add_row(
                 f"{step}{timing.state.label}",
                 by,
@@ -344,6 +349,7 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             )
         note = "* belum terkirim ke server pusat" if waiting else ""
         self.query_one("#timeline-note", Static).update(Text(note, style="dim"))
+        self.query_one("#timeline-note", Static).display = bool(note)
 
     # -- which keys apply --------------------------------------------------------------------
 

@@ -53,9 +53,10 @@ server pusat sesudah masuk, sementara itu pekerjaan lain dapat berjalan.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "new_application", "Permohonan baru"),
         Binding("f3", "search", "Cari"),
-        Binding("f5", "app.sync_now", "Sinkronkan"),
-        Binding("f6", "inbox", "Kotak masuk WA"),
-        Binding("f9", "logout", "Ganti operator"),
+        # Short labels: the whole footer fits at 80 columns.
+        Binding("f5", "app.sync_now", "Sinkron"),
+        Binding("f6", "inbox", "Kotak WA"),
+        Binding("f9", "logout", "Keluar"),
         Binding("escape", "clear_search", "Hapus pencarian", show=False),
     ]
 

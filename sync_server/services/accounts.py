@@ -7,6 +7,15 @@ bound to one Musi Banyuasin kecamatan; the other roles work centrally and have n
 Accounts are disabled, never deleted, so the audit trail always names a real account;
 disabling one also ends its staff sessions (:mod:`sync_server.services.staff_auth`).
 
+A password is reset by an admin (staff page) or at the server's console (``kk-server user
+set-password``), never read back: :func:`set_password` checks everything, hashes once, then in
+one transaction replaces the hash, ends the account's staff sessions, lifts its login
+throttle, tells its counters (operators) and appends ``user.password_reset`` to the
+hash-chained access log (who, from where, which account; never the password). A disabled
+account is refused (``user.disabled_password``): it cannot log in anywhere, and a new hash
+sent to its counters would only make a disabled account look maintained. Staff change their
+own password the same way, proving the current one first (:func:`change_own_password`).
+
 Every change of an operator account is reported, in the same transaction, to the devices of
 its kecamatan through the signed feed (:func:`sync_server.services.feed.operator_changed`),
 so counters learn of new and disabled accounts on their next pull.
@@ -23,7 +32,7 @@ from protocol.workflow import Role
 from signing.passwords import MIN_PASSWORD_LENGTH, hash_password
 from sync_server.clock import stamp
 from sync_server.errors import Refusal
-from sync_server.services import feed
+from sync_server.services import access_log, feed, staff_auth
 from sync_server.services.wilayah import muba_kecamatan_code
 from sync_server.storage import accounts as store
 from sync_server.storage import sessions
@@ -40,7 +49,18 @@ __all__ = [
     "add_user",
     "list_users",
     "disable_user",
+    "PASSWORD_RESET",
+    "CLI_ACTOR",
+    "PasswordReset",
+    "check_resettable",
+    "set_password",
+    "change_own_password",
 ]
+
+PASSWORD_RESET = "user.password_reset"
+"""Access-log action: an account's password was set anew (detail: which account)."""
+CLI_ACTOR = "cli"
+"""Actor id, role and address of an access-log row written by ``kk-server`` at the console."""
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MAX_FULL_NAME = 100
@@ -147,3 +167,90 @@ def disable_user(db: Database, username: str, *, now: datetime) -> tuple[User, b
             feed.operator_changed(conn, user, now=now)
         sessions.delete_sessions_of(conn, user.user_id)  # its staff tokens stop at once
     return user, changed
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordReset:
+    """What a password reset did."""
+
+    user: User
+    sessions_ended: int
+    counters_told: int
+    """How many counters (devices of the operator's kecamatan) get the new hash; 0 for staff."""
+
+
+def set_password(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    actor: User | None,
+    client_ip: str,
+    now: datetime,
+) -> PasswordReset:
+    """Give an active account a new password (see the module doc). ``actor`` is the admin
+    who did it, ``None`` at the console (:data:`CLI_ACTOR`). Blocking (scrypt).
+
+    Raises :class:`Refusal`: 404 ``user.not_found``, 409 ``user.disabled_password``,
+    ``user.password_too_short``.
+    """
+    check_resettable(db, username)
+    check_password(password)
+    new_hash = hash_password(password)
+    at = stamp(now)
+    with db.write() as conn:
+        user = store.user_by_username(conn, username.strip())  # disabled meanwhile?
+        _check_resettable(user, username)
+        assert user is not None
+        store.set_password_hash(conn, user.user_id, new_hash)
+        user = store.get_user(conn, user.user_id)
+        assert user is not None
+        ended = sessions.delete_sessions_of(conn, user.user_id)
+        staff_auth.clear_failures_of(conn, user.username)
+        told = feed.operator_changed(conn, user, now=now)
+        access_log.append(
+            conn,
+            at=at,
+            actor_id=actor.user_id if actor else CLI_ACTOR,
+            role=actor.role.value if actor else CLI_ACTOR,
+            client_ip=client_ip,
+            action=PASSWORD_RESET,
+            application_id=None,
+            detail=f"akun {user.username} ({user.user_id}); {ended} sesi diakhiri",
+        )
+    return PasswordReset(user, ended, told)
+
+
+def check_resettable(db: Database, username: str) -> User:
+    """The account whose password may be reset (the CLI checks before asking for one).
+    Raises 404 ``user.not_found``, 409 ``user.disabled_password``."""
+    with db.read() as conn:
+        user = store.user_by_username(conn, username.strip())
+    _check_resettable(user, username)
+    assert user is not None
+    return user
+
+
+def _check_resettable(user: User | None, username: str) -> None:
+    if user is None:
+        raise Refusal("user.not_found", status=404, username=username)
+    if not user.is_active:
+        raise Refusal("user.disabled_password", status=409, username=user.username)
+
+
+def change_own_password(
+    db: Database, user: User, *, old: str, new: str, client_ip: str, now: datetime
+) -> PasswordReset:
+    """A staff member's own new password, proven by the current one (checked under the
+    login throttle of (username, address), so the form is no way around it); then as
+    :func:`set_password`, with the account itself as actor: every session of it ends, the
+    one in use included. Blocking (scrypt, twice).
+
+    Raises :class:`Refusal`: ``user.password_too_short``, 429 ``auth.throttled``, 401
+    ``auth.invalid_credentials``, 409 ``user.disabled_password``.
+    """
+    check_password(new)
+    staff_auth.verify_credentials(
+        db, username=user.username, password=old, client_ip=client_ip, now=now
+    )
+    return set_password(db, user.username, new, actor=user, client_ip=client_ip, now=now)

@@ -47,6 +47,7 @@ __all__ = [
     "login",
     "verify_credentials",
     "clear_failures",
+    "clear_failures_of",
     "logout",
     "authenticate",
     "end_sessions_of",
@@ -170,6 +171,12 @@ def verify_credentials(
 def clear_failures(conn: Connection, username: str, client_ip: str) -> None:
     """Forget the failures of a pair after a success (inside the caller's write)."""
     store.clear_failures(conn, _key(username), client_ip)
+
+
+def clear_failures_of(conn: Connection, username: str) -> int:
+    """Lift the throttle of an account from every address (its password was reset), inside
+    the caller's write; returns how many (username, address) pairs were blocked."""
+    return store.clear_failures_of(conn, _key(username))
 
 
 def login(

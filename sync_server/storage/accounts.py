@@ -15,6 +15,7 @@ __all__ = [
     "list_users",
     "operators_of",
     "disable_user",
+    "set_password_hash",
 ]
 
 
@@ -90,5 +91,14 @@ def disable_user(conn: sqlite3.Connection, user_id: str, *, at: str) -> bool:
     cursor = conn.execute(
         "UPDATE users SET disabled_at = ? WHERE user_id = ? AND disabled_at IS NULL",
         (at, user_id),
+    )
+    return cursor.rowcount == 1
+
+
+def set_password_hash(conn: sqlite3.Connection, user_id: str, password_hash: str) -> bool:
+    """Replace an active account's hash; False when it is unknown or disabled."""
+    cursor = conn.execute(
+        "UPDATE users SET password_hash = ? WHERE user_id = ? AND disabled_at IS NULL",
+        (password_hash, user_id),
     )
     return cursor.rowcount == 1

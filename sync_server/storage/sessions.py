@@ -17,6 +17,7 @@ __all__ = [
     "get_failures",
     "record_failure",
     "clear_failures",
+    "clear_failures_of",
     "delete_stale_failures",
 ]
 
@@ -78,7 +79,7 @@ def delete_session(conn: sqlite3.Connection, token_hash: str) -> bool:
 
 
 def delete_sessions_of(conn: sqlite3.Connection, user_id: str) -> int:
-    """End every session of one account (it was disabled); returns how many."""
+    """End every session of one account (disabled, or its password reset); returns how many."""
     return conn.execute("DELETE FROM staff_sessions WHERE user_id = ?", (user_id,)).rowcount
 
 
@@ -116,6 +117,11 @@ def clear_failures(conn: sqlite3.Connection, username: str, client_ip: str) -> N
     conn.execute(
         "DELETE FROM login_failures WHERE username = ? AND client_ip = ?", (username, client_ip)
     )
+
+
+def clear_failures_of(conn: sqlite3.Connection, username: str) -> int:
+    """Forget the failures of one username from every address (its password was reset)."""
+    return conn.execute("DELETE FROM login_failures WHERE username = ?", (username,)).rowcount
 
 
 def delete_stale_failures(conn: sqlite3.Connection, *, before: str) -> int:

@@ -1,7 +1,9 @@
 """``/staf/admin/...``: the admin's pages, the browser face of ``kk-server user / device``.
 
 * ``pengguna``: accounts (:mod:`sync_server.services.accounts`): list, add, disable (which
-  ends the account's sessions and reaches the counters through the feed);
+  ends the account's sessions and reaches the counters through the feed), reset a password
+  (typed twice; ends the account's sessions, reaches its counters at their next sync, and is
+  recorded in the access log);
 * ``perangkat``: counters (:mod:`sync_server.services.enrollment`): one-time enrollment
   codes (shown once, never stored), list, revoke;
 * ``audit``: the access log's hash chain checked
@@ -24,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from protocol.errors import define_messages
 from protocol.wilayah import muba_kecamatan
 from protocol.workflow import Role
-from sync_server.api.deps import ContextDep
+from sync_server.api.deps import ClientIpDep, ContextDep
 from sync_server.api.errors import note_refusal
 from sync_server.clock import stamp, utc_now
 from sync_server.errors import Refusal
@@ -50,6 +52,8 @@ MAX_CODE_HOURS = 24 * 30
 _DONE = {
     "ditambah": "Akun sudah dibuat.",
     "dinonaktifkan": "Akun sudah dinonaktifkan; sesinya berakhir dan loket diberi tahu.",
+    "sandi": "Kata sandi sudah diatur ulang dan sesi akun itu berakhir. Akun operator: loket "
+    "kecamatannya menerima sandi baru pada sinkronisasi berikutnya.",
     "dicabut": "Perangkat sudah dicabut; permintaannya ditolak mulai sekarang.",
 }
 
@@ -137,6 +141,38 @@ async def disable_user(
     return RedirectResponse(f"{web.PREFIX}/admin/pengguna?selesai=dinonaktifkan", status_code=303)
 
 
+@router.post("/pengguna/{username}/sandi")
+async def reset_password(
+    request: Request,
+    session: Admin,
+    context: ContextDep,
+    ip: ClientIpDep,
+    csrf: web.CsrfField,
+    username: Annotated[str, Path(min_length=1, max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    password_again: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """Set a new password for an account (the admin's own too: their session then ends)."""
+    web.check_csrf(session.csrf, csrf)
+    try:
+        if password != password_again:
+            raise Refusal("user.password_mismatch")
+        await run_in_threadpool(
+            lambda: accounts.set_password(
+                context.db,
+                username,
+                password,
+                actor=session.staff.user,
+                client_ip=ip,
+                now=utc_now(),
+            )
+        )
+    except Refusal as exc:
+        await note_refusal(request, exc)
+        return await _users_page(request, session, context, error=exc.message, status=exc.status)
+    return RedirectResponse(f"{web.PREFIX}/admin/pengguna?selesai=sandi", status_code=303)
+
+
 async def _devices_page(
     request: Request,
     session: web.WebSession,
@@ -220,6 +256,7 @@ def _audit_view(context: Any) -> dict[str, Any]:
         rows = [r for r in access_log.entries(conn) if latest is None or r.seq >= latest[0]]
         refusals = audit.list_refusals(conn, limit=AUDIT_ROWS)
     names = {u.user_id: u.full_name for u in accounts.list_users(context.db)}
+    names[accounts.CLI_ACTOR] = "Konsol server (kk-server)"
     return {
         "intact": intact,
         "broken_at": broken_at,

@@ -1,4 +1,5 @@
-"""``/staf/masuk`` (login), ``/staf/keluar`` (logout) and ``/staf/`` (each role's start page).
+"""``/staf/masuk`` (login), ``/staf/keluar`` (logout), ``/staf/sandi`` (a staff member
+changes their own password) and ``/staf/`` (each role's start page).
 
 Login goes through :func:`sync_server.services.staff_auth.login`: the same throttle, the
 same refusals (shown on the form in Indonesian), the same session as the JSON API.
@@ -17,13 +18,17 @@ from sync_server.api.deps import ClientIpDep, ContextDep
 from sync_server.api.errors import note_refusal
 from sync_server.clock import utc_now
 from sync_server.errors import Refusal
-from sync_server.services import staff_auth
+from sync_server.services import accounts, staff_auth
 from sync_server.web import session as web
 from sync_server.web.templating import render
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 
-_REASONS = {"sesi": "Sesi Anda sudah berakhir. Silakan masuk kembali."}
+_REASONS = {
+    "sesi": "Sesi Anda sudah berakhir. Silakan masuk kembali.",
+    "sandi": "Kata sandi Anda sudah diganti dan semua sesi Anda berakhir. Silakan masuk "
+    "dengan kata sandi baru.",
+}
 
 
 def start_page(role: Role) -> str:
@@ -110,6 +115,51 @@ async def logout(
     web.check_csrf(session.csrf, csrf)
     await run_in_threadpool(staff_auth.logout, context.db, session.staff)
     response = RedirectResponse(f"{web.PREFIX}/masuk", status_code=303)
+    web.clear_session_cookie(response, request)
+    return response
+
+
+def _password_form(
+    request: Request, session: web.WebSession, *, error: str | None = None, status: int = 200
+) -> Response:
+    return render(request, "password.html", {"session": session, "error": error}, status=status)
+
+
+@router.get("/sandi")
+async def password_form(request: Request, session: web.WebStaff) -> Response:
+    return _password_form(request, session)
+
+
+@router.post("/sandi")
+async def change_password(
+    request: Request,
+    session: web.WebStaff,
+    context: ContextDep,
+    ip: ClientIpDep,
+    csrf: web.CsrfField,
+    old_password: Annotated[str, Form(max_length=staff_auth.MAX_PASSWORD)],
+    password: Annotated[str, Form(max_length=staff_auth.MAX_PASSWORD)],
+    password_again: Annotated[str, Form(max_length=staff_auth.MAX_PASSWORD)],
+) -> Response:
+    """Every session of the account ends, this one too: the next step is the login form."""
+    web.check_csrf(session.csrf, csrf)
+    try:
+        if password != password_again:
+            raise Refusal("user.password_mismatch")
+        await run_in_threadpool(
+            lambda: accounts.change_own_password(
+                context.db,
+                session.staff.user,
+                old=old_password,
+                new=password,
+                client_ip=ip,
+                now=utc_now(),
+            )
+        )
+    except Refusal as exc:
+        await note_refusal(request, exc)
+        return _password_form(request, session, error=exc.message, status=exc.status)
+    response = RedirectResponse(f"{web.PREFIX}/masuk?alasan=sandi", status_code=303)
     web.clear_session_cookie(response, request)
     return response
 

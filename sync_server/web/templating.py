@@ -66,6 +66,7 @@ _ACCESS_LABELS = {
     "application.siak_entered": "Mencatat entri SIAK",
     "scan_key.reissued": "Kunci pindaian loket diberikan ke operator",
     "scan_key.refused": "Kunci pindaian loket ditolak",
+    "user.password_reset": "Kata sandi akun diatur ulang",
 }
 
 

@@ -293,3 +293,72 @@ async def test_a_scan_is_attached_from_a_file_and_previewed(config, server, tmp_
         await until(pilot, lambda: app.store.scan_summary()["pending_scans"] == 0, timeout=30)
     with server.db.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM scans").fetchone()[0] == 1
+
+
+async def test_a_camera_photo_is_attached_while_the_screen_keeps_answering(
+    config, server, tmp_path
+):
+    """A 4 MB camera photo is recompressed and encrypted on a worker thread. Meanwhile the
+    screen answers: a timer ticks, typing lands in the form, a second attach, saving and
+    leaving are held back in words. The scan is stored and announced once."""
+    import sqlite3
+
+    from tests.support.scan_samples import document_photo
+
+    photo = tmp_path / "IMG_20261120_100312.jpg"
+    photo.write_bytes(document_photo(4000, 3000, seed=7))
+    assert photo.stat().st_size > 3_000_000
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        await until(pilot, lambda: app.store.server_box_key() is not None)
+        form = await new_application(pilot)
+        await fill_service_applicant_address(pilot)
+        form.query_one("#doc-formulir_f102-f102").focus()
+        await pilot.press("f7")  # saves the draft first
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        await until(pilot, lambda: app.store.outbox_summary()["pending_events"] == 0)
+
+        # Another writer holds the store (as the sync engine may): the attach cannot finish
+        # before the test lets go, however fast this machine is.
+        blocker = sqlite3.connect(config.db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            ticks: list[float] = []
+            app.set_interval(0.05, lambda: ticks.append(0))
+            await pilot.press("ctrl+l")
+            app.screen.query_one("#path", Input).value = str(photo)
+            await pilot.press("enter")
+            await until(pilot, lambda: app.screen is form and form._attaching is not None)
+            busy = form.query_one("#form-busy")
+            assert busy.display and "Sedang memproses IMG_20261120_100312.jpg: diperkecil" in text(
+                app, "#form-busy"
+            )
+            seen = len(ticks)
+            await pilot.press("f7", "ctrl+s", "escape")
+            assert app.screen is form  # no picker, not left
+            held = [n for n in app._notifications if "masih diproses" in n.message]
+            assert len(held) == 3
+            await type_into(pilot, field("address.kode_pos"), "30711")
+            assert form.query_one(field("address.kode_pos"), Input).value == "30711"
+            await until(pilot, lambda: len(ticks) >= seen + 5)
+            assert form._attaching is not None  # all of that while the photo was processed
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+        await until(pilot, lambda: form._attaching is None, timeout=30)
+        assert not busy.display
+        (info,) = app.store.application_scans(form.draft.id)
+        assert (info.document, info.media_type) == ("f102", "image/jpeg")
+        assert info.plain_bytes < photo.stat().st_size // 5  # made document-sized
+        stored = app.store.get_application(form.draft.id).application
+        assert stored.attached_documents == {"f102"}
+        assert stored.address.kode_pos == "30711"  # what was typed meanwhile is kept
+        assert "1 halaman" in text(app, "#scans-formulir_f102-f102")
+    with Store.open(config.db_path) as store:
+        assert store.db.execute("SELECT COUNT(*) FROM scans").fetchone()[0] == 1
+        attached = store.db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE kind = ?", [EventKind.SCAN_ATTACHED.value]
+        ).fetchone()[0]
+        assert attached == 1

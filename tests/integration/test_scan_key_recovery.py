@@ -45,7 +45,7 @@ from signing.keys import load_private_key
 from signing.requests import sign_request
 from signing.sealed_box import SealedBoxError, box_public_b64, generate_box_key, load_box_key
 from sync_server.clock import utc_now
-from sync_server.services import enrollment
+from sync_server.services import accounts, enrollment
 from sync_server.services.access_log import entries
 from tests.factories import application_dict
 from tests.integration.conftest import (
@@ -230,17 +230,44 @@ def keyring(store: Store) -> list[str]:
     return [r[0] for r in store.db.execute("SELECT operator_id FROM scan_keyring").fetchall()]
 
 
-async def test_a_password_changed_centrally_keeps_the_scans_locked_and_says_why(server, counter):
-    from signing.passwords import hash_password
+def reset_password(server: RunningServer, username: str, password: str) -> None:
+    """What the admin does (``kk-server user set-password``): the real service."""
+    done = accounts.set_password(
+        server.db, username, password, actor=None, client_ip="cli", now=utc_now()
+    )
+    assert done.counters_told == 1  # this kecamatan's one counter gets the new hash
 
-    with server.db.write() as conn:  # the counter has not pulled the new hash yet
-        conn.execute(
-            "UPDATE users SET password_hash = ? WHERE username = 'sari'",
-            [hash_password("sandi-baru-sari-2")],
-        )
+
+async def test_a_password_changed_centrally_keeps_the_scans_locked_and_says_why(server, counter):
+    reset_password(server, "sari", "sandi-baru-sari-2")  # the counter has not pulled it yet
     outcome = await counter.login("sari")  # the old password still opens the login here
     assert outcome.operator is not None and outcome.scan_key is None
     assert outcome.notice == message_for("scan.password_outdated")
+
+
+async def test_after_a_central_reset_and_a_pull_the_new_password_logs_in_and_gets_the_key(
+    server, counter
+):
+    """budi's copy of the key is wrapped under his old password; once the counter pulled
+    the reset, only the new password logs in, and the server re-issues the key for it."""
+    [scan_id] = scan_ids(counter)
+    reset_password(server, "budi", "sandi-baru-budi-2")
+    await counter.sync()
+    assert (await counter.login("budi")).operator is None  # the old one no longer works
+    outcome = await counter.login("budi", "sandi-baru-budi-2")
+    assert outcome.recovered and outcome.scan_key is not None and outcome.notice is None
+    with counter.store() as store:
+        assert store.read_scan(outcome.scan_key, scan_id) == pdf_scan("AKTA CERAI")
+    assert [(r.action, r.actor_id) for r in log_rows(server)] == [
+        ("scan_key.reissued", outcome.operator.id)
+    ]
+    [reset] = log_rows(server, "user.")
+    assert (reset.action, reset.actor_id) == ("user.password_reset", "cli")
+    assert reset.detail.startswith(f"akun budi ({outcome.operator.id})")
+    # His copy is now wrapped under the new password: the next login needs no network.
+    counter.link.set_profile(offline=True)
+    again = await counter.login("budi", "sandi-baru-budi-2")
+    assert again.scan_key == outcome.scan_key and not again.recovered
 
 
 async def test_a_revoked_device_gets_no_key(server, counter):
@@ -523,13 +550,7 @@ async def test_a_key_that_arrives_after_the_logout_is_not_kept_for_the_next_oper
 
         # rina, with no copy of the key either, takes the counter; the server will refuse
         # her own request (her password was changed centrally, the counter has the old hash).
-        from signing.passwords import hash_password
-
-        with server.db.write() as conn:
-            conn.execute(
-                "UPDATE users SET password_hash = ? WHERE username = 'rina'",
-                [hash_password("sandi-baru-rina-2")],
-            )
+        reset_password(server, "rina", "sandi-baru-rina-2")
         await press_enter_to_log_in(pilot, "rina", OPERATOR_PASSWORD)
         assert app.scan_key_state is ScanKeyState.FETCHING
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -22,8 +23,11 @@ from sync_server.cli import main
 from sync_server.clock import utc_now
 from sync_server.config import ServerConfig
 from sync_server.context import database
-from sync_server.services import enrollment
+from sync_server.errors import Refusal
+from sync_server.services import enrollment, staff_auth
+from sync_server.services.access_log import entries, verify_audit_chain
 from sync_server.storage import accounts as account_store
+from sync_server.storage import feed as feed_store
 
 CODE = re.compile(r"Kode pendaftaran : ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})")
 
@@ -194,6 +198,80 @@ def test_user_add_refuses_a_mismatched_confirmation_and_a_taken_username(kk, ini
     _fails(kk(*base, input="pendek\n"), "Kata sandi minimal 8 karakter")
     assert kk(*base, "--password-stdin", input="sandi-rahasia\n").exit_code == 0
     _fails(kk(*base, "--password-stdin", input="sandi-rahasia\n"), '"sari" sudah dipakai')
+
+
+def _refused(code: str, call, /, **kwargs) -> None:
+    with pytest.raises(Refusal) as caught:
+        call(**kwargs)
+    assert caught.value.code == code
+
+
+def test_user_set_password_resets_logins_throttle_and_counters(kk, initialised):
+    db = database(ServerConfig(data_dir=initialised))
+    kabid = ["--role", "kabid", "--username", "kabid.dafduk", "--name", "Kabid"]
+    budi = ["--role", "operator", "--kecamatan", "160601", "--username", "budi", "--name", "Budi"]
+    for args in (kabid, budi):
+        assert kk("user", "add", *args, "--password-stdin", input="sandi-lama-1\n").exit_code == 0
+    code = CODE.search(kk("device", "enroll-code", "--kecamatan", "160601").output).group(1)
+    device = enrollment.enroll(
+        db, code=code, public_key=public_key_b64(generate_key()), label="",
+        client_ip="127.0.0.1", now=utc_now(),
+    )  # fmt: skip
+
+    def login(password: str, client_ip: str):
+        return staff_auth.login(
+            db, username="kabid.dafduk", password=password, client_ip=client_ip, now=utc_now()
+        )
+
+    # The Kabid is logged in at one address and blocked by a guesser at another.
+    session = login("sandi-lama-1", "10.0.0.1")
+    _refused("auth.invalid_credentials", login, password="tebakan-1", client_ip="10.0.0.9")
+    _refused("auth.throttled", login, password="sandi-lama-1", client_ip="10.0.0.9")
+
+    assert "Atur ulang kata sandi akun" in kk("user", "--help").output
+    result = kk("user", "set-password", "kabid.dafduk", input="sandi-baru-22\nsandi-baru-22\n")
+    assert result.exit_code == 0, result.output
+    assert "sandi-baru-22" not in result.output
+    assert "Kata sandi akun kabid.dafduk diatur ulang." in result.output
+    assert "1 sesi staf akun ini diakhiri" in result.output
+    _refused(
+        "auth.token_invalid", staff_auth.authenticate, db=db, token=session.token, now=utc_now()
+    )
+    _refused("auth.invalid_credentials", login, password="sandi-lama-1", client_ip="10.0.0.1")
+    # The guesser's block is lifted: the new password works from that address at once.
+    assert login("sandi-baru-22", "10.0.0.9").user.username == "kabid.dafduk"
+
+    # An operator's new hash goes to the counters of the kecamatan (here from stdin).
+    result = kk("user", "set-password", "budi", "--password-stdin", input="sandi-budi-baru\n")
+    assert result.exit_code == 0, result.output
+    assert "1 perangkat loket kecamatan 160601 menerima sandi baru" in result.output
+    with db.read() as conn:
+        _, wire = feed_store.wires_after(conn, device.device_id, 0, 100)[-1]
+        rows = [r for r in entries(conn) if r.action == "user.password_reset"]
+    event = json.loads(wire)
+    assert event["kind"] == "operator.upsert" and event["body"]["username"] == "budi"
+    assert verify_password("sandi-budi-baru", event["body"]["password_hash"])
+    # Both resets are in the access log, by the console, naming the account; no password.
+    assert [(r.actor_id, r.role, r.detail.split(" (")[0]) for r in rows] == [
+        ("cli", "cli", "akun kabid.dafduk"), ("cli", "cli", "akun budi"),
+    ]  # fmt: skip
+    assert verify_audit_chain(db) == (True, None)
+    assert not any("sandi" in r.detail for r in rows)
+
+
+def test_user_set_password_refuses_in_indonesian(kk, initialised):
+    base = ["user", "add", "--role", "verifikator", "--username", "sari", "--name", "Sari"]
+    assert kk(*base, "--password-stdin", input="sandi-rahasia\n").exit_code == 0
+    _fails(kk("user", "set-password", "siapa", input="x\n"), 'Pengguna "siapa" tidak ditemukan')
+    _fails(kk("user", "set-password", "sari", input="pendek\n"), "minimal 8 karakter")
+    mismatch = kk("user", "set-password", "sari", input="sandi-baru-1\nsandi-baru-2\n")
+    _fails(mismatch, "Kedua kata sandi tidak sama")
+    assert kk("user", "disable", "sari").exit_code == 0
+    _fails(kk("user", "set-password", "sari", input="sandi-baru-1\n"), "sudah dinonaktifkan")
+    db = database(ServerConfig(data_dir=initialised))
+    with db.read() as conn:
+        user = account_store.user_by_username(conn, "sari")
+    assert verify_password("sandi-rahasia", user.password_hash)  # nothing changed
 
 
 def test_refusals_are_listed_for_the_admin(kk, initialised):

@@ -12,7 +12,10 @@ import pytest
 
 from protocol.workflow import Role
 from sync_server.app import create_app
-from tests.integration.conftest import SEKAYU
+from sync_server.clock import utc_now
+from sync_server.services import accounts
+from sync_server.services.access_log import entries
+from tests.integration.conftest import OPERATOR_PASSWORD, SEKAYU
 from tests.integration.test_pull import submitted_application
 from tests.integration.test_staff_auth import _walk as walk_routes
 from tests.integration.test_staff_decisions import (  # noqa: F401  (fixtures)
@@ -72,6 +75,96 @@ def test_the_admin_adds_and_disables_accounts(server, admin, staff):
         "/staf/admin/pengguna/tidak.ada/nonaktifkan", data={"csrf": csrf_of(listing)}
     )
     assert unknown.status_code == 404
+
+
+def test_the_admin_resets_a_password_which_ends_the_sessions_and_is_audited(server, admin, staff):
+    kabid_name = STAFF[Role.KABID][0]
+    page = admin.get("/staf/admin/pengguna")
+    assert "Atur ulang kata sandi" in page.text
+    assert f'action="/staf/admin/pengguna/{kabid_name}/sandi"' in page.text
+    url = f"/staf/admin/pengguna/{kabid_name}/sandi"
+    form = {"csrf": csrf_of(page), "password": "sandi-baru-kabid", "password_again": "lain-lagi-1"}
+    mismatch = admin.post(url, data=form)
+    assert mismatch.status_code == 400 and "Kedua kata sandi tidak sama." in mismatch.text
+    short = admin.post(url, data={**form, "password": "pendek", "password_again": "pendek"})
+    assert short.status_code == 400 and "Kata sandi minimal 8 karakter." in short.text
+    forged = admin.post(url, data={**form, "csrf": "x", "password_again": "sandi-baru-kabid"})
+    assert forged.status_code == 403
+
+    with httpx.Client(base_url=server.base_url) as kabid:
+        web_login(kabid, Role.KABID)
+        assert kabid.get("/staf/antrean").status_code == 200
+        done = admin.post(url, data={**form, "password_again": "sandi-baru-kabid"})
+        assert done.status_code == 303
+        listing = admin.get(done.headers["location"])
+        assert "Kata sandi sudah diatur ulang" in listing.text
+        # The Kabid's open session ended; the old password is refused, the new one works.
+        assert kabid.get("/staf/antrean").headers["location"].startswith("/staf/masuk")
+        assert web_login(kabid, Role.KABID, "sandi-baru-kabid").status_code == 303
+        kabid.cookies.clear()
+        assert web_login(kabid, Role.KABID).status_code == 401
+
+    # A reset at the console (kk-server user set-password) is on the audit page too.
+    accounts.set_password(
+        server.db, STAFF[Role.KEPALA_DINAS][0], "sandi-kadis-baru", actor=None,
+        client_ip="cli", now=utc_now(),
+    )  # fmt: skip
+    audit = admin.get("/staf/admin/audit").text
+    assert "Kata sandi akun diatur ulang" in audit and f"akun {kabid_name} (" in audit
+    assert "Admin Dinas" in audit and "Utuh." in audit and "sandi-baru-kabid" not in audit
+    assert "Konsol server (kk-server)" in audit and f"akun {STAFF[Role.KEPALA_DINAS][0]} (" in audit
+
+    # A disabled account keeps its (unusable) password; an unknown one is not found.
+    admin.post(f"/staf/admin/pengguna/{kabid_name}/nonaktifkan", data={"csrf": form["csrf"]})
+    disabled = admin.post(url, data={**form, "password_again": "sandi-baru-kabid"})
+    assert disabled.status_code == 409 and "sudah dinonaktifkan" in disabled.text
+    unknown = admin.post(
+        "/staf/admin/pengguna/tidak.ada/sandi", data={**form, "password_again": "sandi-baru-kabid"}
+    )
+    assert unknown.status_code == 404
+
+
+def test_a_staff_member_changes_their_own_password_and_logs_in_again(server, staff):
+    new = "sandi-verif-baru"
+    with (
+        httpx.Client(base_url=server.base_url) as here,
+        httpx.Client(base_url=server.base_url) as elsewhere,
+    ):
+        web_login(here, Role.VERIFIKATOR)
+        web_login(elsewhere, Role.VERIFIKATOR)
+        page = here.get("/staf/antrean")
+        assert 'href="/staf/sandi"' in page.text
+        form_page = here.get("/staf/sandi")
+        assert form_page.status_code == 200 and "Kata sandi sekarang" in form_page.text
+        form = {"csrf": csrf_of(form_page), "old_password": OPERATOR_PASSWORD, "password": new}
+        mismatch = here.post("/staf/sandi", data={**form, "password_again": "lain-lagi-1"})
+        assert mismatch.status_code == 400 and "Kedua kata sandi tidak sama." in mismatch.text
+        forged = here.post("/staf/sandi", data={**form, "csrf": "x", "password_again": new})
+        assert forged.status_code == 403
+
+        done = here.post("/staf/sandi", data={**form, "password_again": new})
+        assert done.status_code == 303
+        assert "sudah diganti" in here.get(done.headers["location"]).text
+        for http in (here, elsewhere):  # every session of the account ended
+            assert http.get("/staf/antrean").headers["location"].startswith("/staf/masuk")
+        assert web_login(here, Role.VERIFIKATOR, new).status_code == 303
+
+        # The current password is checked (and counted against the login throttle).
+        again = here.get("/staf/sandi")
+        wrong = {
+            **form,
+            "csrf": csrf_of(again),
+            "old_password": "bukan-sandi",
+            "password_again": new,
+        }
+        refused = here.post("/staf/sandi", data=wrong)
+        assert refused.status_code == 401 and "kata sandi salah" in refused.text
+        throttled = here.post("/staf/sandi", data={**wrong, "old_password": new})
+        assert throttled.status_code == 429
+    with server.db.read() as conn:
+        [row] = [r for r in entries(conn) if r.action == "user.password_reset"]
+    assert row.actor_id == staff[Role.VERIFIKATOR] and row.role == "verifikator"
+    assert row.detail == f"akun {STAFF[Role.VERIFIKATOR][0]} ({row.actor_id}); 2 sesi diakhiri"
 
 
 def test_the_admin_issues_an_enrollment_code_a_counter_uses_and_revokes_the_device(
@@ -152,9 +245,12 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("GET", "/staf/dasbor"): ALL,
     ("GET", "/staf/"): ALL,
     ("POST", "/staf/keluar"): ALL,
+    ("GET", "/staf/sandi"): ALL,
+    ("POST", "/staf/sandi"): ALL,
     ("GET", "/staf/admin/pengguna"): {Role.ADMIN},
     ("POST", "/staf/admin/pengguna"): {Role.ADMIN},
     ("POST", "/staf/admin/pengguna/{username}/nonaktifkan"): {Role.ADMIN},
+    ("POST", "/staf/admin/pengguna/{username}/sandi"): {Role.ADMIN},
     ("GET", "/staf/admin/perangkat"): {Role.ADMIN},
     ("POST", "/staf/admin/perangkat/kode"): {Role.ADMIN},
     ("POST", "/staf/admin/perangkat/{device_id}/cabut"): {Role.ADMIN},

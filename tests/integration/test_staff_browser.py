@@ -216,6 +216,13 @@ def test_the_admin_manages_accounts_and_devices_and_checks_the_audit_chain(
     admin.get_by_role("button", name="Buat akun").click()
     expect(admin.get_by_role("status")).to_have_text("Akun sudah dibuat.")
     # The keyboard opens the confirmation.
+    admin.get_by_text("Atur ulang kata sandi wati.loket", exact=True).press("Enter")
+    reset = admin.locator('form[action="/staf/admin/pengguna/wati.loket/sandi"]')
+    expect(reset).to_contain_text("Loket kecamatannya menerima sandi baru")
+    reset.get_by_label("Kata sandi baru", exact=True).fill("sandi-wati-baru")
+    reset.get_by_label("Ulangi kata sandi baru", exact=True).fill("sandi-wati-baru")
+    reset.get_by_role("button", name="Atur ulang sandi wati.loket").click()
+    expect(admin.get_by_role("status")).to_contain_text("Kata sandi sudah diatur ulang")
     admin.get_by_text("Nonaktifkan wati.loket", exact=True).press("Enter")
     admin.get_by_role("button", name="Ya, nonaktifkan wati.loket").click()
     expect(admin.get_by_role("status")).to_contain_text("dinonaktifkan")

@@ -54,6 +54,30 @@ async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: floa
             await pilot.pause(0.05)
 
 
+def burst(pilot: Pilot[None], *keys: str) -> None:
+    """Send ``keys`` the way a terminal delivers a paste or a barcode scanner's typing: all
+    in one go, without waiting for the app between keys (``pilot.press`` waits). The events
+    are made as ``pilot.press`` makes them."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    driver = pilot.app._driver
+    assert driver is not None
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            name = _get_unicode_name_from_key(REPLACED_KEYS.get(key, key))
+            char: str | None = unicodedata.lookup(name)
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(pilot.app)
+        driver.send_message(event)
+
+
 async def type_into(pilot: Pilot[None], selector: str, value: str, *, clear: bool = False) -> None:
     """Focus a field (as a click would) and type."""
     widget = pilot.app.screen.query_one(selector)

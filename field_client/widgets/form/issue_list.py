@@ -63,6 +63,11 @@ class IssueList(OptionList):
         if highlighted is not None:
             self.highlighted = min(highlighted, len(self._items) - 1)
 
+    def on_focus(self) -> None:
+        # F6 jumps here: Enter should act on the first problem at once, not need a Down first.
+        if self.highlighted is None and self._items:
+            self.highlighted = 0
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if 0 <= event.option_index < len(self._items):
