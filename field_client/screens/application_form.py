@@ -15,7 +15,9 @@ screen, where the readiness is judged.
 
 Attaching a scan (F7) reads, recompresses and encrypts the file on a worker thread with its
 own store connection (:func:`attach_from_file`): a camera photo takes seconds. Meanwhile a
-line says so, the form stays usable, and a second attach, saving and leaving wait.
+line says so, the form stays usable, and a second attach, saving and leaving wait. The
+page counts of the scans already attached are read the same way (:func:`read_page_counts`)
+and shown when they arrive; again when the scan key opens after the form did.
 """
 
 from __future__ import annotations
@@ -103,6 +105,26 @@ def attach_from_file(
     return attached, count_pages(content, attached.media_type)
 
 
+def read_page_counts(db_path: Path, key: DataKey, scans: list[ScanInfo]) -> dict[str, int | None]:
+    """Pages of each of ``scans`` (scan id -> pages, ``None`` when unreadable).
+
+    Decrypting and parsing a big PDF takes seconds on an old PC, so this runs on a worker
+    thread, with its own connection to the store (a sqlite3 connection belongs to the thread
+    that opened it).
+    """
+    pages: dict[str, int | None] = {}
+    with Store.open(db_path) as store:
+        for info in scans:
+            try:
+                pages[info.scan_id] = count_pages(
+                    store.read_scan(key, info.scan_id), info.media_type
+                )
+            except KKError as exc:
+                log.warning("cannot preview scan %s: %s", info.scan_id, exc.code)
+                pages[info.scan_id] = None
+    return pages
+
+
 class ApplicationFormScreen(Screen[str | None]):
     """Fill in or correct an application; dismissed with its id once saved (else ``None``)."""
 
@@ -139,7 +161,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._kecamatan = ""
         self._issues: list[Issue] = []
         self._pages: dict[str, int | None] = {}
-        """Pages of each attached scan, read once (decrypting a scan is not free)."""
+        """Pages of each attached scan, read once on a worker thread (decrypting a scan is
+        not free): :meth:`_count_pages`. A PDF is missing here until its count arrives."""
         self._overridden: list[Issue] = []
         self._attaching: str | None = None
         """The name of the file being attached (on a worker thread), if any."""
@@ -254,6 +277,12 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._show_peristiwa()
         await self._check()
         self.query_one(f"#{control_id('service.service_type')}", Select).focus()
+        # The scan key may come later (recovered in the background): count then.
+        self.watch(self.app, "scan_key_state", self._key_state_changed, init=False)
+        self._count_pages()
+
+    def _key_state_changed(self, _state: object) -> None:
+        self._count_pages()
 
     # -- reacting to the operator ------------------------------------------------------------
 
@@ -421,30 +450,38 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
     # -- scans -------------------------------------------------------------------------------
 
     def _scan_lines(self) -> dict[str, list[str]]:
-        """Document code -> one line per scan attached for it (type, size, pages)."""
-        store = self.counter.store
-        if store is None or self._saved is None:
-            return {}
+        """Document code -> one line per scan attached for it (type, size, pages as far as
+        counted: :meth:`_count_pages`)."""
         lines: dict[str, list[str]] = {}
-        for info in store.application_scans(self.draft.id):
-            if info.scan_id not in self._pages:
-                self._pages[info.scan_id] = self._read_pages(info)
-            lines.setdefault(info.document, []).append(
-                describe_scan(info, self._pages[info.scan_id])
-            )
+        for info in self._stored_scans():
+            pages = 1 if info.media_type != "application/pdf" else self._pages.get(info.scan_id)
+            lines.setdefault(info.document, []).append(describe_scan(info, pages))
         return lines
 
-    def _read_pages(self, info: ScanInfo) -> int | None:
-        key, store = self.counter.scan_key, self.counter.store
-        if info.media_type != "application/pdf":
-            return 1
-        if key is None or store is None:
-            return None
-        try:
-            return count_pages(store.read_scan(key, info.scan_id), info.media_type)
-        except KKError as exc:
-            log.warning("cannot preview scan %s: %s", info.scan_id, exc.code)
-            return None
+    def _stored_scans(self) -> list[ScanInfo]:
+        store = self.counter.store
+        if store is None or self._saved is None:
+            return []
+        return store.application_scans(self.draft.id)
+
+    @work(group="pages", exclusive=True)
+    async def _count_pages(self) -> None:
+        """Count the pages of the PDFs not counted yet, on a worker thread (a big PDF takes
+        seconds to decrypt and parse: the form must not freeze), then show them. Nothing
+        while the scan key is locked: this runs again when it opens."""
+        key = self.counter.scan_key
+        todo = [
+            info
+            for info in self._stored_scans()
+            if info.media_type == "application/pdf" and info.scan_id not in self._pages
+        ]
+        if key is None or not todo:
+            return
+        pages = await asyncio.to_thread(read_page_counts, self.counter.config.db_path, key, todo)
+        if not self.is_attached:  # left meanwhile
+            return
+        self._pages.update(pages)
+        await self._check()
 
     async def action_attach(self) -> None:
         """Attach a scan (PDF, JPG, PNG) for the document chosen in the checklist."""
