@@ -374,21 +374,47 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         await self.query_one("#checklist", ChecklistPanel).show(
             checklist, self.draft.attached_documents, self._scan_lines()
         )
-        self.query_one("#problems", IssueList).show(issues, self._overridden)
+        shown = [f for f in issues if self._visible(f)]
+        self.query_one("#problems", IssueList).show(
+            shown, self._overridden, untouched=len(issues) - len(shown)
+        )
         missing = len(checklist.missing(self.draft.attached_documents)) if checklist else 0
-        self._summarize(issues, missing)
+        self._summarize(shown, len(issues) - len(shown), missing)
 
-    def _summarize(self, issues: list[Issue], missing: int) -> None:
-        errors = sum(1 for f in issues if f.severity is Severity.ERROR)
-        warnings = len(issues) - errors
-        parts = [
-            Text(f"{errors} galat", style="bold red" if errors else "green"),
-            Text(f"{warnings} peringatan", style="bold yellow" if warnings else "green"),
-            Text(f"{missing} persyaratan belum ada", style="yellow" if missing else "green"),
-            Text(
-                "tersimpan" if self._saved and not self._dirty() else "belum disimpan", style="bold"
-            ),
-        ]
+    def _visible(self, found: Issue) -> bool:
+        """Whether a problem shows yet: after a save attempt, once its field was touched,
+        and always for a member (edited in a form of its own, with the same rule)."""
+        return (
+            self._show_all or found.field in self._touched or found.field.startswith(_MEMBER_FIELD)
+        )
+
+    def _summarize(self, shown: list[Issue], untouched: int, missing: int) -> None:
+        """One line (78 columns at 80x24): problems shown, fields not filled in yet (a new
+        form is not "8 galat" before anything was typed), documents missing, saved or not.
+        Fields are untouched only until the first save attempt, so a form with some is one
+        never saved: "belum disimpan" would say nothing, and its room is needed."""
+        errors = sum(1 for f in shown if f.severity is Severity.ERROR)
+        warnings = len(shown) - errors
+        requirements = Text(
+            f"{missing} persyaratan belum ada", style="yellow" if missing else "green"
+        )
+        if untouched:
+            parts = [
+                *([Text(f"{errors} galat", style="bold red")] if errors else []),
+                *([Text(f"{warnings} peringatan", style="bold yellow")] if warnings else []),
+                Text(f"{untouched} isian belum diisi"),
+                requirements,
+            ]
+        else:
+            parts = [
+                Text(f"{errors} galat", style="bold red" if errors else "green"),
+                Text(f"{warnings} peringatan", style="bold yellow" if warnings else "green"),
+                requirements,
+                Text(
+                    "tersimpan" if self._saved and not self._dirty() else "belum disimpan",
+                    style="bold",
+                ),
+            ]
         self.query_one("#form-summary", Static).update(Text(" · ").join(parts))
 
     def _dirty(self) -> bool:

@@ -362,3 +362,35 @@ async def test_a_camera_photo_is_attached_while_the_screen_keeps_answering(
             "SELECT COUNT(*) FROM outbox WHERE kind = ?", [EventKind.SCAN_ATTACHED.value]
         ).fetchone()[0]
         assert attached == 1
+
+
+async def test_a_fresh_form_counts_what_is_left_to_fill_without_calling_it_errors(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        form = await new_application(pilot)
+        await pilot.pause()
+        summary = text(app, "#form-summary")
+        assert "galat" not in summary and "peringatan" not in summary
+        assert "isian belum diisi" in summary
+        left = int(summary.split(" isian belum diisi")[0].split()[-1])
+        assert left > 0
+        problems = form.query_one("#problems")
+        assert problems._items == []  # no page of red either, and no "no problem" ...
+        assert f"{left} isian belum diisi" in str(problems.get_option_at_index(0).prompt)
+
+        # A field the operator got wrong shows as an error at once; the rest stays neutral.
+        await type_into(pilot, field("applicant.nik"), "1606")
+        await pilot.pause()
+        summary = text(app, "#form-summary")
+        assert summary.startswith("1 galat · ") and "isian belum diisi" in summary
+        assert "NIK harus 16 digit angka" in row_message(app, "applicant.nik")
+        assert row_message(app, "applicant.nama") == ""
+
+        # Trying to save shows everything where it is.
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        summary = text(app, "#form-summary")
+        assert "isian belum diisi" not in summary and "belum disimpan" in summary
+        assert int(summary.split(" galat")[0]) > 1
+        assert len(summary) <= 78
