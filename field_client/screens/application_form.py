@@ -53,6 +53,7 @@ from field_client.store import Store, StoredApplication
 from field_client.widgets.form import ChecklistPanel, FieldRow, IssueList, MemberTable, text_row
 from field_client.widgets.form.checklist import DocumentBox
 from field_client.widgets.form.field_row import control_id
+from field_client.widgets.form.pick_list import PickList
 from protocol.application import Application, field_label
 from protocol.errors import Issue, KKError, Severity
 from protocol.jurisdiction import address_refusal
@@ -254,7 +255,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self, path: str, label: str, options: list[tuple[str, object]], value: object
     ) -> FieldRow:
         values = {v for _, v in options}
-        control: Select[object] = Select(
+        control: PickList[object] = PickList(
             options,
             prompt="(pilih)",
             value=value if value in values else Select.NULL,

@@ -394,3 +394,50 @@ async def test_a_fresh_form_counts_what_is_left_to_fill_without_calling_it_error
         assert "isian belum diisi" not in summary and "belum disimpan" in summary
         assert int(summary.split(" galat")[0]) > 1
         assert len(summary) <= 78
+
+
+async def test_enter_twice_on_a_pick_list_keeps_its_value(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        form = await new_application(pilot)
+        await choose(pilot, field("service.service_type"), "A")
+        await choose(pilot, field("service.sub_type"), "A.1")
+        await choose(pilot, field("address.desa_code"), "Kayu Ara")
+        for path, value in (
+            ("service.service_type", "BARU"),
+            ("service.sub_type", 1),
+            ("address.kecamatan", "160601"),
+            ("address.desa_code", "1606011009"),
+        ):
+            select = form.query_one(field(path), Select)
+            select.focus()
+            await pilot.press("enter")  # opens the list on the current value ...
+            await pilot.pause()
+            assert select.expanded
+            await pilot.press("enter")  # ... and Enter again keeps it
+            await pilot.pause()
+            assert not select.expanded and select.value == value
+        assert form.draft.service_type == "BARU" and form.draft.sub_type == 1
+
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
+        await choose(pilot, field("agama"), "ISLAM")
+        agama = app.screen.query_one(field("agama"), Select)
+        agama.focus()
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert agama.value == 1
+
+        # On a list with nothing chosen yet, the second Enter does not "choose" (pilih):
+        # the list stays open on the first real entry.
+        darah = app.screen.query_one(field("golongan_darah"), Select)
+        darah.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert darah.expanded and darah.is_blank()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not darah.expanded and darah.is_blank()
