@@ -42,7 +42,13 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Select, Static
 
 from field_client.actions import Counter
-from field_client.drafts import ApplicationDraft, issues_by_field, shape_issues
+from field_client.drafts import (
+    PADDED_FIELDS,
+    ApplicationDraft,
+    issues_by_field,
+    pad_rt_rw,
+    shape_issues,
+)
 from field_client.errors import ScanError
 from field_client.scan_preview import count_pages, describe_scan
 from field_client.scans import AttachedScan, DataKey, ScanInfo
@@ -299,9 +305,19 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
     @on(Input.Blurred)
     async def _left(self, event: Input.Blurred) -> None:
         path = self._path_of(event.control.id)
+        if path in PADDED_FIELDS:
+            self._pad(path)  # the change it makes checks again
         if path is not None and path not in self._touched:
             self._touched.add(path)
             await self._check()
+
+    def _pad(self, path: str) -> None:
+        """Write an RT/RW as the KK prints it ("3" -> "003"), in the field and the draft."""
+        control = cast(Input, self._rows[path].control)
+        padded = pad_rt_rw(control.value)
+        if padded != control.value:
+            control.value = padded
+            self.draft.text[path] = padded
 
     @on(Input.Submitted)
     def _next(self) -> None:
@@ -702,6 +718,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         """Record the draft (created the first time, edited after). True when saved."""
         if self._still_attaching():
             return False
+        for path in PADDED_FIELDS:  # Ctrl+S in the RT field leaves nothing to blur
+            self._pad(path)
         self._show_all = True  # from now on every problem shows where it is
         await self._check()
         app, _ = self.draft.application()

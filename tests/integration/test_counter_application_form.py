@@ -131,7 +131,7 @@ async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
         assert stored is not None and stored.state is State.DRAFT
         saved = stored.application
         assert saved.applicant.nik == "1606011403950002"
-        assert saved.address.rt == "3" and saved.address.desa_code == "1606011009"
+        assert saved.address.rt == "003" and saved.address.desa_code == "1606011009"
         (head,) = saved.members
         assert head.nama == "AHMAD FAUZI" and head.agama == 1 and head.pekerjaan == 15
         assert head.status_perkawinan == 5 and head.tanggal_perkawinan.isoformat() == "2020-02-10"
@@ -441,3 +441,28 @@ async def test_enter_twice_on_a_pick_list_keeps_its_value(config):
         await pilot.press("escape")
         await pilot.pause()
         assert not darah.expanded and darah.is_blank()
+
+
+async def test_rt_and_rw_are_written_with_three_digits_as_the_kk_prints_them(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        form = await new_application(pilot)
+        await fill_service_applicant_address(pilot)  # types RT "3", RW "1", then goes on
+        assert form.query_one(field("address.rt"), Input).value == "003"
+        assert form.query_one(field("address.rw"), Input).value == "001"
+
+        # Saved while still in the field (nothing blurred): stored padded all the same.
+        await type_into(pilot, field("address.rw"), "12", clear=True)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.store.get_application(form.draft.id) is not None)
+        address = app.store.get_application(form.draft.id).application.address
+        assert (address.rt, address.rw) == ("003", "012")
+        assert form.query_one(field("address.rw"), Input).value == "012"
+
+        # What is no number stays as typed, for the check to name.
+        await type_into(pilot, field("address.rt"), "3a", clear=True)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert form.query_one(field("address.rt"), Input).value == "3a"
+        assert "RT harus berupa angka 1-3 digit" in row_message(app, "address.rt")
