@@ -14,26 +14,22 @@ import threading
 import uuid
 from collections.abc import Callable
 
-import pytest
-
 from field_client.actions import Counter
 from field_client.config import CounterConfig
 from field_client.operator_login import check_operator
 from field_client.scan_preview import count_pages
 from field_client.screens import ApplicationFormScreen
 from field_client.store import Store
-from field_client.sync import enroll_device
 from field_client.widgets.status import ScanKeyState
 from protocol.application import Application
 from signing.keys import load_private_key
 from tests.factories import application_dict
-from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code
-from tests.integration.test_counter_application_form import two_page_pdf
+from tests.integration.conftest import OPERATOR_PASSWORD, add_operator
+from tests.integration.test_counter_application_form import config, two_page_pdf  # noqa: F401
 from tests.integration.test_scan_key_recovery import patient_counter, stallable  # noqa: F401
 from tests.support.counter_ui import (
     SIZE,
     app_for,
-    counter_config,
     field,
     log_in,
     open_application,
@@ -80,14 +76,6 @@ class Gate:
             return real(content, media_type)
 
         return held
-
-
-@pytest.fixture
-async def config(server, tmp_path):
-    config = counter_config(tmp_path / "counter")
-    await enroll_device(config, server_url=server.base_url, code=issue_code(server))
-    add_operator(server, "budi", full_name="Budi Santoso")
-    return config
 
 
 async def test_the_form_opens_at_once_and_the_page_counts_follow(config, tmp_path, monkeypatch):
