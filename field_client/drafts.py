@@ -25,6 +25,7 @@ from protocol.validation import ValidationReport, validate
 
 __all__ = [
     "DATE_HINT",
+    "PADDED_FIELDS",
     "MEMBER_CODED_FIELDS",
     "MEMBER_DATE_FIELDS",
     "MEMBER_TEXT_FIELDS",
@@ -34,6 +35,7 @@ __all__ = [
     "member_from_values",
     "member_values",
     "new_application_id",
+    "pad_rt_rw",
     "parse_date",
     "shape_issues",
 ]
@@ -121,6 +123,17 @@ def member_values(member: Member) -> dict[str, str | int | None]:
         if values[name] == 0:
             values[name] = None  # not chosen yet
     return values
+
+
+PADDED_FIELDS = ("address.rt", "address.rw")
+"""Fields written with three digits, as the KK prints them (RT 003/RW 001)."""
+
+
+def pad_rt_rw(value: str) -> str:
+    """An RT or RW of 1-3 digits as the KK prints it ("3" -> "003"); anything else as it
+    is, for validation to name (protocol accepts 1-3 digits, so "003" passes everywhere)."""
+    value = value.strip()
+    return value.zfill(3) if value.isdigit() and len(value) <= 3 else value
 
 
 def member_from_values(values: Mapping[str, str | int | None]) -> tuple[Member, list[Issue]]:

@@ -15,7 +15,9 @@ screen, where the readiness is judged.
 
 Attaching a scan (F7) reads, recompresses and encrypts the file on a worker thread with its
 own store connection (:func:`attach_from_file`): a camera photo takes seconds. Meanwhile a
-line says so, the form stays usable, and a second attach, saving and leaving wait.
+line says so, the form stays usable, and a second attach, saving and leaving wait. The
+page counts of the scans already attached are read the same way (:func:`read_page_counts`)
+and shown when they arrive; again when the scan key opens after the form did.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Select, Static
 
 from field_client.actions import Counter
-from field_client.drafts import ApplicationDraft, issues_by_field, shape_issues
+from field_client.drafts import (
+    PADDED_FIELDS,
+    ApplicationDraft,
+    issues_by_field,
+    pad_rt_rw,
+    shape_issues,
+)
 from field_client.errors import ScanError
 from field_client.scan_preview import count_pages, describe_scan
 from field_client.scans import AttachedScan, DataKey, ScanInfo
@@ -51,6 +59,7 @@ from field_client.store import Store, StoredApplication
 from field_client.widgets.form import ChecklistPanel, FieldRow, IssueList, MemberTable, text_row
 from field_client.widgets.form.checklist import DocumentBox
 from field_client.widgets.form.field_row import control_id
+from field_client.widgets.form.pick_list import PickList
 from protocol.application import Application, field_label
 from protocol.errors import Issue, KKError, Severity
 from protocol.jurisdiction import address_refusal
@@ -103,6 +112,26 @@ def attach_from_file(
     return attached, count_pages(content, attached.media_type)
 
 
+def read_page_counts(db_path: Path, key: DataKey, scans: list[ScanInfo]) -> dict[str, int | None]:
+    """Pages of each of ``scans`` (scan id -> pages, ``None`` when unreadable).
+
+    Decrypting and parsing a big PDF takes seconds on an old PC, so this runs on a worker
+    thread, with its own connection to the store (a sqlite3 connection belongs to the thread
+    that opened it).
+    """
+    pages: dict[str, int | None] = {}
+    with Store.open(db_path) as store:
+        for info in scans:
+            try:
+                pages[info.scan_id] = count_pages(
+                    store.read_scan(key, info.scan_id), info.media_type
+                )
+            except KKError as exc:
+                log.warning("cannot preview scan %s: %s", info.scan_id, exc.code)
+                pages[info.scan_id] = None
+    return pages
+
+
 class ApplicationFormScreen(Screen[str | None]):
     """Fill in or correct an application; dismissed with its id once saved (else ``None``)."""
 
@@ -139,7 +168,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._kecamatan = ""
         self._issues: list[Issue] = []
         self._pages: dict[str, int | None] = {}
-        """Pages of each attached scan, read once (decrypting a scan is not free)."""
+        """Pages of each attached scan, read once on a worker thread (decrypting a scan is
+        not free): :meth:`_count_pages`. A PDF is missing here until its count arrives."""
         self._overridden: list[Issue] = []
         self._attaching: str | None = None
         """The name of the file being attached (on a worker thread), if any."""
@@ -231,7 +261,7 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self, path: str, label: str, options: list[tuple[str, object]], value: object
     ) -> FieldRow:
         values = {v for _, v in options}
-        control: Select[object] = Select(
+        control: PickList[object] = PickList(
             options,
             prompt="(pilih)",
             value=value if value in values else Select.NULL,
@@ -254,6 +284,12 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         self._show_peristiwa()
         await self._check()
         self.query_one(f"#{control_id('service.service_type')}", Select).focus()
+        # The scan key may come later (recovered in the background): count then.
+        self.watch(self.app, "scan_key_state", self._key_state_changed, init=False)
+        self._count_pages()
+
+    def _key_state_changed(self, _state: object) -> None:
+        self._count_pages()
 
     # -- reacting to the operator ------------------------------------------------------------
 
@@ -269,9 +305,19 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
     @on(Input.Blurred)
     async def _left(self, event: Input.Blurred) -> None:
         path = self._path_of(event.control.id)
+        if path in PADDED_FIELDS:
+            self._pad(path)  # the change it makes checks again
         if path is not None and path not in self._touched:
             self._touched.add(path)
             await self._check()
+
+    def _pad(self, path: str) -> None:
+        """Write an RT/RW as the KK prints it ("3" -> "003"), in the field and the draft."""
+        control = cast(Input, self._rows[path].control)
+        padded = pad_rt_rw(control.value)
+        if padded != control.value:
+            control.value = padded
+            self.draft.text[path] = padded
 
     @on(Input.Submitted)
     def _next(self) -> None:
@@ -345,21 +391,47 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         await self.query_one("#checklist", ChecklistPanel).show(
             checklist, self.draft.attached_documents, self._scan_lines()
         )
-        self.query_one("#problems", IssueList).show(issues, self._overridden)
+        shown = [f for f in issues if self._visible(f)]
+        self.query_one("#problems", IssueList).show(
+            shown, self._overridden, untouched=len(issues) - len(shown)
+        )
         missing = len(checklist.missing(self.draft.attached_documents)) if checklist else 0
-        self._summarize(issues, missing)
+        self._summarize(shown, len(issues) - len(shown), missing)
 
-    def _summarize(self, issues: list[Issue], missing: int) -> None:
-        errors = sum(1 for f in issues if f.severity is Severity.ERROR)
-        warnings = len(issues) - errors
-        parts = [
-            Text(f"{errors} galat", style="bold red" if errors else "green"),
-            Text(f"{warnings} peringatan", style="bold yellow" if warnings else "green"),
-            Text(f"{missing} persyaratan belum ada", style="yellow" if missing else "green"),
-            Text(
-                "tersimpan" if self._saved and not self._dirty() else "belum disimpan", style="bold"
-            ),
-        ]
+    def _visible(self, found: Issue) -> bool:
+        """Whether a problem shows yet: after a save attempt, once its field was touched,
+        and always for a member (edited in a form of its own, with the same rule)."""
+        return (
+            self._show_all or found.field in self._touched or found.field.startswith(_MEMBER_FIELD)
+        )
+
+    def _summarize(self, shown: list[Issue], untouched: int, missing: int) -> None:
+        """One line (78 columns at 80x24): problems shown, fields not filled in yet (a new
+        form is not "8 galat" before anything was typed), documents missing, saved or not.
+        Fields are untouched only until the first save attempt, so a form with some is one
+        never saved: "belum disimpan" would say nothing, and its room is needed."""
+        errors = sum(1 for f in shown if f.severity is Severity.ERROR)
+        warnings = len(shown) - errors
+        requirements = Text(
+            f"{missing} persyaratan belum ada", style="yellow" if missing else "green"
+        )
+        if untouched:
+            parts = [
+                *([Text(f"{errors} galat", style="bold red")] if errors else []),
+                *([Text(f"{warnings} peringatan", style="bold yellow")] if warnings else []),
+                Text(f"{untouched} isian belum diisi"),
+                requirements,
+            ]
+        else:
+            parts = [
+                Text(f"{errors} galat", style="bold red" if errors else "green"),
+                Text(f"{warnings} peringatan", style="bold yellow" if warnings else "green"),
+                requirements,
+                Text(
+                    "tersimpan" if self._saved and not self._dirty() else "belum disimpan",
+                    style="bold",
+                ),
+            ]
         self.query_one("#form-summary", Static).update(Text(" · ").join(parts))
 
     def _dirty(self) -> bool:
@@ -421,30 +493,38 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
     # -- scans -------------------------------------------------------------------------------
 
     def _scan_lines(self) -> dict[str, list[str]]:
-        """Document code -> one line per scan attached for it (type, size, pages)."""
-        store = self.counter.store
-        if store is None or self._saved is None:
-            return {}
+        """Document code -> one line per scan attached for it (type, size, pages as far as
+        counted: :meth:`_count_pages`)."""
         lines: dict[str, list[str]] = {}
-        for info in store.application_scans(self.draft.id):
-            if info.scan_id not in self._pages:
-                self._pages[info.scan_id] = self._read_pages(info)
-            lines.setdefault(info.document, []).append(
-                describe_scan(info, self._pages[info.scan_id])
-            )
+        for info in self._stored_scans():
+            pages = 1 if info.media_type != "application/pdf" else self._pages.get(info.scan_id)
+            lines.setdefault(info.document, []).append(describe_scan(info, pages))
         return lines
 
-    def _read_pages(self, info: ScanInfo) -> int | None:
-        key, store = self.counter.scan_key, self.counter.store
-        if info.media_type != "application/pdf":
-            return 1
-        if key is None or store is None:
-            return None
-        try:
-            return count_pages(store.read_scan(key, info.scan_id), info.media_type)
-        except KKError as exc:
-            log.warning("cannot preview scan %s: %s", info.scan_id, exc.code)
-            return None
+    def _stored_scans(self) -> list[ScanInfo]:
+        store = self.counter.store
+        if store is None or self._saved is None:
+            return []
+        return store.application_scans(self.draft.id)
+
+    @work(group="pages", exclusive=True)
+    async def _count_pages(self) -> None:
+        """Count the pages of the PDFs not counted yet, on a worker thread (a big PDF takes
+        seconds to decrypt and parse: the form must not freeze), then show them. Nothing
+        while the scan key is locked: this runs again when it opens."""
+        key = self.counter.scan_key
+        todo = [
+            info
+            for info in self._stored_scans()
+            if info.media_type == "application/pdf" and info.scan_id not in self._pages
+        ]
+        if key is None or not todo:
+            return
+        pages = await asyncio.to_thread(read_page_counts, self.counter.config.db_path, key, todo)
+        if not self.is_attached:  # left meanwhile
+            return
+        self._pages.update(pages)
+        await self._check()
 
     async def action_attach(self) -> None:
         """Attach a scan (PDF, JPG, PNG) for the document chosen in the checklist."""
@@ -638,6 +718,8 @@ Ctrl+S menyimpan draf (boleh belum lengkap). Pengajuan dilakukan dari layar perm
         """Record the draft (created the first time, edited after). True when saved."""
         if self._still_attaching():
             return False
+        for path in PADDED_FIELDS:  # Ctrl+S in the RT field leaves nothing to blur
+            self._pad(path)
         self._show_all = True  # from now on every problem shows where it is
         await self._check()
         app, _ = self.draft.application()

@@ -592,4 +592,8 @@ Tombol di bawah layar hanya yang boleh dilakukan pada status ini.
             self.notify(done, timeout=5)
             self.refresh_data()
 
-        self.app.push_screen(ConfirmDialog(question, yes=yes, no="Kembali"), answered)
+        # Deliberate: these go out to the applicant or the centre, or cannot be undone, and
+        # this screen's actions are single letters (a word typed here must confirm nothing).
+        self.app.push_screen(
+            ConfirmDialog(question, yes=yes, no="Kembali", deliberate=True), answered
+        )

@@ -1,7 +1,8 @@
 """Small modal dialogs: a yes/no confirmation, a reason, a folder, a password to type.
 
 Every destructive step (removing a member, leaving a form with unsaved changes, cancelling
-an application) asks first. Both dialogs are keyboard first: ``y``/``n`` or Enter/Escape.
+an application) asks first, keyboard first: ``y``/``n`` or Enter/Escape, and for the steps
+that go out to the applicant or cannot be undone only a deliberate Tab then Enter.
 """
 
 from __future__ import annotations
@@ -22,30 +23,62 @@ __all__ = ["ConfirmDialog", "FolderDialog", "PasswordDialog", "ReasonDialog"]
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask a yes/no question; dismisses with ``True`` for yes."""
+    """Ask a yes/no question; dismisses with ``True`` for yes.
+
+    The safe answer has the focus. By default ``y``/``n`` answer too. A ``deliberate``
+    dialog (steps that go out to the applicant or cannot be undone: submitting, issuing,
+    archiving, cancelling, re-sending) takes no ``y``: on the application screen the
+    actions are single letters, and a word typed there by mistake must not confirm one.
+    There the operator moves to the yes button (Tab or an arrow) and presses Enter.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Ya"),
-        Binding("n,escape", "answer(False)", "Tidak"),
+        Binding("y", "letter(True)", "Ya"),
+        Binding("n", "letter(False)", "Tidak"),
+        Binding("escape", "answer(False)", "Batal"),
+        Binding("left,right", "app.focus_next", "Pindah tombol", show=False),
     ]
 
-    def __init__(self, question: str, *, yes: str = "Ya", no: str = "Tidak") -> None:
+    def __init__(
+        self, question: str, *, yes: str = "Ya", no: str = "Tidak", deliberate: bool = False
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self._question, self._yes, self._no = question, yes, no
+        self._deliberate = deliberate
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self._question, id="question")
+            if self._deliberate:
+                yield Static(
+                    f"Tab ke [{self._yes}] lalu Enter untuk melanjutkan; Esc kembali.",
+                    id="how-to-confirm",
+                    markup=False,
+                )
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self._yes} (y)", id="yes", variant="error")
-                yield Button(f"{self._no} (n)", id="no", variant="primary")
+                yes, no = (
+                    (self._yes, f"{self._no} (Esc)")
+                    if self._deliberate
+                    else (f"{self._yes} (y)", f"{self._no} (n)")
+                )
+                yield Button(yes, id="yes", variant="error")
+                yield Button(no, id="no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # the safe answer is the default
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A deliberate dialog takes no "y" (not in the footer either); "n" still goes back.
+        return not (action == "letter" and self._deliberate and parameters == (True,))
+
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+    def action_letter(self, yes: bool) -> None:
+        """``y``/``n``: answer; a deliberate dialog takes only the safe ``n``."""
+        if not (yes and self._deliberate):
+            self.dismiss(yes)
 
     def action_answer(self, yes: bool) -> None:
         """Close with the answer."""

@@ -86,7 +86,7 @@ permohonan pengirim yang ditemukan server sudah terpilih. Terkirim ke server saa
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f5", "app.sync_now", "Sinkronkan"),
+        Binding("f5", "app.sync_now", "Sinkron"),
         Binding("escape", "app.pop_screen", "Kembali"),
     ]
 

@@ -53,7 +53,7 @@ class LoginScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "login", "Masuk"),
-        Binding("f5", "app.sync_now", "Sinkronkan"),
+        Binding("f5", "app.sync_now", "Sinkron"),
     ]
 
     @property

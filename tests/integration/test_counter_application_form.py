@@ -131,7 +131,7 @@ async def test_a_new_application_is_typed_checked_and_saved_as_a_draft(config):
         assert stored is not None and stored.state is State.DRAFT
         saved = stored.application
         assert saved.applicant.nik == "1606011403950002"
-        assert saved.address.rt == "3" and saved.address.desa_code == "1606011009"
+        assert saved.address.rt == "003" and saved.address.desa_code == "1606011009"
         (head,) = saved.members
         assert head.nama == "AHMAD FAUZI" and head.agama == 1 and head.pekerjaan == 15
         assert head.status_perkawinan == 5 and head.tanggal_perkawinan.isoformat() == "2020-02-10"
@@ -362,3 +362,107 @@ async def test_a_camera_photo_is_attached_while_the_screen_keeps_answering(
             "SELECT COUNT(*) FROM outbox WHERE kind = ?", [EventKind.SCAN_ATTACHED.value]
         ).fetchone()[0]
         assert attached == 1
+
+
+async def test_a_fresh_form_counts_what_is_left_to_fill_without_calling_it_errors(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        form = await new_application(pilot)
+        await pilot.pause()
+        summary = text(app, "#form-summary")
+        assert "galat" not in summary and "peringatan" not in summary
+        assert "isian belum diisi" in summary
+        left = int(summary.split(" isian belum diisi")[0].split()[-1])
+        assert left > 0
+        problems = form.query_one("#problems")
+        assert problems._items == []  # no page of red either, and no "no problem" ...
+        assert f"{left} isian belum diisi" in str(problems.get_option_at_index(0).prompt)
+
+        # A field the operator got wrong shows as an error at once; the rest stays neutral.
+        await type_into(pilot, field("applicant.nik"), "1606")
+        await pilot.pause()
+        summary = text(app, "#form-summary")
+        assert summary.startswith("1 galat · ") and "isian belum diisi" in summary
+        assert "NIK harus 16 digit angka" in row_message(app, "applicant.nik")
+        assert row_message(app, "applicant.nama") == ""
+
+        # Trying to save shows everything where it is.
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        summary = text(app, "#form-summary")
+        assert "isian belum diisi" not in summary and "belum disimpan" in summary
+        assert int(summary.split(" galat")[0]) > 1
+        assert len(summary) <= 78
+
+
+async def test_enter_twice_on_a_pick_list_keeps_its_value(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        form = await new_application(pilot)
+        await choose(pilot, field("service.service_type"), "A")
+        await choose(pilot, field("service.sub_type"), "A.1")
+        await choose(pilot, field("address.desa_code"), "Kayu Ara")
+        for path, value in (
+            ("service.service_type", "BARU"),
+            ("service.sub_type", 1),
+            ("address.kecamatan", "160601"),
+            ("address.desa_code", "1606011009"),
+        ):
+            select = form.query_one(field(path), Select)
+            select.focus()
+            await pilot.press("enter")  # opens the list on the current value ...
+            await pilot.pause()
+            assert select.expanded
+            await pilot.press("enter")  # ... and Enter again keeps it
+            await pilot.pause()
+            assert not select.expanded and select.value == value
+        assert form.draft.service_type == "BARU" and form.draft.sub_type == 1
+
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, MemberFormScreen))
+        await choose(pilot, field("agama"), "ISLAM")
+        agama = app.screen.query_one(field("agama"), Select)
+        agama.focus()
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert agama.value == 1
+
+        # On a list with nothing chosen yet, the second Enter does not "choose" (pilih):
+        # the list stays open on the first real entry.
+        darah = app.screen.query_one(field("golongan_darah"), Select)
+        darah.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert darah.expanded and darah.is_blank()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not darah.expanded and darah.is_blank()
+
+
+async def test_rt_and_rw_are_written_with_three_digits_as_the_kk_prints_them(config):
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        form = await new_application(pilot)
+        await fill_service_applicant_address(pilot)  # types RT "3", RW "1", then goes on
+        assert form.query_one(field("address.rt"), Input).value == "003"
+        assert form.query_one(field("address.rw"), Input).value == "001"
+
+        # Saved while still in the field (nothing blurred): stored padded all the same.
+        await type_into(pilot, field("address.rw"), "12", clear=True)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.store.get_application(form.draft.id) is not None)
+        address = app.store.get_application(form.draft.id).application.address
+        assert (address.rt, address.rw) == ("003", "012")
+        assert form.query_one(field("address.rw"), Input).value == "012"
+
+        # What is no number stays as typed, for the check to name.
+        await type_into(pilot, field("address.rt"), "3a", clear=True)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert form.query_one(field("address.rt"), Input).value == "3a"
+        assert "RT harus berupa angka 1-3 digit" in row_message(app, "address.rt")

@@ -41,6 +41,7 @@ from tests.integration.test_staff_decisions import (  # noqa: F401
 from tests.support.counter_ui import (
     SIZE,
     app_for,
+    confirm_deliberately,
     counter_config,
     log_in,
     open_application,
@@ -75,10 +76,7 @@ def footer_keys(app) -> set[str]:
     return {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
 
 
-async def confirm(pilot) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
-    await pilot.press("y")
-    await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmDialog))
+confirm = confirm_deliberately
 
 
 async def test_returned_then_resubmitted_signed_issued_archived_with_its_timeline(
@@ -142,7 +140,7 @@ async def test_returned_then_resubmitted_signed_issued_archived_with_its_timelin
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert "0813 1111 2222" in text(app, "#question")  # where the KK goes
-        await pilot.press("y")
+        await confirm(pilot)
         await until(pilot, lambda: view.stored.state is State.ISSUED)
         await pilot.press("r")
         await confirm(pilot)
@@ -206,7 +204,7 @@ async def test_an_incomplete_application_cannot_be_submitted_and_is_marked_incom
         await pilot.press("l")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert "Bukti status perkawinan" in text(app, "#question")
-        await pilot.press("y")
+        await confirm(pilot)
         await until(pilot, lambda: app.store.get_application(app_id).state is State.INCOMPLETE)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
@@ -214,3 +212,34 @@ async def test_an_incomplete_application_cannot_be_submitted_and_is_marked_incom
     with Store.open(config.db_path) as store:
         (_, marked) = store.history(app_id)
         assert marked.event.body["reasons"]["items"] == ["bukti_perkawinan"]
+
+
+async def test_text_typed_by_mistake_on_the_application_screen_confirms_nothing(server, config):
+    """The application screen's actions are single letters. A word typed there by mistake
+    ("tulis ya") opens a confirmation with its "t", but no later letter answers it: the
+    operator has to Tab to the yes button and press Enter; Enter alone goes back."""
+    operator_id = add_operator(server, "budi", full_name="Budi Santoso")
+    app_id = await record(config, operator_id, submit=False, attached_documents=["f102"])
+    app = app_for(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "budi", OPERATOR_PASSWORD)
+        await open_application(pilot, app_id)
+        view = app.screen
+        recorded = len(app.store.history(app_id))
+
+        await pilot.press("l")  # mark incomplete: sends the applicant a WhatsApp notice
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        dialog = app.screen
+        await pilot.press(*"ya yes y")
+        await pilot.pause()
+        assert app.screen is dialog
+        assert "Tab ke [Tandai] lalu Enter" in text(app, "#how-to-confirm")
+        assert "y" not in {b.binding.key for b in dialog.active_bindings.values()}
+        await pilot.press("enter")  # on "Kembali"
+        await until(pilot, lambda: app.screen is view)
+        assert app.store.get_application(app_id).state is State.DRAFT
+        assert len(app.store.history(app_id)) == recorded  # nothing recorded
+
+        await pilot.press("l")
+        await confirm(pilot)  # Tab, Enter
+        await until(pilot, lambda: app.store.get_application(app_id).state is State.INCOMPLETE)

@@ -16,7 +16,6 @@ from field_client.screens import (
     DashboardScreen,
     MemberFormScreen,
 )
-from field_client.screens.dialogs import ConfirmDialog
 from field_client.store import Store
 from field_client.sync import enroll_device
 from tests.integration.conftest import OPERATOR_PASSWORD, add_operator, issue_code, table_count
@@ -25,6 +24,7 @@ from tests.support.counter_ui import (
     SIZE,
     app_for,
     choose,
+    confirm_deliberately,
     counter_config,
     field,
     fill_head_of_family,
@@ -72,8 +72,7 @@ async def test_the_operator_works_through_a_cut_and_everything_arrives_once(serv
 
         await open_application(pilot, first)
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        await pilot.press("y")
+        await confirm_deliberately(pilot)
         await until(pilot, lambda: app.store.application_state(first) == "submitted")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))

@@ -176,3 +176,20 @@ async def new_application(pilot: Pilot[None]) -> Screen[object]:
     await pilot.press("f2")
     await until(pilot, lambda: isinstance(app.screen, ApplicationFormScreen))
     return app.screen
+
+
+async def confirm_deliberately(pilot: Pilot[None]) -> None:
+    """Answer yes to a deliberate confirmation (application screen): it opens on the safe
+    answer, so Tab to the yes button, then Enter."""
+    from textual.widgets import Button
+
+    from field_client.screens.dialogs import ConfirmDialog
+
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+    dialog = app.screen
+    assert app.focused is dialog.query_one("#no", Button)
+    await pilot.press("tab")
+    assert app.focused is dialog.query_one("#yes", Button)
+    await pilot.press("enter")
+    await until(pilot, lambda: app.screen is not dialog)

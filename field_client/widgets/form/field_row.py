@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Select, Static
 
+from field_client.widgets.form.pick_list import PickList
 from field_client.widgets.keys import TextInput
 from protocol.codes import CodeList
 from protocol.errors import Issue, Severity
@@ -115,7 +116,7 @@ def date_row(path: str, label: str, value: str = "") -> FieldRow:
 
 def code_row(path: str, label: str, codes: CodeList, value: int | None = None) -> FieldRow:
     """A pick-list of one SIAK code list, labels as the KK prints them (type to search)."""
-    control: Select[int] = Select(
+    control: PickList[int] = PickList(
         [(c.label, c.code) for c in codes],
         prompt="(pilih)",
         value=value if value in codes else Select.NULL,

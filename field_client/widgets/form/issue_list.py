@@ -44,17 +44,25 @@ class IssueList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
         super().__init__(id=id)
         self._items: list[tuple[Issue, bool]] = []
+        self._untouched = 0
 
-    def show(self, issues: Sequence[Issue], overridden: Sequence[Issue]) -> None:
-        """Replace the list."""
+    def show(
+        self, issues: Sequence[Issue], overridden: Sequence[Issue], *, untouched: int = 0
+    ) -> None:
+        """Replace the list. ``untouched``: problems of fields not filled in yet, not listed
+        (a blank new form is not a list of errors) but not called "no problem" either."""
         items = [(i, False) for i in issues] + [(i, True) for i in overridden]
-        if items == self._items and self.option_count:
+        if items == self._items and self.option_count and untouched == self._untouched:
             return  # checked on every keystroke: repaint only what changed
         highlighted = self.highlighted
-        self._items = items
+        self._items, self._untouched = items, untouched
         self.clear_options()
         if not self._items:
-            self.add_option(Option(Text("✓ Tidak ada masalah.", style="green"), disabled=True))
+            if untouched:
+                line = Text(f"{untouched} isian belum diisi; diperiksa setelah diisi.")
+            else:
+                line = Text("✓ Tidak ada masalah.", style="green")
+            self.add_option(Option(line, disabled=True))
             return
         for found, accepted in self._items:
             line = Text.assemble((f"{field_label(found.field)}: ", "bold"))
