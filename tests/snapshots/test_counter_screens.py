@@ -35,6 +35,8 @@ from protocol.events import format_timestamp
 from protocol.workflow import Action, Reasons, Role, State
 from signing.keys import generate_key, load_private_key, public_key_b64, save_private_key
 from signing.passwords import hash_password
+from signing.scan_cipher import encrypt_scan
+from signing.sealed_box import load_box_public_b64
 from tests.factories import application_dict, member_dict
 from tests.support.counter_ui import SIZE, counter_config, log_in, open_application, until
 
@@ -272,7 +274,10 @@ def _add_issued_application(config) -> None:
             )
             tx.record_kk_document(document)
         store.unlock_scans(OPERATOR_ID, PASSWORD, at=_stamp(170))
-        store.store_downloaded_document(document, b"%PDF-1.7 KK", at=_stamp(170))
+        # As the downloader leaves it: the copy the server sealed for this counter's key.
+        public = load_box_public_b64(store.device_box_public())
+        store.document_folder.write(SCAN_ID, encrypt_scan(b"%PDF-1.7 KK", public).blob)
+        store.mark_document_downloaded(document, at=_stamp(170))
         counter.issue(ISSUED_ID, operator_id=OPERATOR_ID)
         with store.transaction() as tx:
             tx.record_message_status(
