@@ -30,7 +30,7 @@ from sync_server.api.deps import ClientIpDep, ContextDep
 from sync_server.api.errors import note_refusal
 from sync_server.clock import stamp, utc_now
 from sync_server.errors import Refusal
-from sync_server.services import access_log, accounts, enrollment
+from sync_server.services import access_log, accounts, enrollment, staff_auth
 from sync_server.storage import audit
 from sync_server.web import session as web
 from sync_server.web.templating import render
@@ -102,7 +102,7 @@ async def add_user(
     username: Annotated[str, Form(max_length=64)],
     full_name: Annotated[str, Form(max_length=200)],
     role: Annotated[str, Form(max_length=20)],
-    password: Annotated[str, Form(max_length=1024)],
+    password: Annotated[str, Form(max_length=staff_auth.MAX_PASSWORD)],
     kecamatan: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     web.check_csrf(session.csrf, csrf)
@@ -149,8 +149,8 @@ async def reset_password(
     ip: ClientIpDep,
     csrf: web.CsrfField,
     username: Annotated[str, Path(min_length=1, max_length=64)],
-    password: Annotated[str, Form(max_length=1024)],
-    password_again: Annotated[str, Form(max_length=1024)],
+    password: Annotated[str, Form(max_length=staff_auth.MAX_PASSWORD)],
+    password_again: Annotated[str, Form(max_length=staff_auth.MAX_PASSWORD)],
 ) -> Response:
     """Set a new password for an account (the admin's own too: their session then ends)."""
     web.check_csrf(session.csrf, csrf)

@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol.errors import ValidationError, message_for
 from protocol.phone import normalize_whatsapp
@@ -191,31 +191,34 @@ class InboundFetcher:
             )
             stored = store.get(conn, item.id)
             assert stored is not None
-            _tell_counters(conn, stored, now)
+            _tell_counters(
+                conn,
+                stored,
+                ServerEventKind.INBOX_DOCUMENT,
+                {
+                    "item_id": stored.id,
+                    "scan_id": stored.scan_id,
+                    "media_type": stored.media_type,
+                    "size": stored.size,
+                    "sender": stored.sender,
+                    "application_id": stored.application_id,
+                    "received_at": stored.received_at,
+                },
+                now,
+            )
         log.info("whatsapp inbox item=%s stored scan=%s", item.id, scan_id[:12])
 
 
 def _tell_counters(
-    conn: Connection, item: InboxItem, now: datetime, *, attached: bool = False
+    conn: Connection,
+    item: InboxItem,
+    kind: ServerEventKind,
+    body: dict[str, Any],
+    now: datetime,
 ) -> None:
-    """``inbox.document`` (the item arrived) or ``inbox.attached`` (it went to an
-    application) for every active counter of the item's kecamatan."""
+    """One ``kind`` event about the item for every active counter of its kecamatan."""
     if item.kecamatan is None:
         return  # the central inbox: staff route it (attach)
-    if attached:
-        kind = ServerEventKind.INBOX_ATTACHED
-        body = {"item_id": item.id, "application_id": item.attached_to, "at": item.attached_at}
-    else:
-        kind = ServerEventKind.INBOX_DOCUMENT
-        body = {
-            "item_id": item.id,
-            "scan_id": item.scan_id,
-            "media_type": item.media_type,
-            "size": item.size,
-            "sender": item.sender,
-            "application_id": item.application_id,
-            "received_at": item.received_at,
-        }
     for device in device_store.active_devices_of(conn, item.kecamatan):
         feed.append(
             conn, audience=device.device_id, kind=kind, application_id=None, body=body, now=now
@@ -260,5 +263,10 @@ def attach_in(
     attached = store.get(conn, item_id)
     assert attached is not None
     if item.attached_to != application_id:  # a repeat changes nothing to tell
-        _tell_counters(conn, attached, now, attached=True)
+        body = {
+            "item_id": attached.id,
+            "application_id": attached.attached_to,
+            "at": attached.attached_at,
+        }
+        _tell_counters(conn, attached, ServerEventKind.INBOX_ATTACHED, body, now)
     return attached
